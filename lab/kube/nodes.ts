@@ -1,0 +1,88 @@
+import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { KWOK_NODE_ANNOTATION } from './control-plane.js';
+
+/** Label that makes KWOK's node-chaos stage report the node NotReady (remove it to recover). */
+export const NOT_READY_LABEL = 'node-not-ready.stage.kwok.x-k8s.io';
+
+export interface SimulatedNode {
+  name: string;
+  arch: 'amd64' | 'arm64';
+  labels: Record<string, string>;
+  resources: Record<string, string>;
+}
+
+const dgxSpark = (name: string): SimulatedNode => ({
+  name,
+  arch: 'arm64',
+  labels: {
+    'nvidia.com/gpu.present': 'true',
+    'nvidia.com/gpu.product': 'NVIDIA-GB10',
+    'feature.node.kubernetes.io/network-sriov.capable': 'true',
+  },
+  resources: { cpu: '20', memory: '128Gi', pods: '110', 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '4' },
+});
+
+/** The three nodes of willingham-k8s (../shared/seeds/cluster-docs.md), all control-plane and worker. */
+export const WILLINGHAM_NODES: SimulatedNode[] = [
+  {
+    name: 'talos-76w-3r0',
+    arch: 'amd64',
+    labels: { 'nvidia.com/gpu.present': 'true', 'nvidia.com/gpu.product': 'NVIDIA-GeForce-RTX-5070-Ti' },
+    resources: { cpu: '32', memory: '192Gi', pods: '110', 'nvidia.com/gpu': '1' },
+  },
+  dgxSpark('talos-7aj-lwl'),
+  dgxSpark('talos-ysi-4k0'),
+];
+
+export function nodeManifest(node: SimulatedNode): V1Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: node.name,
+      annotations: { ...KWOK_NODE_ANNOTATION, 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: {
+        'kubernetes.io/arch': node.arch,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/hostname': node.name,
+        'node-role.kubernetes.io/control-plane': '',
+        type: 'kwok',
+        ...node.labels,
+      },
+    },
+    status: {
+      capacity: node.resources,
+      allocatable: node.resources,
+      nodeInfo: {
+        architecture: node.arch,
+        operatingSystem: 'linux',
+        osImage: 'Talos (v1.11.5) — simulated by KWOK',
+        kubeletVersion: 'v1.33.13',
+        kubeProxyVersion: '',
+        containerRuntimeVersion: 'containerd://2.1.4',
+        kernelVersion: '6.12.57-talos',
+        bootID: '',
+        machineID: '',
+        systemUUID: '',
+      },
+    },
+  };
+}
+
+/** Creates the node if missing; KWOK then marks it Ready within about a second. */
+export async function ensureNode(core: CoreV1Api, node: SimulatedNode): Promise<void> {
+  try {
+    await core.createNode({ body: nodeManifest(node) });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+}
+
+/** Simulates a node failure (kubelet stops reporting Ready) or its recovery. */
+export async function setNodeNotReady(core: CoreV1Api, name: string, notReady: boolean): Promise<void> {
+  await core.patchNode(
+    { name, body: { metadata: { labels: { [NOT_READY_LABEL]: notReady ? 'true' : null } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}

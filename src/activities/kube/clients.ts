@@ -1,0 +1,72 @@
+import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api, Watch } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { NodeFacts } from '../../domain/node.js';
+import type { PodFacts } from '../../domain/drain.js';
+
+/** The Kubernetes clients activities use; built once per worker from a kubeconfig or the in-cluster account. */
+export interface KubeClients {
+  config: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  policy: PolicyV1Api;
+  watch: Watch;
+}
+
+export function kubeClients(config: KubeConfig): KubeClients {
+  return {
+    config,
+    core: config.makeApiClient(CoreV1Api),
+    apps: config.makeApiClient(AppsV1Api),
+    policy: config.makeApiClient(PolicyV1Api),
+    watch: new Watch(config),
+  };
+}
+
+/** A kubeconfig file when given, else the pod's service account (in-cluster). */
+export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
+  const config = new KubeConfig();
+  if (kubeconfigPath) config.loadFromFile(kubeconfigPath);
+  else config.loadFromCluster();
+  return config;
+}
+
+export function isApiStatus(error: unknown, code: number): error is ApiException<unknown> {
+  return error instanceof ApiException && error.code === code;
+}
+
+/** The Status message of a failed API call, for reports a person reads. */
+export function apiMessage(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = typeof error.body === 'string' ? safeJson(error.body) : error.body;
+    const message = (body as { message?: string } | undefined)?.message;
+    return `HTTP ${error.code}: ${message ?? 'no message'}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}
+
+export function nodeFacts(node: V1Node): NodeFacts {
+  return {
+    name: node.metadata?.name ?? '',
+    unschedulable: node.spec?.unschedulable === true,
+    conditions: Object.fromEntries((node.status?.conditions ?? []).map((c) => [c.type, c.status])),
+    allocatable: { ...(node.status?.allocatable ?? {}) },
+  };
+}
+
+export function podFacts(pod: V1Pod): PodFacts {
+  return {
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    ownerKinds: (pod.metadata?.ownerReferences ?? []).map((owner) => owner.kind),
+    mirror: pod.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined,
+    deleting: pod.metadata?.deletionTimestamp !== undefined,
+  };
+}

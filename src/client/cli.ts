@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { ConfigError, loadEnv, TemporalEnv } from '../config.js';
+import type { Progress } from '../schemas/progress.js';
+import { workflowCatalog } from '../schemas/workflows.js';
+import { connectClient, startWorkflow, UsageError, validateStart } from './client.js';
+import { renderProgress, table } from './render.js';
+
+const USAGE = `usage: cluster-ops <command>
+
+  start <workflow> --input <json|@file> [--id <workflow-id>]   start a workflow (input checked first)
+  progress <workflow-id> [--watch] [--interval <seconds>]       show a run's progress
+  signal <workflow-id> <name> [json]                            send pause, resume, abort, approve ...
+  cancel <workflow-id>                                          request cancellation
+  list [--query <visibility query>] [--limit <n>]               recent runs
+  workflows                                                     what can be started
+
+Connection: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TASK_QUEUE (cluster-ops),
+TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
+
+function parseJson(text: string, what: string): unknown {
+  const source = text.startsWith('@') ? readFile(text.slice(1)) : text;
+  try {
+    return JSON.parse(source);
+  } catch (error) {
+    throw new UsageError(`${what} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function readFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+function need(value: string | undefined, what: string): string {
+  if (!value) throw new UsageError(`missing ${what}\n\n${USAGE}`);
+  return value;
+}
+
+async function printProgress(client: Client, id: string) {
+  const progress = await client.workflow.getHandle(id).query<Progress>('progress');
+  console.log(renderProgress(id, progress));
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      input: { type: 'string' },
+      id: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+      interval: { type: 'string', default: '2' },
+      query: { type: 'string' },
+      limit: { type: 'string', default: '20' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  if (command === 'workflows') {
+    console.log(table([['WORKFLOW', 'WHAT IT DOES'], ...Object.entries(workflowCatalog).map(([name, w]) => [name, w.summary])]));
+    return;
+  }
+  if (command === 'start') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
+  if (!['start', 'progress', 'signal', 'cancel', 'list'].includes(command)) {
+    throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+
+  const env = loadEnv(TemporalEnv);
+  const client = await connectClient(env);
+  try {
+    switch (command) {
+      case 'start': {
+        const handle = await startWorkflow(client, env.TASK_QUEUE, args[0]!, parseJson(values.input!, '--input'), values.id);
+        console.log(`started ${args[0]} ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
+        console.log(`follow it: cluster-ops progress ${handle.workflowId} --watch`);
+        return;
+      }
+      case 'progress': {
+        const id = need(args[0], 'workflow id');
+        if (!values.watch) return await printProgress(client, id);
+        const intervalMs = Math.max(Number(values.interval) || 2, 0.5) * 1000;
+        for (;;) {
+          console.clear();
+          await printProgress(client, id);
+          const { status } = await client.workflow.getHandle(id).describe();
+          if (status.name !== 'RUNNING') return console.log(`run ${status.name.toLowerCase()}`);
+          await delay(intervalMs);
+        }
+      }
+      case 'signal': {
+        const id = need(args[0], 'workflow id');
+        const name = need(args[1], 'signal name');
+        const payload = args[2] === undefined ? [] : [parseJson(args[2], 'signal argument')];
+        await client.workflow.getHandle(id).signal(name, ...payload);
+        console.log(`sent ${name} to ${id}`);
+        return;
+      }
+      case 'cancel': {
+        const id = need(args[0], 'workflow id');
+        await client.workflow.getHandle(id).cancel();
+        console.log(`cancellation requested for ${id}`);
+        return;
+      }
+      case 'list': {
+        const rows: string[][] = [['WORKFLOW ID', 'TYPE', 'STATUS', 'STARTED']];
+        for await (const run of client.workflow.list({ query: values.query, pageSize: Number(values.limit) })) {
+          rows.push([run.workflowId, run.type, run.status.name, run.startTime.toISOString()]);
+          if (rows.length > Number(values.limit)) break;
+        }
+        console.log(rows.length === 1 ? 'no workflow runs' : table(rows));
+        return;
+      }
+    }
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function explain(error: unknown): { message: string; code: number } {
+  if (error instanceof UsageError || error instanceof ConfigError) return { message: error.message, code: 2 };
+  if (error instanceof WorkflowNotFoundError) return { message: `no such workflow: ${error.workflowId}`, code: 1 };
+  if (error instanceof WorkflowExecutionAlreadyStartedError) {
+    return { message: `a ${error.workflowType} run with id ${error.workflowId} is already running; pass --id to start another`, code: 1 };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/connect|ECONNREFUSED|UNAVAILABLE|deadline/i.test(message)) {
+    return { message: `cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? 'localhost:7233'}: ${message}`, code: 1 };
+  }
+  return { message, code: 1 };
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  const { message, code } = explain(error);
+  console.error(`cluster-ops: ${message}`);
+  process.exit(code);
+});

@@ -1,0 +1,44 @@
+import { Client, Connection } from '@temporalio/client';
+import type { TemporalEnv } from '../config.js';
+import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
+import type { WorkflowName } from '../schemas/workflows.js';
+import { describeIssues } from '../schemas/validate.js';
+import { temporalConnectionOptions } from '../temporal-connection.js';
+
+/** A mistake in what the caller asked for: nothing was started or changed. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export async function connectClient(env: TemporalEnv): Promise<Client> {
+  const connection = await Connection.connect({ ...temporalConnectionOptions(env), connectTimeout: '5 seconds' });
+  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+}
+
+/** Validates the input with the workflow's own schema before anything reaches Temporal. */
+export function validateStart(workflow: string, rawInput: unknown) {
+  if (!isWorkflowName(workflow)) {
+    throw new UsageError(`unknown workflow "${workflow}"; known: ${Object.keys(workflowCatalog).join(', ')}`);
+  }
+  const entry = workflowCatalog[workflow];
+  const parsed = entry.input.safeParse(rawInput);
+  if (!parsed.success) throw new UsageError(`invalid input for ${workflow}:\n${describeIssues(parsed.error)}`);
+  return { workflow, input: parsed.data, defaultId: entry.workflowId(parsed.data) };
+}
+
+export async function startWorkflow(
+  client: Client,
+  taskQueue: string,
+  workflow: string,
+  rawInput: unknown,
+  workflowId?: string,
+) {
+  const valid = validateStart(workflow, rawInput);
+  // The raw input goes into history, not the parsed one: the workflow applies the same defaults itself,
+  // so a later change of default is visible in the run that used it.
+  return client.workflow.start(valid.workflow as WorkflowName, {
+    taskQueue,
+    workflowId: workflowId ?? valid.defaultId,
+    args: [rawInput as never],
+  });
+}

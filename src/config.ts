@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { describeIssues } from './schemas/validate.js';
+
+const optionalPath = z.string().min(1).optional();
+const hostPort = z.string().regex(/^[^\s:]*:\d+$/, 'must be host:port');
+
+/** Where and how to reach Temporal: shared by the worker and the CLI. */
+const temporalFields = {
+  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TASK_QUEUE: z.string().min(1).default('cluster-ops'),
+  /** API key (e.g. Temporal Cloud); implies TLS. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** mTLS client certificate and key (PEM files): both or neither. */
+  TEMPORAL_TLS_CERT: optionalPath,
+  TEMPORAL_TLS_KEY: optionalPath,
+  /** CA bundle for the server's certificate when it is not publicly trusted. */
+  TEMPORAL_TLS_CA: optionalPath,
+};
+
+function requireCertAndKeyTogether(env: { TEMPORAL_TLS_CERT?: string; TEMPORAL_TLS_KEY?: string }, ctx: z.RefinementCtx) {
+  if (Boolean(env.TEMPORAL_TLS_CERT) !== Boolean(env.TEMPORAL_TLS_KEY)) {
+    const missing = env.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY' });
+  }
+}
+
+/** Cross-field rules run even when single fields failed, so one message lists every problem. */
+const always = { when: () => true };
+
+export const TemporalEnv = z.object(temporalFields).check(z.superRefine(requireCertAndKeyTogether, always));
+export type TemporalEnv = z.output<typeof TemporalEnv>;
+
+/** The worker's whole environment. */
+export const WorkerEnv = z
+  .object({
+    ...temporalFields,
+    /** A kubeconfig file; absent means the pod's in-cluster service account. */
+    KUBECONFIG: optionalPath,
+    KUBERNETES_SERVICE_HOST: z.string().optional(),
+    CLUSTER_NAME: z.string().min(1).default('willingham-k8s'),
+    /** Prometheus scrape endpoint for the SDK runtime's metrics. */
+    METRICS_ADDRESS: hostPort.default('0.0.0.0:9464'),
+    LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    /** The prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js); absent: bundle at start. */
+    WORKFLOW_BUNDLE: optionalPath,
+  })
+  .check(
+    z.superRefine(requireCertAndKeyTogether, always),
+    z.superRefine((env, ctx) => {
+      if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST) {
+        ctx.addIssue({ code: 'custom', path: ['KUBECONFIG'], message: 'not set, and not running inside a cluster' });
+      }
+    }, always),
+  );
+export type WorkerEnv = z.output<typeof WorkerEnv>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; one error lists every bad variable, so a person fixes them all in one go. */
+export function loadEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(blankAsUnset);
+  if (result.success) return result.data;
+  throw new ConfigError(`bad configuration:\n${describeIssues(result.error, 'env')}`);
+}

@@ -1,0 +1,31 @@
+/** Pure checks on the parts of a Node that our operations wait for. */
+
+export interface NodeFacts {
+  name: string;
+  unschedulable: boolean;
+  /** condition type → status ("True", "False", "Unknown") */
+  conditions: Record<string, string>;
+  /** resource name → quantity as the API server prints it */
+  allocatable: Record<string, string>;
+}
+
+export interface NodeExpectation {
+  condition?: { type: string; status: 'True' | 'False' | 'Unknown' };
+  allocatable?: { resource: string; quantity: string };
+}
+
+/** Returns what still differs from the expectation, or an empty list when the node meets it. */
+export function unmetExpectations(node: NodeFacts, expected: NodeExpectation): string[] {
+  const unmet: string[] = [];
+  if (expected.condition) {
+    const { type, status } = expected.condition;
+    const actual = node.conditions[type] ?? 'absent';
+    if (actual !== status) unmet.push(`condition ${type} is ${actual}, want ${status}`);
+  }
+  if (expected.allocatable) {
+    const { resource, quantity } = expected.allocatable;
+    const actual = node.allocatable[resource] ?? 'absent';
+    if (actual !== quantity) unmet.push(`allocatable ${resource} is ${actual}, want ${quantity}`);
+  }
+  return unmet;
+}

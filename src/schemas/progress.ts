@@ -1,0 +1,17 @@
+/** What every long workflow answers to the `progress` query; the CLI renders it as a table. */
+export type StepPhase = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface ProgressStep {
+  name: string;
+  phase: StepPhase;
+  startedAt?: string;
+  finishedAt?: string;
+  message?: string;
+}
+
+export interface Progress {
+  operation: string;
+  phase: string;
+  paused: boolean;
+  steps: ProgressStep[];
+}

@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { LogEntry } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import type { ActivityDeps } from './activities/index.js';
+import { kubeClients, loadKubeConfig } from './activities/kube/clients.js';
+import { ConfigError, loadEnv, WorkerEnv } from './config.js';
+import { temporalConnectionOptions } from './temporal-connection.js';
+import { bundleOptions, workflowsPath } from './workflow-bundle.js';
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Path of a prebuilt bundle; without it the worker bundles the workflow sources itself. */
+  workflowBundlePath?: string;
+}
+
+/** Every workflow and activity on one task queue. Tests and the lab call this with their own clients. */
+export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath }: WorkerSetup) {
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    activities: createActivities(deps),
+    ...(workflowBundlePath
+      ? { workflowBundle: { codePath: workflowBundlePath } }
+      : { workflowsPath: workflowsPath(), bundlerOptions: bundleOptions }),
+    shutdownGraceTime: '30 seconds',
+  });
+}
+
+function jsonLog(entry: LogEntry) {
+  const { level, message, meta, timestampNanos } = entry;
+  const time = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
+  process.stdout.write(`${JSON.stringify({ time, level, message, ...meta })}\n`);
+}
+
+async function main() {
+  const env = loadEnv(WorkerEnv);
+  // JSON logs and Prometheus metrics come from the SDK runtime; it also turns SIGTERM/SIGINT into a
+  // graceful shutdown: running activities get shutdownGraceTime to finish.
+  Runtime.install({
+    logger: new DefaultLogger(env.LOG_LEVEL, jsonLog),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: env.METRICS_ADDRESS } } },
+  });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+  const worker = await createWorker({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TASK_QUEUE,
+    deps: { kube: kubeClients(loadKubeConfig(env.KUBECONFIG)) },
+    workflowBundlePath: env.WORKFLOW_BUNDLE,
+  });
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    console.error(error);
+    process.exit(1);
+  });
+}

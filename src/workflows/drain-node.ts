@@ -1,0 +1,94 @@
+import { ApplicationFailure, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { describeLeftovers, describePass } from '../domain/drain.js';
+import type { DrainPassResult, DrainPlan } from '../domain/drain.js';
+import { DrainNodeInput } from '../schemas/drain-node.js';
+import { parseWorkflowInput } from '../schemas/validate.js';
+import { OperatorControls } from './shared/controls.js';
+import { progressQuery } from './shared/messages.js';
+import { ProgressTracker } from './shared/progress.js';
+
+/** Pause between drain passes: gives PDB-guarded workloads time to bring replacements up. */
+const PASS_INTERVAL_MS = 5_000;
+export const DRAIN_TIMED_OUT = 'DrainTimedOut';
+
+const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+export interface DrainNodeResult {
+  node: string;
+  outcome: 'planned' | 'drained' | 'aborted';
+  plan: DrainPlan;
+  passes: number;
+  /** The node was cordoned before this run (by an admin or another run), so this run never uncordons it. */
+  cordonedByOthers: boolean;
+  uncordoned: boolean;
+  lastPass?: DrainPassResult;
+}
+
+/**
+ * Cordon a node and evict its pods through the Eviction API, pass after pass, until only DaemonSet and
+ * mirror pods are left. PodDisruptionBudgets are respected: a refused eviction is retried next pass until
+ * the deadline, then the run fails naming every pod still in the way, and the node stays cordoned.
+ */
+export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResult> {
+  const input = parseWorkflowInput(DrainNodeInput, rawInput);
+  const { node } = input;
+  const owner = workflowInfo().workflowId;
+  const progress = new ProgressTracker('drain-node', ['plan', 'cordon', 'drain', 'uncordon']);
+  setHandler(progressQuery, () => progress.snapshot());
+  const controls = new OperatorControls(progress);
+  const result: DrainNodeResult = { node, outcome: 'aborted', plan: { evict: [], deleting: [], ignored: [] }, passes: 0, cordonedByOthers: false, uncordoned: false };
+  const finish = (outcome: DrainNodeResult['outcome']) => {
+    progress.phase = outcome;
+    return { ...result, outcome };
+  };
+
+  progress.phase = 'planning';
+  progress.step('plan', 'running');
+  result.plan = await planNodeDrain({ node });
+  progress.step('plan', 'done', `${result.plan.evict.length} to evict, ${result.plan.ignored.length} ignored`);
+  if (input.dryRun) return finish('planned');
+  if (await controls.checkpoint()) return finish('aborted');
+
+  progress.phase = 'cordoning';
+  progress.step('cordon', 'running');
+  result.cordonedByOthers = (await cordonNode({ node, owner })).cordonedByOthers;
+  progress.step('cordon', 'done', result.cordonedByOthers ? 'was already cordoned by someone else' : 'cordoned');
+
+  progress.phase = 'draining';
+  progress.step('drain', 'running');
+  const deadline = Date.now() + input.timeoutSeconds * 1000;
+  for (;;) {
+    if (await controls.checkpoint()) return finish('aborted');
+    result.lastPass = await drainPass({ node, gracePeriodSeconds: input.gracePeriodSeconds });
+    result.passes += 1;
+    progress.step('drain', 'running', describePass(result.lastPass));
+    if (result.lastPass.drained) break;
+    if (Date.now() >= deadline) {
+      progress.step('drain', 'failed', describePass(result.lastPass));
+      progress.phase = 'timed-out';
+      throw ApplicationFailure.create({
+        type: DRAIN_TIMED_OUT,
+        nonRetryable: true,
+        message: `drain of ${node} timed out after ${input.timeoutSeconds}s; node left cordoned. Still on it:\n${describeLeftovers(result.lastPass)}`,
+        details: [result.lastPass],
+      });
+    }
+    await sleep(Math.min(PASS_INTERVAL_MS, Math.max(deadline - Date.now(), 1)));
+  }
+  progress.step('drain', 'done', describePass(result.lastPass));
+
+  if (input.uncordonAfter && !result.cordonedByOthers) {
+    progress.step('uncordon', 'running');
+    const uncordon = await uncordonNode({ node, owner });
+    result.uncordoned = uncordon.uncordoned;
+    progress.step('uncordon', 'done', uncordon.reason);
+  } else {
+    progress.step('uncordon', 'skipped', 'node stays cordoned');
+  }
+  return finish('drained');
+}

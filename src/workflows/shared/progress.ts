@@ -1,0 +1,43 @@
+import type { Progress, ProgressStep, StepPhase } from '../../schemas/progress.js';
+
+/** Keeps a workflow's progress for the `progress` query. Pure: workflow time comes from the sandbox's Date. */
+export class ProgressTracker {
+  private readonly progress: Progress;
+
+  constructor(operation: string, steps: string[]) {
+    this.progress = {
+      operation,
+      phase: 'starting',
+      paused: false,
+      steps: steps.map((name) => ({ name, phase: 'pending' })),
+    };
+  }
+
+  /** Query results are serialized on the spot, so handing out the live object is safe. */
+  snapshot(): Progress {
+    return this.progress;
+  }
+
+  set phase(phase: string) {
+    this.progress.phase = phase;
+  }
+
+  set paused(paused: boolean) {
+    this.progress.paused = paused;
+  }
+
+  step(name: string, phase: StepPhase, message?: string): void {
+    const step = this.find(name);
+    const now = new Date().toISOString();
+    if (phase === 'running' && !step.startedAt) step.startedAt = now;
+    if (phase === 'done' || phase === 'failed' || phase === 'skipped') step.finishedAt = now;
+    step.phase = phase;
+    if (message !== undefined) step.message = message;
+  }
+
+  private find(name: string): ProgressStep {
+    const step = this.progress.steps.find((s) => s.name === name);
+    if (!step) throw new Error(`unknown progress step ${name}`);
+    return step;
+  }
+}

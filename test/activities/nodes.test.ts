@@ -1,0 +1,56 @@
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { createActivities } from '../../src/activities/index.js';
+import { CORDONED_BY_ANNOTATION } from '../../src/activities/kube/nodes.js';
+import { TestCluster } from '../helpers/kube.js';
+import { activityRunner } from '../helpers/temporal.js';
+
+// MockActivityEnvironment only supplies the activity context (heartbeats, cancellation);
+// every call goes to the real API server.
+const run = activityRunner();
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+let cluster: TestCluster;
+let activities: ReturnType<typeof createActivities>;
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('nodes');
+  activities = createActivities({ kube: cluster.kube });
+});
+afterAll(() => cluster.close());
+
+const readNode = (name: string) => cluster.kube.core.readNode({ name });
+
+test('cordon marks the node unschedulable and records who did it; a retry reports the same', async () => {
+  const node = await cluster.addNode();
+  const first = await run(activities.cordonNode, { node, owner: 'wf-1' });
+  const retry = await run(activities.cordonNode, { node, owner: 'wf-1' });
+  expect(first).toEqual({ node, cordonedByOthers: false });
+  expect(retry).toEqual(first);
+  const current = await readNode(node);
+  expect(current.spec?.unschedulable).toBe(true);
+  expect(current.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe('wf-1');
+});
+
+test('uncordon undoes only our own cordon and is idempotent', async () => {
+  const node = await cluster.addNode();
+  await run(activities.cordonNode, { node, owner: 'wf-2' });
+  expect(await run(activities.uncordonNode, { node, owner: 'wf-2' })).toMatchObject({ uncordoned: true });
+  expect(await run(activities.uncordonNode, { node, owner: 'wf-2' })).toMatchObject({
+    uncordoned: false,
+    reason: 'node is schedulable',
+  });
+  const current = await readNode(node);
+  expect(current.spec?.unschedulable).toBeFalsy();
+  expect(current.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBeUndefined();
+});
+
+test("an admin's cordon is reported and never undone by us", async () => {
+  const node = await cluster.addNode();
+  await cluster.kube.core.patchNode(
+    { name: node, body: { spec: { unschedulable: true } } },
+    mergePatch,
+  );
+  expect(await run(activities.cordonNode, { node, owner: 'wf-3' })).toEqual({ node, cordonedByOthers: true });
+  const result = await run(activities.uncordonNode, { node, owner: 'wf-3' });
+  expect(result.uncordoned).toBe(false);
+  expect((await readNode(node)).spec?.unschedulable).toBe(true);
+});

@@ -1,0 +1,16 @@
+/** Environment variables through which global-setup tells test files where the servers are. */
+export const TEST_ENV = {
+  kubeconfig: 'CLUSTER_OPS_TEST_KUBECONFIG',
+  temporalAddress: 'CLUSTER_OPS_TEST_TEMPORAL_ADDRESS',
+  testServer: 'CLUSTER_OPS_TEST_TIME_SKIPPING_SERVER',
+  kubeBin: 'CLUSTER_OPS_TEST_KUBE_BIN',
+  crds: 'CLUSTER_OPS_TEST_CRDS',
+  bundle: 'CLUSTER_OPS_TEST_WORKFLOW_BUNDLE',
+};
+
+/** @param {keyof typeof TEST_ENV} name */
+export function testEnv(name) {
+  const value = process.env[TEST_ENV[name]];
+  if (!value) throw new Error(`${TEST_ENV[name]} is not set: run the tests with npm test (jest global setup)`);
+  return value;
+}

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { V1Pod } from '@kubernetes/client-node';
+import { kubeClients, loadKubeConfig } from '../../src/activities/kube/clients.js';
+import type { KubeClients } from '../../src/activities/kube/clients.js';
+import { ensureNode, WILLINGHAM_NODES } from '../../lab/kube/nodes.js';
+import type { SimulatedNode } from '../../lab/kube/nodes.js';
+import { testEnv } from './env.js';
+
+export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
+
+/** Polls a test expectation; product code waits with watches, tests may poll. */
+export async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(200);
+  }
+}
+
+/**
+ * One test file's share of the shared control plane: its own namespace and its own simulated nodes
+ * (nodes are cluster-wide, so each file names its own), all removed by close().
+ */
+export class TestCluster {
+  readonly nodes: string[] = [];
+
+  private constructor(
+    readonly kube: KubeClients,
+    readonly namespace: string,
+  ) {}
+
+  static async create(prefix: string): Promise<TestCluster> {
+    const kube = kubeClients(loadKubeConfig(testEnv('kubeconfig')));
+    const namespace = uniqueName(prefix);
+    await kube.core.createNamespace({ body: { metadata: { name: namespace } } });
+    // Pods are refused until the service-account controller has made the namespace's default account.
+    await eventually(
+      () => kube.core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true, () => false),
+      `default service account in ${namespace}`,
+    );
+    return new TestCluster(kube, namespace);
+  }
+
+  /** A Ready simulated DGX Spark (or another template) with a unique name. */
+  async addNode(template: SimulatedNode = WILLINGHAM_NODES[1]!): Promise<string> {
+    const name = uniqueName(template.name);
+    await ensureNode(this.kube.core, { ...template, name });
+    this.nodes.push(name);
+    await eventually(async () => {
+      const node = await this.kube.core.readNode({ name });
+      return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    }, `node ${name} Ready`);
+    return name;
+  }
+
+  /** A pod bound straight to a node, skipping the scheduler. */
+  async addPod(node: string, name: string, labels?: Record<string, string>) {
+    const pod: V1Pod = {
+      metadata: {
+        name,
+        namespace: this.namespace,
+        labels,
+      },
+      spec: {
+        nodeName: node,
+        tolerations: [{ operator: 'Exists' }],
+        containers: [{ name: 'main', image: 'registry.invalid/sim:1' }],
+      },
+    };
+    return this.kube.core.createNamespacedPod({ namespace: this.namespace, body: pod });
+  }
+
+  /** A real DaemonSet pinned to one node; the DaemonSet controller makes its pod, KWOK runs it. */
+  async addDaemonSet(node: string, name: string): Promise<string> {
+    const labels = { app: name };
+    await this.kube.apps.createNamespacedDaemonSet({
+      namespace: this.namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              nodeSelector: { 'kubernetes.io/hostname': node },
+              tolerations: [{ operator: 'Exists' }],
+              containers: [{ name: 'main', image: 'registry.invalid/sim:1' }],
+            },
+          },
+        },
+      },
+    });
+    return eventually(async () => {
+      const pods = await this.kube.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `app=${name}` });
+      return pods.items.find((pod) => pod.spec?.nodeName === node)?.metadata?.name;
+    }, `DaemonSet ${name} pod on ${node}`);
+  }
+
+  async podNames(node: string): Promise<string[]> {
+    const pods = await this.kube.core.listNamespacedPod({ namespace: this.namespace, fieldSelector: `spec.nodeName=${node}` });
+    return pods.items.map((pod) => pod.metadata!.name!).sort();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([
+      this.kube.core.deleteNamespace({ name: this.namespace }),
+      ...this.nodes.map((name) => this.kube.core.deleteNode({ name })),
+    ]);
+  }
+}

@@ -1,0 +1,89 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Progress } from '../../src/schemas/progress.js';
+import { drainNode } from '../../src/workflows/drain-node.js';
+import type { DrainNodeResult } from '../../src/workflows/drain-node.js';
+import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+
+let env: TestWorkflowEnvironment;
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  [env, cluster] = await Promise.all([timeSkippingEnvironment(), TestCluster.create('wf-drain')]);
+});
+afterAll(async () => {
+  await Promise.all([env?.teardown(), cluster?.close()]);
+});
+
+const run = (input: Parameters<typeof drainNode>[0]) =>
+  withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
+    const handle = await env.client.workflow.start(drainNode, { taskQueue, workflowId: uniqueName('drain'), args: [input] });
+    const outcome: { result?: DrainNodeResult; error?: unknown } = await handle
+      .result()
+      .then((result) => ({ result }), (error: unknown) => ({ error }));
+    // A run that failed on its input never registered the query.
+    const progress = await handle.query<Progress>('progress').catch(() => undefined);
+    return { ...outcome, progress: progress! };
+  });
+
+const unschedulable = async (name: string) => (await cluster.kube.core.readNode({ name })).spec?.unschedulable === true;
+
+test('invalid input fails at once, naming the field, before touching the cluster', async () => {
+  const { error } = await run({ node: 'Not_A_Node', timeoutSeconds: -1 } as never);
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause as { type?: string; message: string; nonRetryable?: boolean };
+  expect(cause.type).toBe('InvalidInput');
+  expect(cause.nonRetryable).toBe(true);
+  expect(cause.message).toMatch(/input\.node: must be a lowercase RFC 1123 name/);
+  expect(cause.message).toMatch(/input\.timeoutSeconds:/);
+});
+
+test('dry run reports the plan and leaves the node alone', async () => {
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'dry-1');
+  const { result } = await run({ node, dryRun: true });
+  expect(result).toMatchObject({ outcome: 'planned', plan: { evict: [`${cluster.namespace}/dry-1`] } });
+  expect(await unschedulable(node)).toBe(false);
+  expect(await cluster.podNames(node)).toEqual(['dry-1']);
+});
+
+test('drains everything but DaemonSet pods, then uncordons when asked', async () => {
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'app-1');
+  await cluster.addPod(node, 'app-2');
+  const daemonPod = await cluster.addDaemonSet(node, 'agent');
+  const { result, progress } = await run({ node, uncordonAfter: true });
+  expect(result).toMatchObject({ outcome: 'drained', cordonedByOthers: false, uncordoned: true });
+  expect(result!.lastPass!.ignored).toEqual([{ pod: `${cluster.namespace}/${daemonPod}`, reason: 'DaemonSet' }]);
+  expect(await cluster.podNames(node)).toEqual([daemonPod]);
+  expect(await unschedulable(node)).toBe(false);
+  expect(progress.steps.map((s) => [s.name, s.phase])).toEqual([
+    ['plan', 'done'],
+    ['cordon', 'done'],
+    ['drain', 'done'],
+    ['uncordon', 'done'],
+  ]);
+});
+
+test('a PodDisruptionBudget that never allows eviction times the drain out; the node stays cordoned', async () => {
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'guarded', { app: 'guarded' });
+  await cluster.kube.policy.createNamespacedPodDisruptionBudget({
+    namespace: cluster.namespace,
+    body: { metadata: { name: 'guarded' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } } },
+  });
+  await eventually(async () => {
+    const pdb = await cluster.kube.policy.readNamespacedPodDisruptionBudget({ name: 'guarded', namespace: cluster.namespace });
+    return pdb.status?.currentHealthy === 1;
+  }, 'PDB status');
+
+  const { error, progress } = await run({ node, timeoutSeconds: 120, uncordonAfter: true });
+  const cause = (error as WorkflowFailedError).cause as { type?: string; message: string };
+  expect(cause.type).toBe('DrainTimedOut');
+  expect(cause.message).toContain(`${cluster.namespace}/guarded: HTTP 429`);
+  expect(await unschedulable(node)).toBe(true);
+  expect(await cluster.podNames(node)).toEqual(['guarded']);
+  expect(progress.phase).toBe('timed-out');
+  expect(progress.steps.find((s) => s.name === 'drain')?.phase).toBe('failed');
+});
