@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh clone: installs npm packages and the pinned servers when missing,
-# type-checks, builds (the CLI and worker tests run the built files), then runs jest against real servers.
+# The whole test suite from a fresh clone: installs what is missing, type-checks, builds (global setup and
+# the CLI tests use the built files), then runs jest against the real servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d node_modules/@temporalio/worker ] || npm ci --no-audit --no-fund
-bash lab/infra/install.sh
+source scripts/ensure-deps.sh
 npm run --silent typecheck
-
 npm run --silent jest -- "$@"

@@ -31,6 +31,7 @@ export default async function globalSetup() {
     [TEST_ENV.kubeconfig]: controlPlane.kubeconfig,
     [TEST_ENV.temporalAddress]: temporal.address,
     [TEST_ENV.testServer]: infra.temporalTestServer,
+    [TEST_ENV.temporalCli]: infra.temporal,
     [TEST_ENV.kubeBin]: infra.kubeBin,
     [TEST_ENV.crds]: infra.crds,
     [TEST_ENV.bundle]: bundlePath,

@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createWorker } from '../../src/worker.js';
+import { testEnv } from '../helpers/env.js';
+import { TestCluster, uniqueName } from '../helpers/kube.js';
+
+// The built `cluster-ops` CLI against the Temporal CLI's dev server, with a real worker behind it.
+const taskQueue = uniqueName('cli');
+let cluster: TestCluster;
+let client: Client;
+let stopWorker: () => Promise<void>;
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('cli');
+  const address = testEnv('temporalAddress');
+  client = new Client({ connection: await Connection.connect({ address }) });
+  const connection = await NativeConnection.connect({ address });
+  const worker = await createWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    deps: { kube: cluster.kube },
+    workflowBundlePath: testEnv('bundle'),
+  });
+  const running = worker.run();
+  stopWorker = async () => {
+    worker.shutdown();
+    await running;
+    await connection.close();
+  };
+});
+afterAll(async () => {
+  await stopWorker?.();
+  await client?.connection.close();
+  await cluster?.close();
+});
+
+async function cli(...args: string[]) {
+  const env = { PATH: process.env.PATH, TEMPORAL_ADDRESS: testEnv('temporalAddress'), TASK_QUEUE: taskQueue };
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['dist/src/client/cli.js', ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const runsOfType = async (type: string) => {
+  let count = 0;
+  for await (const run of client.workflow.list({ query: `WorkflowType = '${type}' AND TaskQueue = '${taskQueue}'` })) {
+    if (run) count += 1;
+  }
+  return count;
+};
+
+test('a malformed input names the bad field, exits non-zero, and starts nothing', async () => {
+  const result = await cli('start', 'drainNode', '--input', '{"node": "Bad Name", "timeoutSeconds": "soon"}');
+  expect(result.code).toBe(2);
+  expect(result.stderr).toMatch(/input\.node: must be a lowercase RFC 1123 name/);
+  expect(result.stderr).toMatch(/input\.timeoutSeconds:/);
+  expect(await runsOfType('drainNode')).toBe(0);
+});
+
+test('unknown workflows, bad JSON and unknown commands are usage errors', async () => {
+  expect(await cli('start', 'rebootEverything', '--input', '{}')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown workflow "rebootEverything"; known: drainNode/) });
+  expect(await cli('start', 'drainNode', '--input', '{node')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--input is not valid JSON/) });
+  expect(await cli('frobnicate')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
+});
+
+test('start (input from a file), then progress and list', async () => {
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'web-1');
+  const inputFile = join(mkdtempSync(join(tmpdir(), 'cli-')), 'input.json');
+  writeFileSync(inputFile, JSON.stringify({ node, dryRun: true }));
+
+  const started = await cli('start', 'drainNode', '--input', `@${inputFile}`);
+  expect(started.code).toBe(0);
+  expect(started.stdout).toContain(`started drainNode drain-node-${node}`);
+  const handle = client.workflow.getHandle(`drain-node-${node}`);
+  expect(await handle.result()).toMatchObject({ outcome: 'planned', plan: { evict: [`${cluster.namespace}/web-1`] } });
+
+  const progress = await cli('progress', `drain-node-${node}`);
+  expect(progress.code).toBe(0);
+  expect(progress.stdout).toMatch(/^drain-node drain-node-\S+: planned/);
+  expect(progress.stdout).toMatch(/plan\s+done\s+\S+\s+1 to evict, 0 ignored/);
+  expect(progress.stdout).toMatch(/cordon\s+pending/);
+
+  const listed = await cli('list', '--query', `TaskQueue = '${taskQueue}'`);
+  expect(listed.stdout).toMatch(new RegExp(`drain-node-${node}\\s+drainNode\\s+COMPLETED`));
+});
+
+test('signals and progress for a run that does not exist say so', async () => {
+  expect(await cli('signal', 'no-such-run', 'pause')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no-such-run/) });
+  expect(await cli('progress', 'no-such-run')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no such workflow: no-such-run/) });
+});
+
+test('an unreachable Temporal is explained', async () => {
+  const result = await promisify(execFile)(process.execPath, ['dist/src/client/cli.js', 'list'], {
+    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+  }).catch((error: { code: number; stderr: string }) => error);
+  expect(result).toMatchObject({ code: 1, stderr: expect.stringMatching(/cannot reach Temporal at 127\.0\.0\.1:1/) });
+});

@@ -1,0 +1,70 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { kubeClients, loadKubeConfig } from '../../src/activities/kube/clients.js';
+import { freePort } from '../../lab/process.js';
+import { testEnv } from '../helpers/env.js';
+import { eventually } from '../helpers/kube.js';
+
+const run = promisify(execFile);
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves nothing behind when stopped', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-'));
+  const [temporalPort, uiPort] = [await freePort(), await freePort()];
+  const address = `127.0.0.1:${temporalPort}`;
+  const lab = spawn(process.execPath, ['dist/lab/run.js'], {
+    env: { ...process.env, LAB_DIR: dir, LAB_TEMPORAL_PORT: String(temporalPort), LAB_UI_PORT: String(uiPort) },
+  });
+  let output = '';
+  lab.stdout.on('data', (chunk) => (output += chunk));
+  lab.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => lab.once('exit', resolve));
+  try {
+    await eventually(async () => output.includes('cluster-ops lab is up') || lab.exitCode !== null, 'the lab', 90_000);
+    expect(output).toContain(`Temporal UI      http://127.0.0.1:${uiPort}`);
+
+    const ui = await eventually(async () => (await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok, 'the Web UI');
+    expect(ui).toBe(true);
+
+    const kube = kubeClients(loadKubeConfig(join(dir, 'kube', 'kubeconfig')));
+    const ready = await eventually(async () => {
+      const nodes = await kube.core.listNode();
+      const names = nodes.items
+        .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+        .map((n) => n.metadata!.name!)
+        .sort();
+      return names.length === 3 && names;
+    }, 'three Ready nodes');
+    expect(ready).toEqual(['talos-76w-3r0', 'talos-7aj-lwl', 'talos-ysi-4k0']);
+    const spark = await kube.core.readNode({ name: 'talos-7aj-lwl' });
+    expect(spark.status?.allocatable).toMatchObject({ 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '4' });
+    expect(spark.metadata?.labels?.['kubernetes.io/arch']).toBe('arm64');
+
+    await run(testEnv('temporalCli'), ['workflow', 'start', '--address', address, '--task-queue', 'cluster-ops',
+      '--type', 'drainNode', '--workflow-id', 'lab-dry-run', '--input', '{"node":"talos-ysi-4k0","dryRun":true}']);
+    await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'lab-dry-run']);
+    const temporalList = await run(testEnv('temporalCli'), ['workflow', 'list', '--address', address]);
+    expect(temporalList.stdout).toMatch(/Completed\s+lab-dry-run\s+drainNode/);
+    const ours = await run(process.execPath, ['dist/src/client/cli.js', 'list'], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
+    expect(ours.stdout).toMatch(/lab-dry-run\s+drainNode\s+COMPLETED/);
+  } finally {
+    lab.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }
+  const pids = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('pids'))
+    .flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map(Number));
+  expect(pids.length).toBeGreaterThanOrEqual(6);
+  expect(pids.filter(isAlive)).toEqual([]);
+}, 180_000);
