@@ -11,6 +11,7 @@ export default {
   setupFiles: ['<rootDir>/test/helpers/sdk-logging.ts'],
   globalSetup: '<rootDir>/test/helpers/global-setup.js',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.js',
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
   maxWorkers: 2,
   testTimeout: 60_000,
 };

@@ -19,7 +19,7 @@ TEMPORAL_CLI_SHA256=712217694cac9f786a72d4b6c876cd15f3dcf1bf31434d9fed6af25242a3
 TEMPORAL_TEST_SERVER_SHA256=19defb9f7318c7cf249518b3642a735efb79876c2b6918afe312336476b796a5
 FLUX_KUSTOMIZE_CONTROLLER=github.com/fluxcd/kustomize-controller@v1.9.6
 FLUX_SOURCE_CONTROLLER=github.com/fluxcd/source-controller@v1.9.0
-EXTERNAL_SECRETS=github.com/external-secrets/external-secrets@v0.16.2
+EXTERNAL_SECRETS=github.com/external-secrets/external-secrets@v0.20.4
 KWOK_MODULE=sigs.k8s.io/kwok@$KWOK_VERSION
 
 temporal_dir=$cache/temporal-$TEMPORAL_CLI_VERSION-ts-$TEMPORAL_TEST_SERVER_VERSION

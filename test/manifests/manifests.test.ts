@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { createActivities } from '../../src/activities/index.js';
+import { kubeClients } from '../../src/activities/kube/clients.js';
+import { testEnv } from '../helpers/env.js';
+import { TestCluster } from '../helpers/kube.js';
+import { activityRunner } from '../helpers/temporal.js';
+
+const home = mkdtempSync(join(tmpdir(), 'kubectl-'));
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = promisify(execFile)(join(testEnv('kubeBin'), 'kubectl'), ['--kubeconfig', testEnv('kubeconfig'), ...args], {
+    env: { PATH: process.env.PATH, HOME: home },
+    maxBuffer: 16 << 20,
+  });
+  if (input !== undefined) child.child.stdin!.end(input);
+  return (await child).stdout;
+}
+
+let rendered: string;
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('manifests');
+  const crds = [
+    ...readdirSync(testEnv('crds')).map((file) => join(testEnv('crds'), file)),
+    'test/fixtures/crds/vmpodscrape.yaml',
+  ];
+  await kubectl(['apply', '--server-side', '--force-conflicts', ...crds.flatMap((file) => ['-f', file])]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.flatMap((file) => ['-f', file])]);
+  for (const namespace of ['temporal-system', 'flux-system']) {
+    await kubectl(['create', 'namespace', namespace]).catch((error: { stderr: string }) => {
+      if (!/AlreadyExists/.test(error.stderr)) throw error;
+    });
+  }
+  rendered = await kubectl(['kustomize', 'manifests']);
+}, 120_000);
+afterAll(() => cluster.close());
+
+const documents = () => parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string } });
+
+test('the base renders to the expected objects, all in temporal-system', () => {
+  expect(documents().map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
+    'ClusterRole/cluster-ops',
+    'ClusterRoleBinding/cluster-ops',
+    'Deployment/cluster-ops-worker',
+    'ExternalSecret/cluster-ops-temporal-client',
+    'ServiceAccount/cluster-ops',
+    'VMPodScrape/cluster-ops-worker',
+  ]);
+  for (const doc of documents().filter((d) => !d.kind.startsWith('Cluster'))) expect(doc.metadata.namespace).toBe('temporal-system');
+});
+
+test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
+  const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], rendered);
+  expect(out.trim().split('\n')).toHaveLength(6);
+  expect(out).toMatch(/externalsecret\.external-secrets\.io\/cluster-ops-temporal-client serverside-applied \(server dry run\)/);
+  const flux = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', 'manifests/flux/kustomization.yaml']);
+  expect(flux).toMatch(/kustomization\.kustomize\.toolkit\.fluxcd\.io\/cluster-ops serverside-applied \(server dry run\)/);
+});
+
+test('the worker runs non-root on a read-only root filesystem, with probes and resources', () => {
+  const deployment = documents().find((d) => d.kind === 'Deployment') as unknown as V1Deployment;
+  const pod = deployment.spec!.template.spec!;
+  const [worker] = pod.containers;
+  expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  expect(worker!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  expect(worker!.readinessProbe).toBeDefined();
+  expect(worker!.livenessProbe).toBeDefined();
+  expect(worker!.resources?.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+  expect(worker!.resources?.limits?.memory).toBeDefined();
+});
+
+test('the node activities work as the worker ServiceAccount, and nothing more is allowed', async () => {
+  const rbac = documents().filter((d) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind));
+  await kubectl(['apply', '--server-side', '-f', '-'], rbac.map((doc) => JSON.stringify(doc)).join('\n'));
+  const { status } = await cluster.kube.core.createNamespacedServiceAccountToken({
+    name: 'cluster-ops',
+    namespace: 'temporal-system',
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
+  const admin = cluster.kube.config;
+  const asWorker = new KubeConfig();
+  asWorker.loadFromOptions({
+    clusters: admin.clusters,
+    users: [{ name: 'cluster-ops', token: status!.token }],
+    contexts: [{ name: 'cluster-ops', cluster: admin.getCurrentCluster()!.name, user: 'cluster-ops' }],
+    currentContext: 'cluster-ops',
+  });
+  const worker = kubeClients(asWorker);
+  const activities = createActivities({ kube: worker });
+  const run = activityRunner();
+
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'app');
+  await cluster.addDaemonSet(node, 'agent');
+  await run(activities.cordonNode, { node, owner: 'rbac-test' });
+  expect((await run(activities.planNodeDrain, { node })).evict).toEqual([`${cluster.namespace}/app`]);
+  expect((await run(activities.drainPass, { node })).evicted).toEqual([`${cluster.namespace}/app`]);
+  await run(activities.waitForNode, { node, timeoutSeconds: 10, condition: { type: 'Ready', status: 'True' } });
+  expect(await run(activities.uncordonNode, { node, owner: 'rbac-test' })).toMatchObject({ uncordoned: true });
+
+  await expect(worker.core.deleteNamespacedPod({ name: 'app', namespace: cluster.namespace })).rejects.toMatchObject({ code: 403 });
+  await expect(worker.core.deleteNode({ name: node })).rejects.toMatchObject({ code: 403 });
+  await expect(worker.core.listSecretForAllNamespaces()).rejects.toMatchObject({ code: 403 });
+});
