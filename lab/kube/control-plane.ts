@@ -79,7 +79,8 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
         '--use-service-account-credentials', `--root-ca-file=${pki.caCert}`,
         `--service-account-private-key-file=${pki.serviceAccountKey}`,
         `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
-        '--node-monitor-period=2s', '--node-monitor-grace-period=20s',
+        // Longer than KWOK's ~25 s heartbeat, so healthy simulated nodes never flap to Unknown.
+        '--node-monitor-period=2s', '--node-monitor-grace-period=60s',
         `--secure-port=${controllerPort}`, '--bind-address=127.0.0.1',
     ]);
     const scheduler = launch(dir, 'kube-scheduler', bin('kube-scheduler'), [

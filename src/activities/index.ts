@@ -1,11 +1,18 @@
+import { createFluxActivities } from './flux/kustomizations.js';
+import { createGitOpsActivities } from './gitops/vf-config.js';
+import type { GitOpsDeps } from './gitops/vf-config.js';
 import type { KubeClients } from './kube/clients.js';
+import { createDaemonSetActivities } from './kube/daemonsets.js';
 import { createDrainActivities } from './kube/drain.js';
+import { createInventoryActivities } from './kube/inventory.js';
 import { createNodeActivities } from './kube/nodes.js';
 import { createWaitActivities } from './kube/wait.js';
 
 /** Everything activities talk to, injected so tests and the lab point them at local servers. */
 export interface ActivityDeps {
   kube: KubeClients;
+  /** The GitOps repository (and GitHub); absent on a worker that only runs cluster-side operations. */
+  gitops?: GitOpsDeps;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -13,6 +20,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createNodeActivities(deps.kube),
     ...createDrainActivities(deps.kube),
     ...createWaitActivities(deps.kube),
+    ...createInventoryActivities(deps.kube),
+    ...createDaemonSetActivities(deps.kube),
+    ...createFluxActivities(deps.kube),
+    ...createGitOpsActivities(deps.gitops),
   };
 }
 

@@ -10,6 +10,11 @@ export const DrainNodeInput = z.strictObject({
   gracePeriodSeconds: z.number().int().min(0).max(3600).optional(),
   /** Uncordon once drained (only if this run cordoned it): a drill, not a maintenance. */
   uncordonAfter: z.boolean().default(false),
+  /**
+   * Who owns the cordon (recorded on the node): this run's workflow id by default; a rolling operation
+   * passes its own id so it can uncordon, or roll back, the node later.
+   */
+  owner: z.string().min(1).max(253).optional(),
   /** Report which pods would be evicted, ignored or blocked, and change nothing. */
   dryRun: z.boolean().default(false),
 });

@@ -1,15 +1,31 @@
 import type { z } from 'zod';
 import { DrainNodeInput } from './drain-node.js';
+import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
+
+interface CatalogEntry {
+  input: z.ZodType;
+  summary: string;
+  /** Workflow ids derive from the target, so two runs on one target collide instead of racing. */
+  workflowId(input: unknown): string;
+}
+
+function entry<S extends z.ZodType>(e: { input: S; summary: string; workflowId: (input: z.output<S>) => string }): CatalogEntry {
+  return e as CatalogEntry;
+}
 
 /** The workflows a person can start, with the input schema the workflow itself validates. */
 export const workflowCatalog = {
-  drainNode: {
+  drainNode: entry({
     input: DrainNodeInput,
     summary: 'cordon a node and evict its pods, respecting PodDisruptionBudgets',
-    /** Workflow ids derive from the target so two runs on one node collide instead of racing. */
-    workflowId: (input: z.output<typeof DrainNodeInput>) => `drain-node-${input.node}`,
-  },
-} as const;
+    workflowId: (input) => `drain-node-${input.node}`,
+  }),
+  sriovRollout: entry({
+    input: SriovRolloutInput,
+    summary: 'change the SR-IOV VF config through Git, then restart it node by node',
+    workflowId: (input) => sriovRolloutId(input.cluster),
+  }),
+};
 
 export type WorkflowName = keyof typeof workflowCatalog;
 

@@ -37,11 +37,18 @@ export interface DrainNodeResult {
 export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResult> {
   const input = parseWorkflowInput(DrainNodeInput, rawInput);
   const { node } = input;
-  const owner = workflowInfo().workflowId;
+  const owner = input.owner ?? workflowInfo().workflowId;
   const progress = new ProgressTracker('drain-node', ['plan', 'cordon', 'drain', 'uncordon']);
   setHandler(progressQuery, () => progress.snapshot());
   const controls = new OperatorControls(progress);
-  const result: DrainNodeResult = { node, outcome: 'aborted', plan: { evict: [], deleting: [], ignored: [] }, passes: 0, cordonedByOthers: false, uncordoned: false };
+  const result: DrainNodeResult = {
+    node,
+    outcome: 'aborted',
+    plan: { evict: [], deleting: [], ignored: [] },
+    passes: 0,
+    cordonedByOthers: false,
+    uncordoned: false,
+  };
   const finish = (outcome: DrainNodeResult['outcome']) => {
     progress.phase = outcome;
     return { ...result, outcome };
@@ -74,7 +81,9 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
       throw ApplicationFailure.create({
         type: DRAIN_TIMED_OUT,
         nonRetryable: true,
-        message: `drain of ${node} timed out after ${input.timeoutSeconds}s; node left cordoned. Still on it:\n${describeLeftovers(result.lastPass)}`,
+        message:
+          `drain of ${node} timed out after ${input.timeoutSeconds}s; node left cordoned. ` +
+          `Still on it:\n${describeLeftovers(result.lastPass)}`,
         details: [result.lastPass],
       });
     }

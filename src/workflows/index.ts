@@ -1,2 +1,4 @@
 // Every workflow the worker registers; one file each.
 export { drainNode } from './drain-node.js';
+export { sriovNodeReconfigure } from './sriov-node.js';
+export { sriovRollout } from './sriov-rollout.js';

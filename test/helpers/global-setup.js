@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installInfra } from '../../dist/lab/infra/paths.js';
 import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
+import { installCrds } from '../../dist/lab/kube/crds.js';
+import { loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
 import { startTemporalDevServer } from '../../dist/lab/temporal.js';
 import { bundleWorkflows } from '../../dist/src/workflow-bundle.js';
 import { TEST_ENV } from './env.js';
@@ -25,6 +27,7 @@ export default async function globalSetup() {
     startTemporalDevServer(join(dir, 'temporal'), infra, { headless: true }),
     bundleWorkflows(),
   ]);
+  await installCrds(loadKubeConfig(controlPlane.kubeconfig), infra.crds);
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
   Object.assign(process.env, {

@@ -45,9 +45,9 @@ export class TestCluster {
   }
 
   /** A Ready simulated DGX Spark (or another template) with a unique name. */
-  async addNode(template: SimulatedNode = WILLINGHAM_NODES[1]!): Promise<string> {
+  async addNode(template: SimulatedNode = WILLINGHAM_NODES[1]!, labels: Record<string, string> = {}): Promise<string> {
     const name = uniqueName(template.name);
-    await ensureNode(this.kube.core, { ...template, name });
+    await ensureNode(this.kube.core, { ...template, name, labels: { ...template.labels, ...labels } });
     this.nodes.push(name);
     await eventually(async () => {
       const node = await this.kube.core.readNode({ name });

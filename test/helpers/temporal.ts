@@ -1,14 +1,24 @@
 import { randomBytes } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import { createWorker } from '../../src/worker.js';
 import { testEnv } from './env.js';
 
 /** The time-skipping test server from our pinned install (never the SDK's own download). */
-export function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: testEnv('testServer') } },
   });
+  // Our workflows set these; the lab's dev server registers them at start, this server on request.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: {
+      ClusterOpsOperation: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      ClusterOpsNodes: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    },
+  });
+  return env;
 }
 
 /** Runs `body` while a real worker (all workflows, activities on `deps`) serves a fresh task queue. */

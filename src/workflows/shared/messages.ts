@@ -6,3 +6,14 @@ export const progressQuery = defineQuery<Progress>('progress');
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const abortSignal = defineSignal<[reason?: string]>('abort');
+
+/** Per-node child workflows tell their parent rollout where they are. */
+export interface NodeProgressUpdate {
+  node: string;
+  step: string;
+  phase: 'running' | 'done' | 'failed' | 'skipped';
+  message?: string;
+}
+export const nodeProgressSignal = defineSignal<[NodeProgressUpdate]>('nodeProgress');
+export const approveSignal = defineSignal('approve');
+export const rollbackSignal = defineSignal<[reason?: string]>('rollback');

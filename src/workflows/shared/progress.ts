@@ -26,6 +26,10 @@ export class ProgressTracker {
     this.progress.paused = paused;
   }
 
+  addStep(name: string): void {
+    if (!this.progress.steps.some((s) => s.name === name)) this.progress.steps.push({ name, phase: 'pending' });
+  }
+
   step(name: string, phase: StepPhase, message?: string): void {
     const step = this.find(name);
     const now = new Date().toISOString();

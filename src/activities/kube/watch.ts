@@ -1,0 +1,114 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Watch } from '@kubernetes/client-node';
+
+export const WAIT_TIMED_OUT = 'WaitTimedOut';
+const HEARTBEAT_EVERY_MS = 5_000;
+
+interface Listed<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string };
+}
+
+interface KubeObject {
+  metadata?: { uid?: string; name?: string };
+}
+
+export interface WatchUntilOptions<T extends KubeObject> {
+  watch: Watch;
+  /** The collection's API path, e.g. /api/v1/nodes. */
+  path: string;
+  query: { fieldSelector?: string; labelSelector?: string };
+  list: () => Promise<Listed<T>>;
+  /** What still differs from the goal for the current set of objects; empty when reached. */
+  unmet: (items: T[]) => string[];
+  timeoutSeconds: number;
+  /** Names the wait in the timeout message, e.g. "node n1". */
+  what: string;
+}
+
+/**
+ * Lists, then watches a (usually field- or label-selected) collection from that list's resourceVersion
+ * until `unmet` comes back empty: no polling. Heartbeats with what is still unmet; honours activity
+ * cancellation; reopens the watch when the server closes it; times out with a non-retryable failure.
+ */
+export async function watchUntil<T extends KubeObject>(options: WatchUntilOptions<T>): Promise<{ waitedMs: number }> {
+  const started = Date.now();
+  const context = Context.current();
+  const objects = new Map<string, T>();
+  let unmet = ['not read yet'];
+  const reached = () => {
+    unmet = options.unmet([...objects.values()]);
+    context.heartbeat({ unmet });
+    return unmet.length === 0;
+  };
+  const key = (object: T) => object.metadata?.uid ?? object.metadata?.name ?? '';
+
+  const relist = async () => {
+    const listed = await options.list();
+    objects.clear();
+    for (const item of listed.items) objects.set(key(item), item);
+    return listed.metadata?.resourceVersion;
+  };
+
+  const firstVersion = await relist();
+  if (reached()) return { waitedMs: Date.now() - started };
+
+  await new Promise<void>((resolve, reject) => {
+    let controller: AbortController | undefined;
+    let finished = false;
+    const finish = (error?: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearInterval(beat);
+      clearTimeout(deadline);
+      context.cancellationSignal.removeEventListener('abort', onCancel);
+      controller?.abort();
+      if (error) reject(error);
+      else resolve();
+    };
+    const onCancel = () => finish(context.cancellationSignal.reason);
+    const beat = setInterval(() => context.heartbeat({ unmet }), HEARTBEAT_EVERY_MS);
+    const deadline = setTimeout(
+      () =>
+        finish(
+          ApplicationFailure.create({
+            type: WAIT_TIMED_OUT,
+            nonRetryable: true,
+            message: `${options.what} did not get there in ${options.timeoutSeconds}s: ${unmet.join('; ')}`,
+          }),
+        ),
+      options.timeoutSeconds * 1000,
+    );
+    context.cancellationSignal.addEventListener('abort', onCancel);
+
+    const open = (resourceVersion?: string) =>
+      options.watch
+        .watch(
+          options.path,
+          { ...options.query, resourceVersion, allowWatchBookmarks: true },
+          (phase, object: T) => {
+            if (phase === 'BOOKMARK' || phase === 'ERROR') return;
+            if (phase === 'DELETED') objects.delete(key(object));
+            else objects.set(key(object), object);
+            if (reached()) finish();
+          },
+          // The server ends watches after a while (or our resourceVersion expired): list again, go on.
+          () => {
+            if (!finished) void reopen();
+          },
+        )
+        .then((c) => (controller = c), finish);
+    const reopen = async () => {
+      try {
+        const version = await relist();
+        if (reached()) finish();
+        else await open(version);
+      } catch (error) {
+        finish(error);
+      }
+    };
+    void open(firstVersion);
+  });
+  return { waitedMs: Date.now() - started };
+}

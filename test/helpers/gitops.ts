@@ -1,0 +1,75 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Octokit } from 'octokit';
+import type { GitOpsDeps } from '../../src/activities/gitops/vf-config.js';
+import { GitOpsRepo } from '../../src/activities/gitops/repo.js';
+import { GITOPS_BRANCH, SRIOV_CONFIG_PATH, TEST_GROUP_LABEL } from '../../lab/gitops.js';
+import { startLabGitOps } from '../../lab/sim/index.js';
+import type { LabGitOps } from '../../lab/sim/index.js';
+import { SRIOV_RESOURCE } from '../../lab/sim/sriov-device-plugin.js';
+import type { SriovRolloutInput } from '../../src/schemas/sriov-rollout.js';
+import { eventually, uniqueName } from './kube.js';
+import type { TestCluster } from './kube.js';
+
+/**
+ * A test file's own GitOps world on the shared control plane: a seeded bare repo, Flux (simulated) in the
+ * test namespace, the SR-IOV DaemonSet it applies there, the simulated device plugin, a fake GitHub, and
+ * two DGX-like nodes that only this file's DaemonSet selects.
+ */
+export interface TestGitOps {
+  lab: LabGitOps;
+  deps: GitOpsDeps;
+  dgxNodes: string[];
+  /** Input for a rollout confined to this test's nodes, namespace and Kustomization. */
+  rolloutInput(overrides?: Partial<SriovRolloutInput>): SriovRolloutInput & { cluster: string };
+  stop(): Promise<void>;
+}
+
+export async function startTestGitOps(cluster: TestCluster, options: { autoMerge?: boolean } = {}): Promise<TestGitOps> {
+  const namespace = cluster.namespace;
+  const dir = mkdtempSync(join(tmpdir(), 'gitops-'));
+  const dgxNodes = [await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace }), await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace })].sort();
+  const lab = await startLabGitOps(cluster.kube.config, dir, { placement: { namespace }, autoMerge: options.autoMerge ?? true });
+  // Flux applies namespaces → crds → base; base brings the SR-IOV DaemonSet, whose pods make the simulated
+  // device plugin advertise 4 VFs per node.
+  await eventually(async () => {
+    const nodes = await Promise.all(dgxNodes.map((name) => cluster.kube.core.readNode({ name })));
+    return nodes.every((node) => node.status?.allocatable?.[SRIOV_RESOURCE] === '4') && (await sriovPodsReady(cluster, dgxNodes.length));
+  }, 'the SR-IOV DaemonSet up on both DGX test nodes', 60_000).catch(async (error: unknown) => {
+    await lab.stop();
+    throw error;
+  });
+  const deps: GitOpsDeps = {
+    repo: new GitOpsRepo({
+      url: lab.bareRepo,
+      baseBranch: GITOPS_BRANCH,
+      checkoutDir: join(dir, 'worker-checkout'),
+      author: { name: 'cluster-ops', email: 'cluster-ops@wcloud.invalid' },
+    }),
+    github: { octokit: new Octokit({ auth: lab.github.token, baseUrl: lab.github.url }), owner: lab.github.owner, repo: lab.github.repo },
+  };
+  return {
+    lab,
+    deps,
+    dgxNodes,
+    rolloutInput: (overrides = {}) => ({
+      cluster: uniqueName('test'),
+      numVfs: 8,
+      nodeSelector: `${TEST_GROUP_LABEL}=${namespace}`,
+      gitops: { path: SRIOV_CONFIG_PATH, kustomization: { namespace, name: 'base' }, ...overrides.gitops },
+      node: { daemonSet: { namespace, name: 'sriov-device-plugin' }, verifyTimeoutSeconds: 20, ...overrides.node },
+      ...Object.fromEntries(Object.entries(overrides).filter(([key]) => key !== 'gitops' && key !== 'node')),
+    }),
+    stop: () => lab.stop(),
+  };
+}
+
+async function sriovPodsReady(cluster: TestCluster, count: number) {
+  const pods = await cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: 'app=sriov-device-plugin' });
+  return pods.items.filter((pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === count;
+}
+
+export async function allocatableVfs(cluster: TestCluster, node: string): Promise<string | undefined> {
+  return (await cluster.kube.core.readNode({ name: node })).status?.allocatable?.[SRIOV_RESOURCE];
+}
