@@ -2,7 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
-import { createWorker } from '../src/worker.js';
+import { loadEnv, WorkerEnv } from '../src/config.js';
+import { createWorker, gitOpsFromEnv } from '../src/worker.js';
+import { GITOPS_BRANCH } from './gitops.js';
+import { installCrds } from './kube/crds.js';
+import { startLabGitOps } from './sim/index.js';
 import { installInfra } from './infra/paths.js';
 import { startControlPlane } from './kube/control-plane.js';
 import { ensureNode, WILLINGHAM_NODES } from './kube/nodes.js';
@@ -30,13 +34,25 @@ async function main() {
   ]);
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   for (const node of WILLINGHAM_NODES) await ensureNode(kube.core, node);
+  await installCrds(kube.config, infra.crds);
+  const gitops = await startLabGitOps(kube.config, join(dir, 'gitops'));
+  // The worker is configured exactly as in the cluster, through its environment.
+  const workerEnv = loadEnv(WorkerEnv, {
+    KUBECONFIG: controlPlane.kubeconfig,
+    GITOPS_REPO_URL: gitops.bareRepo,
+    GITOPS_BRANCH,
+    GITOPS_CHECKOUT_DIR: join(dir, 'worker-gitops'),
+    GITHUB_REPOSITORY: `${gitops.github.owner}/${gitops.github.repo}`,
+    GITHUB_TOKEN: gitops.github.token,
+    GITHUB_API_URL: gitops.github.url,
+  });
 
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await createWorker({
     connection,
     namespace: 'default',
     taskQueue,
-    deps: { kube },
+    deps: { kube, gitops: gitOpsFromEnv(workerEnv) },
     workflowBundlePath: join(root, 'dist/workflow-bundle.js'),
   });
   const running = worker.run();
@@ -49,6 +65,7 @@ async function main() {
     worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
+    await gitops.stop();
     await Promise.all([temporal.stop(), controlPlane.stop()]);
     console.log('lab stopped');
     process.exit(0);
@@ -58,11 +75,13 @@ async function main() {
   const kubeconfig = relative(process.cwd(), controlPlane.kubeconfig) || controlPlane.kubeconfig;
   const kubectl = join(infra.kubeBin, 'kubectl');
   console.log(`
-cluster-ops lab is up (simulated cluster: nodes are KWOK, not real kubelets)
+cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, GitHub)
 
   Temporal UI      ${temporal.uiUrl}
   Temporal gRPC    ${temporal.address}   task queue: ${taskQueue}
   Kubernetes API   ${controlPlane.server}
+  GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}; simulated Flux applies it)
+  GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
   kubectl          ${kubectl} --kubeconfig ${kubeconfig} get nodes
 
@@ -72,6 +91,13 @@ Try:
   ${infra.temporal} workflow list --address ${temporal.address}
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js list
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start drainNode --input '{"node":"talos-ysi-4k0","uncordonAfter":true}'
+
+SR-IOV: 4 → 8 VFs on both DGX Sparks, one at a time (opens a pull request on the fake GitHub):
+  ${infra.temporal} workflow start --address ${temporal.address} --task-queue ${taskQueue} \
+      --type sriovRollout --workflow-id sriov-rollout-willingham-k8s --input '{"numVfs":8}'
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress sriov-rollout-willingham-k8s --watch
+  merge the pull request as a reviewer would:
+  curl -X PUT -H 'authorization: token ${gitops.github.token}' ${gitops.github.url}/repos/${gitops.github.owner}/${gitops.github.repo}/pulls/1/merge
 
 Ctrl-C stops everything.`);
 }

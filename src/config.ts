@@ -44,9 +44,28 @@ export const WorkerEnv = z
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** The prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js); absent: bundle at start. */
     WORKFLOW_BUNDLE: optionalPath,
+    /** The GitOps repository Flux reconciles (clone URL, may carry a token); absent: no GitOps workflows. */
+    GITOPS_REPO_URL: z.string().min(1).optional(),
+    GITOPS_BRANCH: z.string().min(1).default('master'),
+    GITOPS_CHECKOUT_DIR: z.string().min(1).default('/tmp/cluster-ops/gitops'),
+    GIT_AUTHOR_NAME: z.string().min(1).default('cluster-ops'),
+    GIT_AUTHOR_EMAIL: z.string().email().default('cluster-ops@wcloud.sh'),
+    /** owner/name of the GitOps repository on GitHub, for pull requests. */
+    GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional(),
+    GITHUB_TOKEN: z.string().min(1).optional(),
+    GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   })
   .check(
     z.superRefine(requireCertAndKeyTogether, always),
+    z.superRefine((env, ctx) => {
+      if (Boolean(env.GITHUB_REPOSITORY) !== Boolean(env.GITHUB_TOKEN)) {
+        const missing = env.GITHUB_REPOSITORY ? 'GITHUB_TOKEN' : 'GITHUB_REPOSITORY';
+        ctx.addIssue({ code: 'custom', path: [missing], message: 'pull requests need both GITHUB_REPOSITORY and GITHUB_TOKEN' });
+      }
+      if (env.GITHUB_REPOSITORY && !env.GITOPS_REPO_URL) {
+        ctx.addIssue({ code: 'custom', path: ['GITOPS_REPO_URL'], message: 'needed when GITHUB_REPOSITORY is set' });
+      }
+    }, always),
     z.superRefine((env, ctx) => {
       if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST) {
         ctx.addIssue({ code: 'custom', path: ['KUBECONFIG'], message: 'not set, and not running inside a cluster' });

@@ -3,6 +3,9 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { LogEntry } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/index.js';
+import { Octokit } from 'octokit';
+import { GitOpsRepo } from './activities/gitops/repo.js';
+import type { GitOpsDeps } from './activities/gitops/vf-config.js';
 import { kubeClients, loadKubeConfig } from './activities/kube/clients.js';
 import { ConfigError, loadEnv, WorkerEnv } from './config.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
@@ -31,6 +34,20 @@ export async function createWorker({ connection, namespace, taskQueue, deps, wor
   });
 }
 
+/** The GitOps repository and GitHub, when configured. */
+export function gitOpsFromEnv(env: WorkerEnv): GitOpsDeps | undefined {
+  if (!env.GITOPS_REPO_URL) return undefined;
+  const repo = new GitOpsRepo({
+    url: env.GITOPS_REPO_URL,
+    baseBranch: env.GITOPS_BRANCH,
+    checkoutDir: env.GITOPS_CHECKOUT_DIR,
+    author: { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL },
+  });
+  if (!env.GITHUB_REPOSITORY || !env.GITHUB_TOKEN) return { repo };
+  const [owner, name] = env.GITHUB_REPOSITORY.split('/') as [string, string];
+  return { repo, github: { octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL }), owner, repo: name } };
+}
+
 function jsonLog(entry: LogEntry) {
   const { level, message, meta, timestampNanos } = entry;
   const time = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
@@ -50,7 +67,7 @@ async function main() {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TASK_QUEUE,
-    deps: { kube: kubeClients(loadKubeConfig(env.KUBECONFIG)) },
+    deps: { kube: kubeClients(loadKubeConfig(env.KUBECONFIG)), gitops: gitOpsFromEnv(env) },
     workflowBundlePath: env.WORKFLOW_BUNDLE,
   });
   try {

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeInformer } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { GITOPS_BRANCH } from '../../lab/gitops.js';
+import type { Progress } from '../../src/schemas/progress.js';
+import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
+import type { sriovRollout } from '../../src/workflows/sriov-rollout.js';
+import { testEnv } from '../helpers/env.js';
+import { allocatableVfs, startTestGitOps } from '../helpers/gitops.js';
+import type { TestGitOps } from '../helpers/gitops.js';
+import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+
+// The rollout on the Temporal dev server with the built worker as its own process, against the real API
+// server: 4 → 8 VFs on both DGX nodes, with the worker SIGKILLed in the middle of a drain.
+let cluster: TestCluster;
+let gitops: TestGitOps;
+let client: Client;
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('e2e-sriov');
+  gitops = await startTestGitOps(cluster);
+  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
+}, 120_000);
+afterAll(async () => {
+  await client?.connection.close();
+  await gitops?.stop();
+  await cluster?.close();
+});
+
+function startWorker(taskQueue: string, checkoutDir: string): ChildProcess {
+  return spawn(process.execPath, ['dist/src/worker.js'], {
+    stdio: 'ignore',
+    env: {
+      PATH: process.env.PATH,
+      TEMPORAL_ADDRESS: testEnv('temporalAddress'),
+      TASK_QUEUE: taskQueue,
+      KUBECONFIG: testEnv('kubeconfig'),
+      WORKFLOW_BUNDLE: 'dist/workflow-bundle.js',
+      METRICS_ADDRESS: '127.0.0.1:0',
+      GITOPS_REPO_URL: gitops.lab.bareRepo,
+      GITOPS_BRANCH,
+      GITOPS_CHECKOUT_DIR: checkoutDir,
+      GITHUB_REPOSITORY: `${gitops.lab.github.owner}/${gitops.lab.github.repo}`,
+      GITHUB_TOKEN: gitops.lab.github.token,
+      GITHUB_API_URL: gitops.lab.github.url,
+    },
+  });
+}
+
+/** Follows the DGX test nodes and the SR-IOV pods through watches, recording what must never happen. */
+function watchInvariants() {
+  const cordoned = new Map<string, boolean>();
+  let bothCordoned = false;
+  const deletedPodsPerNode = new Map<string, number>();
+  const nodes = makeInformer<V1Node>(cluster.kube.config, '/api/v1/nodes', () => cluster.kube.core.listNode());
+  const onNode = (node: V1Node) => {
+    if (!gitops.dgxNodes.includes(node.metadata!.name!)) return;
+    cordoned.set(node.metadata!.name!, node.spec?.unschedulable === true);
+    if (gitops.dgxNodes.every((name) => cordoned.get(name))) bothCordoned = true;
+  };
+  nodes.on('add', onNode);
+  nodes.on('update', onNode);
+  const path = `/api/v1/namespaces/${cluster.namespace}/pods`;
+  const pods = makeInformer<V1Pod>(cluster.kube.config, path, () => cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: 'app=sriov-device-plugin' }), 'app=sriov-device-plugin');
+  pods.on('delete', (pod) => {
+    const node = pod.spec!.nodeName!;
+    deletedPodsPerNode.set(node, (deletedPodsPerNode.get(node) ?? 0) + 1);
+  });
+  return {
+    started: Promise.all([nodes.start(), pods.start()]),
+    stop: () => Promise.all([nodes.stop(), pods.stop()]),
+    bothCordoned: () => bothCordoned,
+    deletedPodsPerNode,
+  };
+}
+
+test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed worker mid-drain', async () => {
+  const [first, second] = gitops.dgxNodes as [string, string];
+  const taskQueue = uniqueName('e2e-sriov');
+  const checkoutDir = mkdtempSync(join(tmpdir(), 'worker-checkout-'));
+  const invariants = watchInvariants();
+  await invariants.started;
+
+  // A training pod on the first node that its PodDisruptionBudget keeps, so the drain is in progress
+  // when the worker dies.
+  await cluster.addPod(first, 'trainer', { app: 'trainer' });
+  await cluster.kube.policy.createNamespacedPodDisruptionBudget({
+    namespace: cluster.namespace,
+    body: { metadata: { name: 'trainer' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'trainer' } } } },
+  });
+  await eventually(async () => (await cluster.kube.policy.readNamespacedPodDisruptionBudget({ name: 'trainer', namespace: cluster.namespace })).status?.currentHealthy === 1, 'PDB status');
+
+  let worker = startWorker(taskQueue, checkoutDir);
+  const input = gitops.rolloutInput({ numVfs: 8 });
+  const handle = await client.workflow.start<typeof sriovRollout>('sriovRollout', { taskQueue, workflowId: sriovRolloutId(input.cluster), args: [input] });
+  try {
+    await eventually(async () => {
+      const progress = await handle.query<Progress>('progress').catch(() => undefined);
+      return progress?.steps.find((s) => s.name === `node ${first}`)?.message?.startsWith('drain:');
+    }, 'the drain of the first node', 90_000);
+    expect(await cluster.podNames(first)).toContain('trainer');
+
+    worker.kill('SIGKILL');
+    await new Promise((resolve) => worker.once('exit', resolve));
+    // While no worker runs, the training job finishes: its budget goes away.
+    await cluster.kube.policy.deleteNamespacedPodDisruptionBudget({ name: 'trainer', namespace: cluster.namespace });
+    worker = startWorker(taskQueue, checkoutDir);
+
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.nodes.map((n) => [n.node, n.status])).toEqual([[first, 'changed'], [second, 'changed']]);
+  } finally {
+    worker.kill('SIGTERM');
+    await invariants.stop();
+  }
+  for (const node of gitops.dgxNodes) {
+    expect(await allocatableVfs(cluster, node)).toBe('8');
+    expect((await cluster.kube.core.readNode({ name: node })).spec?.unschedulable).toBeFalsy();
+    // Restarted exactly once per node, even across the worker's death.
+    expect(invariants.deletedPodsPerNode.get(node)).toBe(1);
+  }
+  expect(invariants.bothCordoned()).toBe(false);
+  expect(await cluster.podNames(first)).not.toContain('trainer');
+}, 240_000);
