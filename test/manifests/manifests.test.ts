@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
@@ -45,21 +45,23 @@ afterAll(() => cluster.close());
 
 const documents = () => parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string } });
 
-test('the base renders to the expected objects, all in temporal-system', () => {
-  expect(documents().map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
-    'ClusterRole/cluster-ops',
-    'ClusterRoleBinding/cluster-ops',
-    'Deployment/cluster-ops-worker',
-    'ExternalSecret/cluster-ops-temporal-client',
-    'ServiceAccount/cluster-ops',
-    'VMPodScrape/cluster-ops-worker',
+test('the base renders to the expected objects, in temporal-system but for the kube-system restart role', () => {
+  expect(documents().map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort()).toEqual([
+    'ClusterRole//cluster-ops',
+    'ClusterRoleBinding//cluster-ops',
+    'Deployment/temporal-system/cluster-ops-worker',
+    'ExternalSecret/temporal-system/cluster-ops-github',
+    'ExternalSecret/temporal-system/cluster-ops-temporal-client',
+    'Role/kube-system/cluster-ops-daemonset-restart',
+    'RoleBinding/kube-system/cluster-ops-daemonset-restart',
+    'ServiceAccount/temporal-system/cluster-ops',
+    'VMPodScrape/temporal-system/cluster-ops-worker',
   ]);
-  for (const doc of documents().filter((d) => !d.kind.startsWith('Cluster'))) expect(doc.metadata.namespace).toBe('temporal-system');
 });
 
 test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
   const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], rendered);
-  expect(out.trim().split('\n')).toHaveLength(6);
+  expect(out.trim().split('\n')).toHaveLength(9);
   expect(out).toMatch(/externalsecret\.external-secrets\.io\/cluster-ops-temporal-client serverside-applied \(server dry run\)/);
   const flux = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', 'manifests/flux/kustomization.yaml']);
   expect(flux).toMatch(/kustomization\.kustomize\.toolkit\.fluxcd\.io\/cluster-ops serverside-applied \(server dry run\)/);
@@ -78,7 +80,7 @@ test('the worker runs non-root on a read-only root filesystem, with probes and r
 });
 
 test('the node activities work as the worker ServiceAccount, and nothing more is allowed', async () => {
-  const rbac = documents().filter((d) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind));
+  const rbac = documents().filter((d) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind));
   await kubectl(['apply', '--server-side', '-f', '-'], rbac.map((doc) => JSON.stringify(doc)).join('\n'));
   const { status } = await cluster.kube.core.createNamespacedServiceAccountToken({
     name: 'cluster-ops',
@@ -109,4 +111,11 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   await expect(worker.core.deleteNamespacedPod({ name: 'app', namespace: cluster.namespace })).rejects.toMatchObject({ code: 403 });
   await expect(worker.core.deleteNode({ name: node })).rejects.toMatchObject({ code: 403 });
   await expect(worker.core.listSecretForAllNamespaces()).rejects.toMatchObject({ code: 403 });
+  // Plain pod deletes (the SR-IOV plugin restart) are allowed in kube-system only.
+  const canDelete = async (namespace: string) =>
+    (await cluster.kube.config.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+      body: { spec: { user: 'system:serviceaccount:temporal-system:cluster-ops', resourceAttributes: { namespace, verb: 'delete', resource: 'pods' } } },
+    })).status?.allowed;
+  expect(await canDelete('kube-system')).toBe(true);
+  expect(await canDelete(cluster.namespace)).toBe(false);
 });
