@@ -12,25 +12,13 @@ beforeAll(async () => {
 });
 afterAll(() => cluster.close());
 
-async function addPdb(name: string, app: string, minAvailable: number) {
-  await cluster.kube.policy.createNamespacedPodDisruptionBudget({
-    namespace: cluster.namespace,
-    body: { metadata: { name }, spec: { minAvailable, selector: { matchLabels: { app } } } },
-  });
-}
-
 test('a pass evicts plain pods, ignores DaemonSet pods, and reports PDB refusals (429) per pod', async () => {
   const node = await cluster.addNode();
   const ns = cluster.namespace;
   await cluster.addPod(node, 'web-1', { app: 'web' });
   await cluster.addPod(node, 'db-1', { app: 'db' });
   const daemonPod = await cluster.addDaemonSet(node, 'sriov-plugin');
-  await addPdb('db', 'db', 1);
-  // The disruption controller must have computed the PDB's status before evictions are judged.
-  await eventually(async () => {
-    const pdb = await cluster.kube.policy.readNamespacedPodDisruptionBudget({ name: 'db', namespace: ns });
-    return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.currentHealthy === 1;
-  }, 'PDB status');
+  await cluster.addBlockingPdb('db');
 
   const plan = await run(activities.planNodeDrain, { node });
   expect(plan.evict).toEqual([`${ns}/db-1`, `${ns}/web-1`]);

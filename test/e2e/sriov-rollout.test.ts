@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import type { Progress } from '../../src/schemas/progress.js';
 import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { sriovRollout } from '../../src/workflows/sriov-rollout.js';
 import { testEnv } from '../helpers/env.js';
+import { spawnBuiltWorker } from '../helpers/temporal.js';
 import { allocatableVfs, startTestGitOps } from '../helpers/gitops.js';
 import type { TestGitOps } from '../helpers/gitops.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
@@ -33,23 +33,16 @@ afterAll(async () => {
 });
 
 function startWorker(taskQueue: string, checkoutDir: string): ChildProcess {
-  return spawn(process.execPath, ['dist/src/worker.js'], {
-    stdio: 'ignore',
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: testEnv('temporalAddress'),
-      TASK_QUEUE: taskQueue,
-      KUBECONFIG: testEnv('kubeconfig'),
-      WORKFLOW_BUNDLE: 'dist/workflow-bundle.js',
-      METRICS_ADDRESS: '127.0.0.1:0',
-      GITOPS_REPO_URL: gitops.lab.bareRepo,
-      GITOPS_BRANCH,
-      GITOPS_CHECKOUT_DIR: checkoutDir,
-      GITHUB_REPOSITORY: `${gitops.lab.github.owner}/${gitops.lab.github.repo}`,
-      GITHUB_TOKEN: gitops.lab.github.token,
-      GITHUB_API_URL: gitops.lab.github.url,
-    },
+  const worker = spawnBuiltWorker(taskQueue, {
+    GITOPS_REPO_URL: gitops.lab.bareRepo,
+    GITOPS_BRANCH,
+    GITOPS_CHECKOUT_DIR: checkoutDir,
+    GITHUB_REPOSITORY: `${gitops.lab.github.owner}/${gitops.lab.github.repo}`,
+    GITHUB_TOKEN: gitops.lab.github.token,
+    GITHUB_API_URL: gitops.lab.github.url,
   });
+  worker.stdout!.resume(); // its JSON logs are not needed here; keep the pipe flowing
+  return worker;
 }
 
 /** Follows the DGX test nodes and the SR-IOV pods through watches, recording what must never happen. */
@@ -89,11 +82,7 @@ test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed 
   // A training pod on the first node that its PodDisruptionBudget keeps, so the drain is in progress
   // when the worker dies.
   await cluster.addPod(first, 'trainer', { app: 'trainer' });
-  await cluster.kube.policy.createNamespacedPodDisruptionBudget({
-    namespace: cluster.namespace,
-    body: { metadata: { name: 'trainer' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'trainer' } } } },
-  });
-  await eventually(async () => (await cluster.kube.policy.readNamespacedPodDisruptionBudget({ name: 'trainer', namespace: cluster.namespace })).status?.currentHealthy === 1, 'PDB status');
+  await cluster.addBlockingPdb('trainer');
 
   let worker = startWorker(taskQueue, checkoutDir);
   const input = gitops.rolloutInput({ numVfs: 8 });

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../lab/process.js';
 import { testEnv } from '../helpers/env.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { spawnBuiltWorker } from '../helpers/temporal.js';
 
 // The built worker as production runs it: prebuilt bundle, JSON logs, Prometheus metrics, SIGTERM.
 test('the built worker serves workflows from the prebuilt bundle, exports metrics, logs JSON, and stops on SIGTERM', async () => {
@@ -10,18 +10,9 @@ test('the built worker serves workflows from the prebuilt bundle, exports metric
   const client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
   const taskQueue = uniqueName('worker');
   const metricsPort = await freePort();
-  const worker = spawn(process.execPath, ['dist/src/worker.js'], {
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: testEnv('temporalAddress'),
-      TASK_QUEUE: taskQueue,
-      KUBECONFIG: testEnv('kubeconfig'),
-      WORKFLOW_BUNDLE: 'dist/workflow-bundle.js',
-      METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-    },
-  });
+  const worker = spawnBuiltWorker(taskQueue, { METRICS_ADDRESS: `127.0.0.1:${metricsPort}` });
   let stdout = '';
-  worker.stdout.on('data', (chunk) => (stdout += chunk));
+  worker.stdout!.on('data', (chunk) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
   try {
     const node = await cluster.addNode();

@@ -99,6 +99,18 @@ export class TestCluster {
     }, `DaemonSet ${name} pod on ${node}`);
   }
 
+  /** A PodDisruptionBudget (minAvailable 1) over `app`, once the disruption controller has counted the pod. */
+  async addBlockingPdb(app: string): Promise<void> {
+    await this.kube.policy.createNamespacedPodDisruptionBudget({
+      namespace: this.namespace,
+      body: { metadata: { name: app }, spec: { minAvailable: 1, selector: { matchLabels: { app } } } },
+    });
+    await eventually(async () => {
+      const pdb = await this.kube.policy.readNamespacedPodDisruptionBudget({ name: app, namespace: this.namespace });
+      return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.currentHealthy === 1;
+    }, `PDB ${app} status`);
+  }
+
   async podNames(node: string): Promise<string[]> {
     const pods = await this.kube.core.listNamespacedPod({ namespace: this.namespace, fieldSelector: `spec.nodeName=${node}` });
     return pods.items.map((pod) => pod.metadata!.name!).sort();

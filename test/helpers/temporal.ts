@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
@@ -47,4 +49,20 @@ export function activityRunner() {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return <F extends (...args: any[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> =>
     env.run(fn, ...args) as ReturnType<F>;
+}
+
+/** The built worker (dist/) as production runs it, against the shared dev server and control plane. */
+export function spawnBuiltWorker(taskQueue: string, extraEnv: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['dist/src/worker.js'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      PATH: process.env.PATH,
+      TEMPORAL_ADDRESS: testEnv('temporalAddress'),
+      TASK_QUEUE: taskQueue,
+      KUBECONFIG: testEnv('kubeconfig'),
+      WORKFLOW_BUNDLE: 'dist/workflow-bundle.js',
+      METRICS_ADDRESS: '127.0.0.1:0',
+      ...extraEnv,
+    },
+  });
 }

@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { Progress } from '../../src/schemas/progress.js';
 import { drainNode } from '../../src/workflows/drain-node.js';
 import type { DrainNodeResult } from '../../src/workflows/drain-node.js';
-import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { TestCluster, uniqueName } from '../helpers/kube.js';
 import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
@@ -69,14 +69,7 @@ test('drains everything but DaemonSet pods, then uncordons when asked', async ()
 test('a PodDisruptionBudget that never allows eviction times the drain out; the node stays cordoned', async () => {
   const node = await cluster.addNode();
   await cluster.addPod(node, 'guarded', { app: 'guarded' });
-  await cluster.kube.policy.createNamespacedPodDisruptionBudget({
-    namespace: cluster.namespace,
-    body: { metadata: { name: 'guarded' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } } },
-  });
-  await eventually(async () => {
-    const pdb = await cluster.kube.policy.readNamespacedPodDisruptionBudget({ name: 'guarded', namespace: cluster.namespace });
-    return pdb.status?.currentHealthy === 1;
-  }, 'PDB status');
+  await cluster.addBlockingPdb('guarded');
 
   const { error, progress } = await run({ node, timeoutSeconds: 120, uncordonAfter: true });
   const cause = (error as WorkflowFailedError).cause as { type?: string; message: string };

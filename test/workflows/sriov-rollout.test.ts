@@ -83,14 +83,7 @@ const nodeStep = (progress: Progress, node: string) => progress.steps.find((s) =
 /** A pod on `node` that a PodDisruptionBudget never lets go. */
 async function blockDrainOf(node: string) {
   await cluster.addPod(node, 'trainer', { app: 'trainer' });
-  await cluster.kube.policy.createNamespacedPodDisruptionBudget({
-    namespace: cluster.namespace,
-    body: { metadata: { name: 'trainer' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'trainer' } } } },
-  });
-  await eventually(async () => {
-    const pdb = await cluster.kube.policy.readNamespacedPodDisruptionBudget({ name: 'trainer', namespace: cluster.namespace });
-    return pdb.status?.currentHealthy === 1;
-  }, 'PDB status');
+  await cluster.addBlockingPdb('trainer');
 }
 
 /** Puts both nodes back as a later test expects them: schedulable, nothing blocking, no VF cap. */
