@@ -93,7 +93,7 @@ Try:
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start drainNode --input '{"node":"talos-ysi-4k0","uncordonAfter":true}'
 
 SR-IOV: 4 → 8 VFs on both DGX Sparks, one at a time (opens a pull request on the fake GitHub):
-  ${infra.temporal} workflow start --address ${temporal.address} --task-queue ${taskQueue} \
+  ${infra.temporal} workflow start --address ${temporal.address} --task-queue ${taskQueue} \\
       --type sriovRollout --workflow-id sriov-rollout-willingham-k8s --input '{"numVfs":8}'
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress sriov-rollout-willingham-k8s --watch
   merge the pull request as a reviewer would:

@@ -79,8 +79,10 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
         '--use-service-account-credentials', `--root-ca-file=${pki.caCert}`,
         `--service-account-private-key-file=${pki.serviceAccountKey}`,
         `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
-        // Longer than KWOK's ~25 s heartbeat, so healthy simulated nodes never flap to Unknown.
-        '--node-monitor-period=2s', '--node-monitor-grace-period=60s',
+        // KWOK heartbeats about every 25 s, later when the machine is busy, and does not re-ready pods
+        // after a node flapped: a long grace keeps simulated nodes from going Unknown under load.
+        // Failures are simulated on purpose instead (lab/kube/nodes.ts setNodeNotReady).
+        '--node-monitor-period=2s', '--node-monitor-grace-period=300s',
         `--secure-port=${controllerPort}`, '--bind-address=127.0.0.1',
     ]);
     const scheduler = launch(dir, 'kube-scheduler', bin('kube-scheduler'), [
