@@ -8,6 +8,7 @@ import { ConfigError, loadEnv, TemporalEnv } from '../config.js';
 import type { Progress } from '../schemas/progress.js';
 import { workflowCatalog } from '../schemas/workflows.js';
 import { connectClient, startWorkflow, UsageError, validateStart } from './client.js';
+import { planFromRepo, renderPlan } from './flux-plan.js';
 import { renderProgress, table } from './render.js';
 
 const USAGE = `usage: cluster-ops <command>
@@ -18,6 +19,8 @@ const USAGE = `usage: cluster-ops <command>
   cancel <workflow-id>                                          request cancellation
   list [--query <visibility query>] [--limit <n>]               recent runs
   workflows                                                     what can be started
+  flux plan --repo <dir> [--ref <ref>] [--cluster <name>] [--json]
+                                                                the Flux dependsOn order, offline
 
 Connection: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TASK_QUEUE (cluster-ops),
 TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
@@ -60,6 +63,10 @@ async function run(argv: string[]): Promise<void> {
       interval: { type: 'string', default: '2' },
       query: { type: 'string' },
       limit: { type: 'string', default: '20' },
+      repo: { type: 'string' },
+      ref: { type: 'string', default: 'HEAD' },
+      cluster: { type: 'string', default: 'willingham-k8s' },
+      json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -70,6 +77,14 @@ async function run(argv: string[]): Promise<void> {
   }
   if (command === 'workflows') {
     console.log(table([['WORKFLOW', 'WHAT IT DOES'], ...Object.entries(workflowCatalog).map(([name, w]) => [name, w.summary])]));
+    return;
+  }
+  if (command === 'flux') {
+    if (args[0] !== 'plan') throw new UsageError(`unknown command "flux ${args[0] ?? ''}"\n\n${USAGE}`);
+    const graph = await planFromRepo(need(values.repo, '--repo'), values.ref!, values.cluster!).catch((error: Error) => {
+      throw new UsageError(error.message);
+    });
+    console.log(values.json ? JSON.stringify(graph, null, 2) : renderPlan(graph));
     return;
   }
   if (command === 'start') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
