@@ -26,6 +26,10 @@ export interface SimulatedFluxOptions {
   pollMs?: number;
   /** Simulated time Flux spends applying one Kustomization. */
   applyMs?: (name: string) => number;
+  /** Reconcile only on request (the requestedAt annotation), as if Flux's own intervals were far away. */
+  requestedOnly?: boolean;
+  /** Names of Kustomizations whose apply fails (mutable: delete a name to let its retry succeed). */
+  failing?: Set<string>;
 }
 
 interface GitRepository {
@@ -94,6 +98,7 @@ export function startSimulatedFlux(config: KubeConfig, options: SimulatedFluxOpt
       const objects = [];
       for (const file of files) objects.push(...parseObjects(await git.show([`${source.sha}:${file}`])));
       await delay(options.applyMs?.(k.metadata.name) ?? 0);
+      if (options.failing?.has(k.metadata.name)) throw new Error('simulated failure: kustomize build failed');
       await applyObjects(config, objects, 'kustomize-controller');
       await setStatus(
         k,
@@ -101,7 +106,8 @@ export function startSimulatedFlux(config: KubeConfig, options: SimulatedFluxOpt
         { status: 'True', reason: 'ReconciliationSucceeded', message: `Applied revision: ${source.revision}` },
       );
     } catch (error) {
-      await setStatus(k, { lastHandledReconcileAt: requestedAt }, { status: 'False', reason: 'ReconciliationFailed', message: String(error) });
+      const message = error instanceof Error ? error.message : String(error);
+      await setStatus(k, { lastHandledReconcileAt: requestedAt }, { status: 'False', reason: 'ReconciliationFailed', message });
     }
   }
 
@@ -119,7 +125,8 @@ export function startSimulatedFlux(config: KubeConfig, options: SimulatedFluxOpt
       const source = sources.get(`${k.spec.sourceRef.namespace ?? k.metadata.namespace}/${k.spec.sourceRef.name}`);
       if (!source) continue;
       const requestedAt = k.metadata.annotations?.[RECONCILE_REQUESTED_AT];
-      const due = k.status?.lastAppliedRevision !== source.revision || !ready(k) || requestedAt !== k.status?.lastHandledReconcileAt;
+      const requested = requestedAt !== undefined && requestedAt !== k.status?.lastHandledReconcileAt;
+      const due = options.requestedOnly ? requested : requested || k.status?.lastAppliedRevision !== source.revision || !ready(k);
       if (!due) continue;
       const blocked = (k.spec.dependsOn ?? []).filter((d) => !ready(byName.get(`${d.namespace ?? k.metadata.namespace}/${d.name}`)));
       if (blocked.length) {

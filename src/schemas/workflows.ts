@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { BootstrapClusterInput, bootstrapClusterId } from './bootstrap-cluster.js';
 import { DrainNodeInput } from './drain-node.js';
 import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
 
@@ -15,6 +16,11 @@ function entry<S extends z.ZodType>(e: { input: S; summary: string; workflowId: 
 
 /** The workflows a person can start, with the input schema the workflow itself validates. */
 export const workflowCatalog = {
+  bootstrapCluster: entry({
+    input: BootstrapClusterInput,
+    summary: 'reconcile every Flux Kustomization in dependsOn order, as parallel as the graph allows',
+    workflowId: (input) => bootstrapClusterId(input.cluster),
+  }),
   drainNode: entry({
     input: DrainNodeInput,
     summary: 'cordon a node and evict its pods, respecting PodDisruptionBudgets',

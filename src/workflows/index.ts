@@ -1,4 +1,5 @@
 // Every workflow the worker registers; one file each.
+export { bootstrapCluster } from './bootstrap-cluster.js';
 export { drainNode } from './drain-node.js';
 export { sriovNodeReconfigure } from './sriov-node.js';
 export { sriovRollout } from './sriov-rollout.js';

@@ -1,4 +1,7 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { buildGraph, FluxGraphError, toKustomization } from '../../domain/flux-graph.js';
+import type { FluxGraph } from '../../domain/flux-graph.js';
 import type { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch.js';
 
@@ -13,7 +16,8 @@ export interface KustomizationRef {
 }
 
 interface Kustomization {
-  metadata?: { name?: string; uid?: string };
+  metadata?: { name?: string; namespace?: string; uid?: string };
+  spec?: { path?: string; suspend?: boolean; dependsOn?: { name: string; namespace?: string }[] };
   status?: {
     lastAppliedRevision?: string;
     lastHandledReconcileAt?: string;
@@ -21,14 +25,68 @@ interface Kustomization {
   };
 }
 
+/** Ready=False reasons that mean "not yet", not "failed". */
+const TRANSIENT_REASONS = new Set(['DependencyNotReady', 'Progressing', 'ProgressingWithRetry']);
+
 export function createFluxActivities({ custom, watch }: KubeClients) {
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const list = async (namespace: string, fieldSelector?: string) =>
+    (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, fieldSelector })) as {
+      items: Kustomization[];
+      metadata?: { resourceVersion?: string };
+    };
+
   return {
+    /** The live cluster's Kustomizations as a validated graph; a bad graph fails for good, naming the problem. */
+    async readFluxGraph({ namespace }: { namespace: string }): Promise<FluxGraph> {
+      const { items } = await list(namespace);
+      try {
+        return buildGraph(items.map((item) => toKustomization(item, namespace)));
+      } catch (error) {
+        if (error instanceof FluxGraphError) throw ApplicationFailure.nonRetryable(error.message, 'InvalidFluxGraph');
+        throw error;
+      }
+    },
+
+    /**
+     * Requests a reconcile (the annotation `flux reconcile` sets; optionally un-suspending first) and waits
+     * by watch until Flux has handled that very request: Ready=True, or a terminal failure with Flux's message.
+     */
+    async reconcileKustomization(input: KustomizationRef & { timeoutSeconds: number; resume: boolean }) {
+      const { namespace, name } = input;
+      const requestedAt = new Date().toISOString();
+      await custom.patchNamespacedCustomObject(
+        {
+          group: GROUP, version: VERSION, namespace, plural: PLURAL, name,
+          body: { metadata: { annotations: { [RECONCILE_REQUESTED_AT]: requestedAt } }, ...(input.resume ? { spec: { suspend: false } } : {}) },
+        },
+        mergePatch,
+      );
+      const handled = (k?: Kustomization) => k?.status?.lastHandledReconcileAt === requestedAt;
+      const readyOf = (k?: Kustomization) => k?.status?.conditions?.find((c) => c.type === 'Ready');
+      const { waitedMs } = await watchUntil<Kustomization>({
+        watch,
+        path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+        query: { fieldSelector: `metadata.name=${name}` },
+        list: () => list(namespace, `metadata.name=${name}`),
+        failed: ([k]) => {
+          const ready = readyOf(k);
+          if (!handled(k) || ready?.status !== 'False' || TRANSIENT_REASONS.has(ready.reason ?? '')) return undefined;
+          return `${namespace}/${name}: ${ready.reason}: ${ready.message}`;
+        },
+        unmet: ([k]) => (handled(k) && readyOf(k)?.status === 'True' ? [] : [`${readyOf(k)?.reason ?? 'not reconciled'}: ${readyOf(k)?.message ?? ''}`]),
+        timeoutSeconds: input.timeoutSeconds,
+        what: `Kustomization ${namespace}/${name}`,
+      });
+      return { name, waitedMs, message: readyOf((await list(namespace, `metadata.name=${name}`)).items[0])?.message ?? '' };
+    },
+
     /** Asks Flux to reconcile now instead of at its next interval (what `flux reconcile` does). */
     async requestReconcile({ namespace, name }: KustomizationRef): Promise<{ requestedAt: string }> {
       const requestedAt = new Date().toISOString();
       await custom.patchNamespacedCustomObject(
         { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { metadata: { annotations: { [RECONCILE_REQUESTED_AT]: requestedAt } } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        mergePatch,
       );
       return { requestedAt };
     },
@@ -40,11 +98,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
         watch,
         path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
         query: { fieldSelector: `metadata.name=${name}` },
-        list: async () =>
-          (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, fieldSelector: `metadata.name=${name}` })) as {
-            items: Kustomization[];
-            metadata?: { resourceVersion?: string };
-          },
+        list: () => list(namespace, `metadata.name=${name}`),
         unmet: ([kustomization]) => {
           if (!kustomization) return [`Kustomization ${namespace}/${name} does not exist`];
           revision = kustomization.status?.lastAppliedRevision ?? '';

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Watch } from '@kubernetes/client-node';
 
 export const WAIT_TIMED_OUT = 'WaitTimedOut';
+export const WATCHED_OBJECT_FAILED = 'WatchedObjectFailed';
 const HEARTBEAT_EVERY_MS = 5_000;
 
 interface Listed<T> {
@@ -22,6 +23,8 @@ export interface WatchUntilOptions<T extends KubeObject> {
   list: () => Promise<Listed<T>>;
   /** What still differs from the goal for the current set of objects; empty when reached. */
   unmet: (items: T[]) => string[];
+  /** A terminal failure that no waiting can fix (e.g. Flux reports the reconcile failed), if any. */
+  failed?: (items: T[]) => string | undefined;
   timeoutSeconds: number;
   /** Names the wait in the timeout message, e.g. "node n1". */
   what: string;
@@ -38,6 +41,8 @@ export async function watchUntil<T extends KubeObject>(options: WatchUntilOption
   const objects = new Map<string, T>();
   let unmet = ['not read yet'];
   const reached = () => {
+    const failure = options.failed?.([...objects.values()]);
+    if (failure) throw ApplicationFailure.nonRetryable(failure, WATCHED_OBJECT_FAILED);
     unmet = options.unmet([...objects.values()]);
     context.heartbeat({ unmet });
     return unmet.length === 0;
@@ -91,7 +96,11 @@ export async function watchUntil<T extends KubeObject>(options: WatchUntilOption
             if (phase === 'BOOKMARK' || phase === 'ERROR') return;
             if (phase === 'DELETED') objects.delete(key(object));
             else objects.set(key(object), object);
-            if (reached()) finish();
+            try {
+              if (reached()) finish();
+            } catch (error) {
+              finish(error);
+            }
           },
           // The server ends watches after a while (or our resourceVersion expired): list again, go on.
           () => {

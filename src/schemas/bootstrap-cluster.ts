@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { kubeName, seconds } from './common.js';
+
+export const BootstrapClusterInput = z.strictObject({
+  /** Names the run: the workflow id is bootstrap-cluster-<cluster>. */
+  cluster: kubeName.default('willingham-k8s'),
+  /** Where the Kustomizations live. */
+  namespace: kubeName.default('flux-system'),
+  /** How many Kustomizations reconcile at once (Flux's own --concurrent is 4 by default). */
+  parallelism: z.number().int().min(1).max(32).default(4),
+  /** Per Kustomization: how long Flux may take to report Ready for our request. */
+  kustomizationTimeoutSeconds: seconds(24 * 3600).default(900),
+  /** Un-suspend suspended Kustomizations when their turn comes (otherwise they are skipped). */
+  resumeSuspended: z.boolean().default(false),
+  /** Return the levels and change nothing. */
+  dryRun: z.boolean().default(false),
+});
+export type BootstrapClusterInput = z.input<typeof BootstrapClusterInput>;
+
+export const bootstrapClusterId = (cluster: string) => `bootstrap-cluster-${cluster}`;

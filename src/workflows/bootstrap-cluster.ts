@@ -1,0 +1,139 @@
+import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { criticalPath } from '../domain/flux-graph.js';
+import type { FluxGraph } from '../domain/flux-graph.js';
+import { BootstrapClusterInput } from '../schemas/bootstrap-cluster.js';
+import { parseWorkflowInput } from '../schemas/validate.js';
+import { OperatorControls } from './shared/controls.js';
+import { progressQuery } from './shared/messages.js';
+import { ProgressTracker } from './shared/progress.js';
+
+const { readFluxGraph } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+const { reconcileKustomization } = proxyActivities<Activities>({
+  startToCloseTimeout: '25 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+
+export const retrySignal = defineSignal<[name: string]>('retry');
+export const skipSignal = defineSignal<[name: string]>('skip');
+
+type Phase = 'pending' | 'running' | 'ready' | 'failed' | 'skipped';
+
+export interface KustomizationReport {
+  id: string;
+  phase: Phase;
+  startedAt?: number;
+  finishedAt?: number;
+  durationMs?: number;
+  message: string;
+}
+
+export interface BootstrapClusterResult {
+  outcome: 'planned' | 'completed' | 'aborted';
+  levels: string[][];
+  kustomizations: KustomizationReport[];
+  /** The chain that bounded the run, by the durations Flux actually took. */
+  criticalPath: { path: string[]; totalMs: number };
+  wallMs: number;
+  /** Wall time not explained by the critical path: waiting on us, not on Flux. */
+  overheadMs: number;
+}
+
+/**
+ * Brings the cluster up Kustomization by Kustomization in dependsOn order, as parallel as the graph and
+ * `parallelism` allow: each one gets a reconcile request as soon as its dependencies are Ready, instead
+ * of waiting for Flux's requeue interval. A failure blocks only its dependents; when nothing else can
+ * run, the workflow waits for the operator: `retry <name>`, `skip <name>`, `abort`.
+ */
+export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise<BootstrapClusterResult> {
+  const input = parseWorkflowInput(BootstrapClusterInput, rawInput);
+  const progress = new ProgressTracker('bootstrap-cluster', []);
+  setHandler(progressQuery, () => progress.snapshot());
+  const controls = new OperatorControls(progress);
+  const requests: { kind: 'retry' | 'skip'; id: string }[] = [];
+  const idOf = (name: string) => (name.includes('/') ? name : `${input.namespace}/${name}`);
+  setHandler(retrySignal, (name) => void requests.push({ kind: 'retry', id: idOf(name) }));
+  setHandler(skipSignal, (name) => void requests.push({ kind: 'skip', id: idOf(name) }));
+
+  progress.phase = 'reading the graph';
+  const graph: FluxGraph = await readFluxGraph({ namespace: input.namespace });
+  const reports = new Map<string, KustomizationReport>(graph.nodes.map((n) => [n.id, { id: n.id, phase: 'pending', message: '' }]));
+  for (const level of graph.levels) for (const id of level) progress.addStep(id);
+  const started = Date.now();
+  const result = (outcome: BootstrapClusterResult['outcome']): BootstrapClusterResult => {
+    const durations = Object.fromEntries([...reports.values()].map((r) => [r.id, r.durationMs ?? 0]));
+    const path = criticalPath(graph, durations);
+    const wallMs = Date.now() - started;
+    progress.phase = outcome;
+    return { outcome, levels: graph.levels, kustomizations: [...reports.values()], criticalPath: path, wallMs, overheadMs: Math.max(wallMs - path.totalMs, 0) };
+  };
+  if (input.dryRun) return result('planned');
+
+  const set = (id: string, phase: Phase, message: string) => {
+    const report = reports.get(id)!;
+    Object.assign(report, { phase, message });
+    if (phase === 'running') report.startedAt = Date.now();
+    if (phase === 'ready' || phase === 'failed') {
+      report.finishedAt = Date.now();
+      report.durationMs = report.finishedAt - (report.startedAt ?? report.finishedAt);
+    }
+    progress.step(id, phase === 'ready' ? 'done' : phase, message);
+  };
+  const ready = (id: string) => reports.get(id)!.phase === 'ready';
+  const runnable = () =>
+    graph.levels.flat().filter((id) => reports.get(id)!.phase === 'pending' && graph.nodes.find((n) => n.id === id)!.dependsOn.every(ready));
+  const running = new Map<string, Promise<void>>();
+  // Flux itself never reconciles a Kustomization whose dependency is not Ready, so skipping one gives
+  // up on everything that depends on it, too.
+  const skipWithDependents = (id: string, why: string) => {
+    set(id, 'skipped', why);
+    for (const node of graph.nodes) {
+      if (node.dependsOn.includes(id) && reports.get(node.id)!.phase === 'pending') skipWithDependents(node.id, `depends on skipped ${id}`);
+    }
+  };
+
+  const start = (id: string) => {
+    const node = graph.nodes.find((n) => n.id === id)!;
+    if (node.suspend && !input.resumeSuspended) return skipWithDependents(id, 'suspended');
+    set(id, 'running', 'reconcile requested');
+    const run = reconcileKustomization({ namespace: node.namespace, name: node.name, timeoutSeconds: input.kustomizationTimeoutSeconds, resume: node.suspend })
+      .then(
+        (done) => set(id, 'ready', done.message),
+        (error: unknown) => set(id, 'failed', rootMessage(error)),
+      )
+      .finally(() => running.delete(id));
+    running.set(id, run);
+  };
+
+  progress.phase = 'reconciling';
+  for (;;) {
+    while (requests.length > 0) {
+      const request = requests.shift()!;
+      const report = reports.get(request.id);
+      if (!report || report.phase !== 'failed') continue;
+      if (request.kind === 'retry') set(request.id, 'pending', 'retry requested');
+      else skipWithDependents(request.id, 'skipped by operator');
+    }
+    if (await controls.checkpoint()) break;
+    for (const id of runnable().slice(0, input.parallelism - running.size)) start(id);
+    if (running.size > 0) {
+      await Promise.race([...running.values()]);
+      continue;
+    }
+    if ([...reports.values()].every((r) => r.phase === 'ready' || r.phase === 'skipped')) return result('completed');
+    // Nothing can run: a failure blocks the rest. Wait for the operator.
+    const failed = [...reports.values()].filter((r) => r.phase === 'failed').map((r) => r.id);
+    progress.phase = `waiting for the operator: failed ${failed.join(', ')} (signal retry, skip or abort)`;
+    await condition(() => requests.length > 0 || controls.aborted || controls.paused);
+    progress.phase = 'reconciling';
+  }
+  await Promise.all(running.values());
+  return result('aborted');
+}
+
+function rootMessage(error: unknown): string {
+  let current = error as { cause?: unknown; message?: string } | undefined;
+  while (current?.cause) current = current.cause as typeof current;
+  return current?.message ?? String(error);
+}
