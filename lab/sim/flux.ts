@@ -51,6 +51,7 @@ interface Kustomization {
   status?: { lastAppliedRevision?: string; lastHandledReconcileAt?: string; conditions?: Condition[] };
 }
 
+const SOURCE_INTERVAL_MS = 1_000;
 const SOURCE = { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories' };
 const KUSTOMIZE = { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' };
 
@@ -61,8 +62,12 @@ export function startSimulatedFlux(config: KubeConfig, options: SimulatedFluxOpt
   let stopped = false;
   const inFlight = new Map<string, Promise<void>>();
 
+  const fetched = new Map<string, { at: number; result: { revision: string; sha: string; dir: string } }>();
+  /** Like source-controller, fetch on an interval (1 s here), not on every look at a Kustomization. */
   async function fetchSource(source: GitRepository): Promise<{ revision: string; sha: string; dir: string }> {
     const dir = join(options.workdir, `${source.metadata.namespace}-${source.metadata.name}`);
+    const recent = fetched.get(dir);
+    if (recent && Date.now() - recent.at < SOURCE_INTERVAL_MS) return recent.result;
     if (!existsSync(join(dir, 'HEAD'))) {
       const local = options.sources[source.spec.url];
       if (!local) throw new Error(`simulated Flux has no local repository for ${source.spec.url}`);
@@ -72,7 +77,9 @@ export function startSimulatedFlux(config: KubeConfig, options: SimulatedFluxOpt
     const branch = source.spec.ref?.branch ?? 'master';
     await simpleGit(dir).raw(['fetch', 'origin', `+refs/heads/${branch}:refs/heads/${branch}`]);
     const sha = (await simpleGit(dir).revparse([branch])).trim();
-    return { revision: `${branch}@sha1:${sha}`, sha, dir };
+    const result = { revision: `${branch}@sha1:${sha}`, sha, dir };
+    fetched.set(dir, { at: Date.now(), result });
+    return result;
   }
 
   const ready = (k: Kustomization | undefined) => k?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
