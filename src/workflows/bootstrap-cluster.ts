@@ -6,6 +6,7 @@ import { BootstrapClusterInput } from '../schemas/bootstrap-cluster.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
 import { progressQuery } from './shared/messages.js';
+import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
 
 const { readFluxGraph } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
@@ -132,8 +133,3 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
   return result('aborted');
 }
 
-function rootMessage(error: unknown): string {
-  let current = error as { cause?: unknown; message?: string } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(error);
-}

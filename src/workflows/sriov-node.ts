@@ -13,6 +13,7 @@ import { parseWorkflowInput } from '../schemas/validate.js';
 import { drainNode } from './drain-node.js';
 import { nodeProgressSignal, progressQuery } from './shared/messages.js';
 import type { NodeProgressUpdate } from './shared/messages.js';
+import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
 
 export const SRIOV_RESOURCE = 'nvidia.com/cx7_qsfp';
@@ -42,12 +43,6 @@ export interface SriovNodeResult {
 const STEPS = ['precheck', 'drain', 'restart', 'verify', 'uncordon'] as const;
 type Step = (typeof STEPS)[number];
 
-/** The root failure message, not the "Activity task failed" wrapper around it. */
-function reason(error: unknown): string {
-  let current = error as { cause?: unknown; message?: string } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(error);
-}
 
 /**
  * One node of an SR-IOV rollout: pre-check → cordon + drain → restart the node's SR-IOV plugin pod from
@@ -73,7 +68,7 @@ export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<Sr
 
   await report('precheck', 'running');
   await waitForNode({ node, timeoutSeconds: READY_TIMEOUT_S, condition: { type: 'Ready', status: 'True' } }).catch((error) =>
-    fail('precheck', 'NodeNotReady', `${node} is not Ready: ${reason(error)}`),
+    fail('precheck', 'NodeNotReady', `${node} is not Ready: ${rootMessage(error)}`),
   );
   const rdmaDeadline = Date.now() + policy.rdmaWaitSeconds * 1000;
   for (;;) {
@@ -91,20 +86,20 @@ export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<Sr
   const drained = await executeChild(drainNode, {
     workflowId: `${info.workflowId}/drain`,
     args: [{ node, owner, timeoutSeconds: policy.drainTimeoutSeconds }],
-  }).catch((error) => fail('drain', 'DrainFailed', `${node}: ${reason(error)}`));
+  }).catch((error) => fail('drain', 'DrainFailed', `${node}: ${rootMessage(error)}`));
   await report('drain', 'done', `${drained.lastPass?.evicted.length ?? 0} evicted in the last pass${drained.cordonedByOthers ? '; was already cordoned by someone else' : ''}`);
 
   await report('restart', 'running');
   const ds = { namespace: policy.daemonSet.namespace, daemonSet: policy.daemonSet.name, node };
   const restart = await restartDaemonPod(ds);
   await waitForDaemonPod({ ...ds, generation: restart.generation, timeoutSeconds: policy.verifyTimeoutSeconds }).catch((error) =>
-    fail('restart', VERIFICATION_FAILED, `${node} stays cordoned: the SR-IOV plugin pod did not come back: ${reason(error)}`),
+    fail('restart', VERIFICATION_FAILED, `${node} stays cordoned: the SR-IOV plugin pod did not come back: ${rootMessage(error)}`),
   );
   await report('restart', 'done', restart.restarted ? `restarted ${restart.deletedPod}` : 'already on the new template');
 
   await report('verify', 'running');
   await waitForNode({ node, timeoutSeconds: policy.verifyTimeoutSeconds, allocatable: { resource: SRIOV_RESOURCE, quantity: String(numVfs) } }).catch(
-    (error) => fail('verify', VERIFICATION_FAILED, `${node} stays cordoned: ${reason(error)}`),
+    (error) => fail('verify', VERIFICATION_FAILED, `${node} stays cordoned: ${rootMessage(error)}`),
   );
   await report('verify', 'done', `${SRIOV_RESOURCE} = ${numVfs}`);
 

@@ -16,6 +16,7 @@ import { SriovRolloutInput, sriovRolloutId } from '../schemas/sriov-rollout.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
 import { approveSignal, nodeProgressSignal, progressQuery, rollbackSignal } from './shared/messages.js';
+import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
 import { rollNodes } from './shared/rolling.js';
 import { sriovNodeReconfigure } from './sriov-node.js';
@@ -61,12 +62,6 @@ export interface SriovRolloutResult {
   nodes: NodeReport[];
 }
 
-/** Root message of a (child) workflow failure. */
-function reason(error: unknown): string {
-  let current = error as { cause?: unknown; message?: string } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(error);
-}
 
 /**
  * SR-IOV VF reconfiguration, GitOps first, then node by node:
@@ -225,7 +220,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
       progress.step(`node ${outcome.node}`, 'done', report.message);
     } else {
       const aborted = isCancellation(outcome.error);
-      Object.assign(report, { status: aborted ? 'aborted' : 'failed', message: aborted ? 'interrupted by abort; left as it was (possibly cordoned)' : reason(outcome.error), leftCordoned: true });
+      Object.assign(report, { status: aborted ? 'aborted' : 'failed', message: aborted ? 'interrupted by abort; left as it was (possibly cordoned)' : rootMessage(outcome.error), leftCordoned: true });
       progress.step(`node ${outcome.node}`, 'failed', report.message);
     }
   }
@@ -245,7 +240,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     for (const outcome of back.outcomes) {
       Object.assign(reports.get(outcome.node)!, outcome.ok
         ? { status: 'rolled-back', message: `rolled back to ${plan.from.numVfs} VFs`, leftCordoned: outcome.result.cordonedByOthers }
-        : { status: 'failed', message: `rollback failed: ${reason(outcome.error)}`, leftCordoned: true });
+        : { status: 'failed', message: `rollback failed: ${rootMessage(outcome.error)}`, leftCordoned: true });
     }
     if (back.outcomes.some((o) => !o.ok)) throw stopped('rollback failed', [...reports.values()]);
     return result('rolled-back', change);

@@ -1,9 +1,10 @@
 // Plain JavaScript on the built dist/ (npm run jest builds first): jest loads global setup outside its
 // ESM module registry, where our TypeScript sources cannot be imported.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installInfra } from '../../dist/lab/infra/paths.js';
+import { killLeftovers } from '../../dist/lab/process.js';
 import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
 import { installCrds } from '../../dist/lab/kube/crds.js';
 import { loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
@@ -17,10 +18,9 @@ import { TEST_ENV } from './env.js';
  * own time-skipping server, because that server's clock is shared by everything connected to it.
  */
 export default async function globalSetup() {
-  const dir = join(tmpdir(), 'cluster-ops-test');
+  removeDeadRuns();
+  const dir = join(tmpdir(), `${RUN_PREFIX}${process.pid}`);
   const infra = await installInfra();
-  rmSync(join(dir, 'kube', 'etcd'), { recursive: true, force: true });
-  rmSync(join(dir, 'temporal', 'temporal.db'), { force: true });
   mkdirSync(dir, { recursive: true });
   const [controlPlane, temporal, bundle] = await Promise.all([
     startControlPlane(join(dir, 'kube'), infra),
@@ -39,5 +39,31 @@ export default async function globalSetup() {
     [TEST_ENV.crds]: infra.crds,
     [TEST_ENV.bundle]: bundlePath,
   });
-  globalThis.clusterOpsStop = () => Promise.all([temporal.stop(), controlPlane.stop()]);
+  globalThis.clusterOpsStop = async () => {
+    await Promise.all([temporal.stop(), controlPlane.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+const RUN_PREFIX = 'cluster-ops-test-';
+
+/** Runs whose jest process died (SIGKILL) leave servers behind: stop them, whoever else is testing now. */
+function removeDeadRuns() {
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(RUN_PREFIX)) continue;
+    const pid = Number(entry.slice(RUN_PREFIX.length));
+    if (isAlive(pid)) continue;
+    const dir = join(tmpdir(), entry);
+    for (const server of ['kube', 'temporal']) killLeftovers(join(dir, server));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -46,7 +46,6 @@ export async function withWorker<T>(
  */
 export function activityRunner() {
   const env = new MockActivityEnvironment();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return <F extends (...args: any[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> =>
     env.run(fn, ...args) as ReturnType<F>;
 }

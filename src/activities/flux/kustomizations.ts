@@ -4,6 +4,7 @@ import { buildGraph, FluxGraphError, toKustomization } from '../../domain/flux-g
 import type { FluxGraph } from '../../domain/flux-graph.js';
 import type { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch.js';
+import type { WatchUntilOptions } from '../kube/watch.js';
 
 const GROUP = 'kustomize.toolkit.fluxcd.io';
 const VERSION = 'v1';
@@ -36,6 +37,20 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
       metadata?: { resourceVersion?: string };
     };
 
+  /** Watches one Kustomization until `unmet` comes back empty (or `failed` reports a terminal failure). */
+  const watchKustomization = (
+    { namespace, name }: KustomizationRef,
+    until: Pick<WatchUntilOptions<Kustomization>, 'unmet' | 'failed' | 'timeoutSeconds'>,
+  ) =>
+    watchUntil<Kustomization>({
+      watch,
+      path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+      query: { fieldSelector: `metadata.name=${name}` },
+      list: () => list(namespace, `metadata.name=${name}`),
+      what: `Kustomization ${namespace}/${name}`,
+      ...until,
+    });
+
   return {
     /** The live cluster's Kustomizations as a validated graph; a bad graph fails for good, naming the problem. */
     async readFluxGraph({ namespace }: { namespace: string }): Promise<FluxGraph> {
@@ -64,11 +79,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
       );
       const handled = (k?: Kustomization) => k?.status?.lastHandledReconcileAt === requestedAt;
       const readyOf = (k?: Kustomization) => k?.status?.conditions?.find((c) => c.type === 'Ready');
-      const { waitedMs } = await watchUntil<Kustomization>({
-        watch,
-        path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
-        query: { fieldSelector: `metadata.name=${name}` },
-        list: () => list(namespace, `metadata.name=${name}`),
+      const { waitedMs } = await watchKustomization(input, {
         failed: ([k]) => {
           const ready = readyOf(k);
           if (!handled(k) || ready?.status !== 'False' || TRANSIENT_REASONS.has(ready.reason ?? '')) return undefined;
@@ -76,7 +87,6 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
         },
         unmet: ([k]) => (handled(k) && readyOf(k)?.status === 'True' ? [] : [`${readyOf(k)?.reason ?? 'not reconciled'}: ${readyOf(k)?.message ?? ''}`]),
         timeoutSeconds: input.timeoutSeconds,
-        what: `Kustomization ${namespace}/${name}`,
       });
       return { name, waitedMs, message: readyOf((await list(namespace, `metadata.name=${name}`)).items[0])?.message ?? '' };
     },
@@ -94,11 +104,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
     /** Waits (by watch) until Flux has applied a revision containing `commit` and reports Ready. */
     async waitForAppliedRevision({ namespace, name, commit, timeoutSeconds }: KustomizationRef & { commit: string; timeoutSeconds: number }) {
       let revision = '';
-      const { waitedMs } = await watchUntil<Kustomization>({
-        watch,
-        path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
-        query: { fieldSelector: `metadata.name=${name}` },
-        list: () => list(namespace, `metadata.name=${name}`),
+      const { waitedMs } = await watchKustomization({ namespace, name }, {
         unmet: ([kustomization]) => {
           if (!kustomization) return [`Kustomization ${namespace}/${name} does not exist`];
           revision = kustomization.status?.lastAppliedRevision ?? '';
@@ -109,7 +115,6 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
           return unmet;
         },
         timeoutSeconds,
-        what: `Kustomization ${namespace}/${name}`,
       });
       return { revision, waitedMs };
     },
