@@ -1,28 +1,20 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { createActivities } from '../../src/activities/index.js';
 import { CORDONED_BY_ANNOTATION } from '../../src/activities/kube/nodes.js';
-import { TestCluster } from '../helpers/kube.js';
+import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
 
 // MockActivityEnvironment only supplies the activity context (heartbeats, cancellation);
 // every call goes to the real API server.
 const run = activityRunner();
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-let cluster: TestCluster;
-let activities: ReturnType<typeof createActivities>;
+const k8s = clusterForActivities('nodes');
 
-beforeAll(async () => {
-  cluster = await TestCluster.create('nodes');
-  activities = createActivities({ kube: cluster.kube });
-});
-afterAll(() => cluster.close());
-
-const readNode = (name: string) => cluster.kube.core.readNode({ name });
+const readNode = (name: string) => k8s.cluster.kube.core.readNode({ name });
 
 test('cordon marks the node unschedulable and records who did it; a retry reports the same', async () => {
-  const node = await cluster.addNode();
-  const first = await run(activities.cordonNode, { node, owner: 'wf-1' });
-  const retry = await run(activities.cordonNode, { node, owner: 'wf-1' });
+  const node = await k8s.cluster.addNode();
+  const first = await run(k8s.activities.cordonNode, { node, owner: 'wf-1' });
+  const retry = await run(k8s.activities.cordonNode, { node, owner: 'wf-1' });
   expect(first).toEqual({ node, cordonedByOthers: false });
   expect(retry).toEqual(first);
   const current = await readNode(node);
@@ -31,10 +23,10 @@ test('cordon marks the node unschedulable and records who did it; a retry report
 });
 
 test('uncordon undoes only our own cordon and is idempotent', async () => {
-  const node = await cluster.addNode();
-  await run(activities.cordonNode, { node, owner: 'wf-2' });
-  expect(await run(activities.uncordonNode, { node, owner: 'wf-2' })).toMatchObject({ uncordoned: true });
-  expect(await run(activities.uncordonNode, { node, owner: 'wf-2' })).toMatchObject({
+  const node = await k8s.cluster.addNode();
+  await run(k8s.activities.cordonNode, { node, owner: 'wf-2' });
+  expect(await run(k8s.activities.uncordonNode, { node, owner: 'wf-2' })).toMatchObject({ uncordoned: true });
+  expect(await run(k8s.activities.uncordonNode, { node, owner: 'wf-2' })).toMatchObject({
     uncordoned: false,
     reason: 'node is schedulable',
   });
@@ -44,13 +36,13 @@ test('uncordon undoes only our own cordon and is idempotent', async () => {
 });
 
 test("an admin's cordon is reported and never undone by us", async () => {
-  const node = await cluster.addNode();
-  await cluster.kube.core.patchNode(
+  const node = await k8s.cluster.addNode();
+  await k8s.cluster.kube.core.patchNode(
     { name: node, body: { spec: { unschedulable: true } } },
     mergePatch,
   );
-  expect(await run(activities.cordonNode, { node, owner: 'wf-3' })).toEqual({ node, cordonedByOthers: true });
-  const result = await run(activities.uncordonNode, { node, owner: 'wf-3' });
+  expect(await run(k8s.activities.cordonNode, { node, owner: 'wf-3' })).toEqual({ node, cordonedByOthers: true });
+  const result = await run(k8s.activities.uncordonNode, { node, owner: 'wf-3' });
   expect(result.uncordoned).toBe(false);
   expect((await readNode(node)).spec?.unschedulable).toBe(true);
 });

@@ -1,23 +1,15 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { setNodeNotReady } from '../../lab/kube/nodes.js';
-import { createActivities } from '../../src/activities/index.js';
-import { TestCluster } from '../helpers/kube.js';
+import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
 
 const run = activityRunner();
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-let cluster: TestCluster;
-let activities: ReturnType<typeof createActivities>;
-
-beforeAll(async () => {
-  cluster = await TestCluster.create('wait');
-  activities = createActivities({ kube: cluster.kube });
-});
-afterAll(() => cluster.close());
+const k8s = clusterForActivities('wait');
 
 test('returns at once when the node already meets the expectation', async () => {
-  const node = await cluster.addNode();
-  const result = await run(activities.waitForNode, {
+  const node = await k8s.cluster.addNode();
+  const result = await run(k8s.activities.waitForNode, {
     node,
     timeoutSeconds: 5,
     condition: { type: 'Ready', status: 'True' },
@@ -27,23 +19,23 @@ test('returns at once when the node already meets the expectation', async () => 
 });
 
 test('follows the node through a watch until it turns NotReady', async () => {
-  const node = await cluster.addNode();
-  const waiting = run(activities.waitForNode, { node, timeoutSeconds: 30, condition: { type: 'Ready', status: 'False' } });
-  await setNodeNotReady(cluster.kube.core, node, true);
+  const node = await k8s.cluster.addNode();
+  const waiting = run(k8s.activities.waitForNode, { node, timeoutSeconds: 30, condition: { type: 'Ready', status: 'False' } });
+  await setNodeNotReady(k8s.cluster.kube.core, node, true);
   const result = await waiting;
   expect(result.waitedMs).toBeGreaterThan(0);
-  const current = await cluster.kube.core.readNode({ name: node });
+  const current = await k8s.cluster.kube.core.readNode({ name: node });
   expect(current.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
 });
 
 test('sees an allocatable change', async () => {
-  const node = await cluster.addNode();
-  const waiting = run(activities.waitForNode, {
+  const node = await k8s.cluster.addNode();
+  const waiting = run(k8s.activities.waitForNode, {
     node,
     timeoutSeconds: 30,
     allocatable: { resource: 'nvidia.com/cx7_qsfp', quantity: '8' },
   });
-  await cluster.kube.core.patchNodeStatus(
+  await k8s.cluster.kube.core.patchNodeStatus(
     { name: node, body: { status: { allocatable: { 'nvidia.com/cx7_qsfp': '8' }, capacity: { 'nvidia.com/cx7_qsfp': '8' } } } },
     mergePatch,
   );
@@ -51,9 +43,9 @@ test('sees an allocatable change', async () => {
 });
 
 test('times out with a non-retryable failure that says what still differs', async () => {
-  const node = await cluster.addNode();
+  const node = await k8s.cluster.addNode();
   await expect(
-    run(activities.waitForNode, { node, timeoutSeconds: 1, allocatable: { resource: 'nvidia.com/cx7_qsfp', quantity: '2' } }),
+    run(k8s.activities.waitForNode, { node, timeoutSeconds: 1, allocatable: { resource: 'nvidia.com/cx7_qsfp', quantity: '2' } }),
   ).rejects.toMatchObject({
     type: 'WaitTimedOut',
     nonRetryable: true,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
+import { createActivities } from '../../src/activities/index.js';
 import { kubeClients, loadKubeConfig } from '../../src/activities/kube/clients.js';
 import type { KubeClients } from '../../src/activities/kube/clients.js';
 import { ensureNode, WILLINGHAM_NODES } from '../../lab/kube/nodes.js';
@@ -122,4 +123,18 @@ export class TestCluster {
       ...this.nodes.map((name) => this.kube.core.deleteNode({ name })),
     ]);
   }
+}
+
+/**
+ * For activity test files: a TestCluster for the file and the activities built on its clients, made in
+ * beforeAll and removed in afterAll. Read the fields inside tests, after beforeAll has run.
+ */
+export function clusterForActivities(prefix: string) {
+  const context = {} as { cluster: TestCluster; activities: ReturnType<typeof createActivities> };
+  beforeAll(async () => {
+    context.cluster = await TestCluster.create(prefix);
+    context.activities = createActivities({ kube: context.cluster.kube });
+  });
+  afterAll(() => context.cluster?.close());
+  return context;
 }
