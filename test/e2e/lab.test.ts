@@ -58,6 +58,17 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     expect(temporalList.stdout).toMatch(/Completed\s+lab-dry-run\s+drainNode/);
     const ours = await run(process.execPath, ['dist/src/client/cli.js', 'list'], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
     expect(ours.stdout).toMatch(/lab-dry-run\s+drainNode\s+COMPLETED/);
+
+    // The documented rollout start (docs/workflows/sriov-rollout.md), here pushing straight to the branch.
+    await run(testEnv('temporalCli'), ['workflow', 'start', '--address', address, '--task-queue', 'cluster-ops',
+      '--type', 'sriovRollout', '--workflow-id', 'sriov-rollout-willingham-k8s', '--input', '{"numVfs":8,"gitops":{"mode":"push"}}']);
+    const rollout = await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'sriov-rollout-willingham-k8s', '--output', 'json'], { timeout: 120_000 });
+    expect(rollout.stdout).toContain('"outcome": "completed"');
+    for (const name of ['talos-7aj-lwl', 'talos-ysi-4k0']) {
+      const node = await kube.core.readNode({ name });
+      expect(node.status?.allocatable?.['nvidia.com/cx7_qsfp']).toBe('8');
+      expect(node.spec?.unschedulable).toBeFalsy();
+    }
   } finally {
     lab.kill('SIGTERM');
     expect(await exited).toBe(0);
