@@ -10,6 +10,7 @@ import { repoRoot } from './repo-root.js';
 export const GITOPS_SEED = () => join(repoRoot(), 'lab', 'gitops');
 export const GITOPS_BRANCH = 'master';
 export const SRIOV_CONFIG_PATH = 'base/sriov-device-plugin/sriov-device-plugin.yaml';
+export const INVENTORY_PATH = 'inventory/nodes.yaml';
 export const TEST_GROUP_LABEL = 'cluster-ops.test/group';
 /** The GitRepository's URL as on the real cluster; the simulated Flux maps it to the lab's bare repo. */
 export const GITOPS_URL = 'ssh://git@github.com/willingham-cloud/k8s-config.git';
@@ -26,12 +27,16 @@ export interface GitOpsPlacement {
 export const fluxNamespace = (placement: GitOpsPlacement) => placement.namespace ?? 'flux-system';
 export const sriovNamespace = (placement: GitOpsPlacement) => placement.namespace ?? 'kube-system';
 
+/** Node selectors of the seed's DaemonSets (8 spaces deep; the inventory's labels are shallower). */
+const NODE_SELECTOR_LINE = /^( {8})(feature\.node\.kubernetes\.io\/network-sriov\.capable|nvidia\.com\/gpu\.present|kubernetes\.io\/os): .*$/gm;
+
 function place(text: string, { namespace }: GitOpsPlacement): string {
   if (!namespace) return text;
   return text
     .replaceAll('namespace: flux-system', `namespace: ${namespace}`)
     .replaceAll('namespace: kube-system', `namespace: ${namespace}`)
-    .replaceAll('feature.node.kubernetes.io/network-sriov.capable: "true"', `${TEST_GROUP_LABEL}: ${namespace}`);
+    .replaceAll('- kube-system/', `- ${namespace}/`)
+    .replace(NODE_SELECTOR_LINE, `$1${TEST_GROUP_LABEL}: ${namespace}`);
 }
 
 /** Creates a bare repository holding the seed on `master`, unless it exists (the lab keeps its history). */

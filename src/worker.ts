@@ -5,7 +5,7 @@ import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/index.js';
 import { Octokit } from 'octokit';
 import { GitOpsRepo } from './activities/gitops/repo.js';
-import type { GitOpsDeps } from './activities/gitops/vf-config.js';
+import type { GitOpsDeps } from './activities/gitops/activities.js';
 import { kubeClients, loadKubeConfig } from './activities/kube/clients.js';
 import { ConfigError, loadEnv, WorkerEnv } from './config.js';
 import { temporalConnectionOptions } from './temporal-connection.js';

@@ -86,3 +86,26 @@ export async function setNodeNotReady(core: CoreV1Api, name: string, notReady: b
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
 }
+
+/** A node that registered but whose kubelet does not report yet: no KWOK annotation, so never Ready. */
+export async function registerJoiningNode(core: CoreV1Api, node: SimulatedNode): Promise<void> {
+  const manifest = nodeManifest(node);
+  for (const key of Object.keys(KWOK_NODE_ANNOTATION)) delete manifest.metadata!.annotations![key];
+  await core.createNode({ body: manifest });
+}
+
+/**
+ * The joining node's kubelet comes up: KWOK takes the node over. KWOK does not adopt pods bound to the
+ * node before it managed it (a real kubelet would start them), so this SIMULATOR step deletes those
+ * Pending pods; their DaemonSets recreate them and KWOK runs the new ones.
+ */
+export async function startKubelet(core: CoreV1Api, name: string): Promise<void> {
+  await core.patchNode(
+    { name, body: { metadata: { annotations: KWOK_NODE_ANNOTATION } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name},status.phase=Pending` });
+  for (const pod of pods.items) {
+    await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 });
+  }
+}

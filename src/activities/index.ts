@@ -1,6 +1,6 @@
 import { createFluxActivities } from './flux/kustomizations.js';
-import { createGitOpsActivities } from './gitops/vf-config.js';
-import type { GitOpsDeps } from './gitops/vf-config.js';
+import { createGitOpsActivities } from './gitops/activities.js';
+import type { GitOpsDeps } from './gitops/activities.js';
 import type { KubeClients } from './kube/clients.js';
 import { createDaemonSetActivities } from './kube/daemonsets.js';
 import { createDrainActivities } from './kube/drain.js';

@@ -3,6 +3,7 @@
 export interface NodeFacts {
   name: string;
   unschedulable: boolean;
+  labels: Record<string, string>;
   /** condition type → status ("True", "False", "Unknown") */
   conditions: Record<string, string>;
   /** resource name → quantity as the API server prints it */
@@ -28,4 +29,16 @@ export function unmetExpectations(node: NodeFacts, expected: NodeExpectation): s
     if (actual !== quantity) unmet.push(`allocatable ${resource} is ${actual}, want ${quantity}`);
   }
   return unmet;
+}
+
+/** Where a node differs from its inventory class: architecture and required labels. */
+export function inventoryMismatches(node: NodeFacts, expected: { arch: string; labels: Record<string, string> }): string[] {
+  const mismatches: string[] = [];
+  const arch = node.labels['kubernetes.io/arch'] ?? 'absent';
+  if (arch !== expected.arch) mismatches.push(`arch is ${arch}, inventory says ${expected.arch}`);
+  for (const [key, value] of Object.entries(expected.labels)) {
+    const actual = node.labels[key];
+    if (actual !== value) mismatches.push(`label ${key} is ${actual ?? 'absent'}, inventory says ${value}`);
+  }
+  return mismatches;
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { BootstrapClusterInput, bootstrapClusterId } from './bootstrap-cluster.js';
 import { DrainNodeInput } from './drain-node.js';
+import { BootstrapNodeInput } from './node-inventory.js';
 import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
 
 interface CatalogEntry {
@@ -20,6 +21,11 @@ export const workflowCatalog = {
     input: BootstrapClusterInput,
     summary: 'reconcile every Flux Kustomization in dependsOn order, as parallel as the graph allows',
     workflowId: (input) => bootstrapClusterId(input.cluster),
+  }),
+  bootstrapNode: entry({
+    input: BootstrapNodeInput,
+    summary: 'bring a (re)joined node into service: Ready, inventory check, agents in order, allocatable, uncordon',
+    workflowId: (input) => `bootstrap-node-${input.node}`,
   }),
   drainNode: entry({
     input: DrainNodeInput,

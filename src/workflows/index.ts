@@ -1,5 +1,6 @@
 // Every workflow the worker registers; one file each.
 export { bootstrapCluster } from './bootstrap-cluster.js';
+export { bootstrapNode } from './bootstrap-node.js';
 export { drainNode } from './drain-node.js';
 export { sriovNodeReconfigure } from './sriov-node.js';
 export { sriovRollout } from './sriov-rollout.js';

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Octokit } from 'octokit';
-import type { GitOpsDeps } from '../../src/activities/gitops/vf-config.js';
+import type { GitOpsDeps } from '../../src/activities/gitops/activities.js';
 import { GitOpsRepo } from '../../src/activities/gitops/repo.js';
 import { GITOPS_BRANCH, SRIOV_CONFIG_PATH, TEST_GROUP_LABEL } from '../../lab/gitops.js';
 import { startLabGitOps } from '../../lab/sim/index.js';

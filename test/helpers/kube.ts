@@ -46,10 +46,14 @@ export class TestCluster {
   }
 
   /** A Ready simulated DGX Spark (or another template) with a unique name. */
-  async addNode(template: SimulatedNode = WILLINGHAM_NODES[1]!, labels: Record<string, string> = {}): Promise<string> {
-    const name = uniqueName(template.name);
+  async addNode(
+    template: SimulatedNode = WILLINGHAM_NODES[1]!,
+    labels: Record<string, string> = {},
+    { name = uniqueName(template.name), waitReady = true } = {},
+  ): Promise<string> {
     await ensureNode(this.kube.core, { ...template, name, labels: { ...template.labels, ...labels } });
     this.nodes.push(name);
+    if (!waitReady) return name;
     await eventually(async () => {
       const node = await this.kube.core.readNode({ name });
       return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');

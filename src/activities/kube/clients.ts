@@ -58,6 +58,7 @@ export function nodeFacts(node: V1Node): NodeFacts {
   return {
     name: node.metadata?.name ?? '',
     unschedulable: node.spec?.unschedulable === true,
+    labels: { ...(node.metadata?.labels ?? {}) },
     conditions: Object.fromEntries((node.status?.conditions ?? []).map((c) => [c.type, c.status])),
     allocatable: { ...(node.status?.allocatable ?? {}) },
   };

@@ -57,9 +57,13 @@ export function createDaemonSetActivities({ core, apps, watch }: KubeClients) {
       return { restarted: true, generation, deletedPod: stale.map((pod) => pod.metadata!.name!).join(',') };
     },
 
-    /** Waits (by watch) for the node's DaemonSet pod from template generation `generation` to be Ready. */
-    async waitForDaemonPod(input: DaemonPodInput & { generation: number; timeoutSeconds: number }): Promise<{ pod: string }> {
-      const { labelSelector, fieldSelector } = await podsOn(input);
+    /**
+     * Waits (by watch) for the node's DaemonSet pod of template generation `generation` (default: the
+     * DaemonSet's current one) to be Ready.
+     */
+    async waitForDaemonPod(input: DaemonPodInput & { generation?: number; timeoutSeconds: number }): Promise<{ pod: string }> {
+      const { ds, labelSelector, fieldSelector } = await podsOn(input);
+      const generation = input.generation ?? ds.metadata?.generation ?? 0;
       let readyPod = '';
       await watchUntil<V1Pod>({
         watch,
@@ -67,9 +71,9 @@ export function createDaemonSetActivities({ core, apps, watch }: KubeClients) {
         query: { labelSelector, fieldSelector },
         list: () => core.listNamespacedPod({ namespace: input.namespace, labelSelector, fieldSelector }),
         unmet: (pods) => {
-          const ready = pods.find((pod) => isCurrent(pod, input.generation) && isReady(pod));
+          const ready = pods.find((pod) => isCurrent(pod, generation) && isReady(pod));
           readyPod = ready?.metadata?.name ?? '';
-          return ready ? [] : [`no Ready ${input.daemonSet} pod of template generation ${input.generation} on ${input.node}`];
+          return ready ? [] : [`no Ready ${input.daemonSet} pod of template generation ${generation} on ${input.node}`];
         },
         timeoutSeconds: input.timeoutSeconds,
         what: `DaemonSet ${input.namespace}/${input.daemonSet} on ${input.node}`,

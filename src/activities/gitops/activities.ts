@@ -2,6 +2,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Octokit } from 'octokit';
 import { readVfConfig, VfConfigError, writeVfConfig } from '../../domain/sriov-config.js';
 import type { VfConfig } from '../../domain/sriov-config.js';
+import { parse as parseYaml } from 'yaml';
+import { NodeInventory } from '../../schemas/node-inventory.js';
+import { describeIssues } from '../../schemas/validate.js';
 import { commitFile, readAt, remoteBranchSha } from './repo.js';
 import type { GitOpsRepo } from './repo.js';
 
@@ -117,6 +120,15 @@ export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
       });
       if (!result.changed || input.mode === 'push') return result;
       return { ...result, pullRequest: await openPullRequest(github!, input.branch, base, input.title, result) };
+    },
+
+    /** The node inventory at the head of the base branch, validated. */
+    async readNodeInventory({ path }: { path: string }): Promise<NodeInventory> {
+      const { repo } = need();
+      const text = await repo.exclusive((git) => readAt(git, `origin/${repo.config.baseBranch}`, path));
+      const parsed = NodeInventory.safeParse(parseYaml(text));
+      if (!parsed.success) throw ApplicationFailure.nonRetryable(`${path}:\n${describeIssues(parsed.error, 'inventory')}`, 'BadInventory');
+      return parsed.data;
     },
 
     async getPullRequest({ number }: { number: number }): Promise<PullRequestState> {
