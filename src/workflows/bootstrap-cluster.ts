@@ -4,17 +4,14 @@ import { criticalPath } from '../domain/flux-graph.js';
 import type { FluxGraph } from '../domain/flux-graph.js';
 import { BootstrapClusterInput } from '../schemas/bootstrap-cluster.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
+import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { progressQuery } from './shared/messages.js';
 import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
 
-const { readFluxGraph } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
-const { reconcileKustomization } = proxyActivities<Activities>({
-  startToCloseTimeout: '25 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+const { readFluxGraph } = proxyActivities<Activities>(QUICK_CALLS);
+const { reconcileKustomization } = proxyActivities<Activities>(WATCHES);
 
 export const retrySignal = defineSignal<[name: string]>('retry');
 export const skipSignal = defineSignal<[name: string]>('skip');

@@ -3,19 +3,13 @@ import type { Activities } from '../activities/index.js';
 import { inventoryMismatches } from '../domain/node.js';
 import { BootstrapNodeInput } from '../schemas/node-inventory.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
+import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { rootMessage } from './shared/failures.js';
 import { progressQuery } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
 
-const { readNodeInventory, listNodes, cordonNode, uncordonNode } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5 },
-});
-const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>({
-  startToCloseTimeout: '25 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+const { readNodeInventory, listNodes, cordonNode, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
+const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>(WATCHES);
 
 export interface BootstrapNodeResult {
   node: string;

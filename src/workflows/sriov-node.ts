@@ -13,6 +13,7 @@ import { parseWorkflowInput } from '../schemas/validate.js';
 import { drainNode } from './drain-node.js';
 import { nodeProgressSignal, progressQuery } from './shared/messages.js';
 import type { NodeProgressUpdate } from './shared/messages.js';
+import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
 
@@ -21,16 +22,8 @@ const RDMA_POLL_MS = 30_000;
 const READY_TIMEOUT_S = 120;
 export const VERIFICATION_FAILED = 'VerificationFailed';
 
-const { podsUsingResource, restartDaemonPod, uncordonNode } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5 },
-});
-// Watches: long, heartbeating, cancellable.
-const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+const { podsUsingResource, restartDaemonPod, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
+const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>(WATCHES);
 
 export interface SriovNodeResult {
   node: string;

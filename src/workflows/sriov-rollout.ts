@@ -14,6 +14,7 @@ import type { Activities } from '../activities/index.js';
 import type { VfConfig } from '../domain/sriov-config.js';
 import { SriovRolloutInput, sriovRolloutId } from '../schemas/sriov-rollout.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
+import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { approveSignal, nodeProgressSignal, progressQuery, rollbackSignal } from './shared/messages.js';
 import { rootMessage } from './shared/failures.js';
@@ -25,15 +26,12 @@ const MERGE_POLL = '30 seconds';
 export const OPERATION_ATTRIBUTE = defineSearchAttributeKey('ClusterOpsOperation', 'KEYWORD');
 export const NODES_ATTRIBUTE = defineSearchAttributeKey('ClusterOpsNodes', 'KEYWORD_LIST');
 
+// Cloning the GitOps repo on a fresh worker can take longer than a quick call.
 const { listNodes, readVfConfig, proposeVfChange, getPullRequest, requestReconcile } = proxyActivities<Activities>({
+  ...QUICK_CALLS,
   startToCloseTimeout: '5 minutes',
-  retry: { maximumAttempts: 5 },
 });
-const { waitForAppliedRevision } = proxyActivities<Activities>({
-  startToCloseTimeout: '25 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+const { waitForAppliedRevision } = proxyActivities<Activities>(WATCHES);
 
 export interface RolloutPlan {
   nodes: string[];
