@@ -10,7 +10,7 @@ import { progressQuery } from './shared/messages.js';
 import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
 
-const { readFluxGraph } = proxyActivities<Activities>(QUICK_CALLS);
+const { readFluxGraph, readFluxGraphFromGit } = proxyActivities<Activities>(QUICK_CALLS);
 const { reconcileKustomization } = proxyActivities<Activities>(WATCHES);
 
 export const retrySignal = defineSignal<[name: string]>('retry');
@@ -55,7 +55,10 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
   setHandler(skipSignal, (name) => void requests.push({ kind: 'skip', id: idOf(name) }));
 
   progress.phase = 'reading the graph';
-  const graph: FluxGraph = await readFluxGraph({ namespace: input.namespace });
+  const graph: FluxGraph =
+    input.graphSource === 'git'
+      ? await readFluxGraphFromGit({ ref: input.gitRef, cluster: input.cluster })
+      : await readFluxGraph({ namespace: input.namespace });
   const reports = new Map<string, KustomizationReport>(graph.nodes.map((n) => [n.id, { id: n.id, phase: 'pending', message: '' }]));
   for (const level of graph.levels) for (const id of level) progress.addStep(id);
   const started = Date.now();

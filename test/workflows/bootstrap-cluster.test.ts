@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { GITOPS_BRANCH } from '../../lab/gitops.js';
 import { startLabGitOps } from '../../lab/sim/index.js';
+import { GitOpsRepo } from '../../src/activities/gitops/repo.js';
 import type { LabGitOps } from '../../lab/sim/index.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { bootstrapCluster } from '../../src/workflows/bootstrap-cluster.js';
@@ -34,8 +36,16 @@ async function freshCluster(failing = new Set<string>()): Promise<{ cluster: Tes
   return { cluster, lab, failing };
 }
 
-function run(cluster: TestCluster, input: object, drive: (handle: WorkflowHandle<typeof bootstrapCluster>) => Promise<void> = async () => undefined) {
-  return withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
+function run(
+  cluster: TestCluster,
+  input: object,
+  drive: (handle: WorkflowHandle<typeof bootstrapCluster>) => Promise<void> = async () => undefined,
+  lab?: LabGitOps,
+) {
+  const gitops = lab && {
+    repo: new GitOpsRepo({ url: lab.bareRepo, baseBranch: GITOPS_BRANCH, checkoutDir: mkdtempSync(join(tmpdir(), 'checkout-')), author: { name: 't', email: 't@invalid' } }),
+  };
+  return withWorker(env, { kube: cluster.kube, gitops }, async (taskQueue) => {
     const handle = await env.client.workflow.start(bootstrapCluster, {
       taskQueue,
       workflowId: uniqueName('bootstrap'),
@@ -133,4 +143,18 @@ test('a cyclic graph fails at once, naming the cycle; dry run only plans', async
   expect(result).toMatchObject({ outcome: 'planned' });
   expect(result?.levels.map((level) => level.map(short))[4]).toEqual(['argo', 'dev-platform', 'messaging', 'network', 'observability', 'security']);
   expect(result?.kustomizations.every((k) => k.phase === 'pending')).toBe(true);
+});
+
+test('the graph can come from the GitOps repo at a ref instead of the live cluster', async () => {
+  const { cluster, lab } = await freshCluster();
+  const { result } = await run(cluster, { graphSource: 'git', gitRef: GITOPS_BRANCH, parallelism: 8 }, undefined, lab);
+  expect(result?.outcome).toBe('completed');
+  expect(result?.levels.map((level) => level.map(short))).toEqual([
+    ['namespaces'],
+    ['crds'],
+    ['base', 'routes'],
+    ['operators'],
+    ['argo', 'dev-platform', 'messaging', 'network', 'observability', 'security'],
+    ['vpa'],
+  ]);
 });

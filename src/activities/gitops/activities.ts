@@ -5,7 +5,9 @@ import type { VfConfig } from '../../domain/sriov-config.js';
 import { parse as parseYaml } from 'yaml';
 import { NodeInventory } from '../../schemas/node-inventory.js';
 import { describeIssues } from '../../schemas/validate.js';
-import { commitFile, readAt, remoteBranchSha } from './repo.js';
+import { buildGraph, FluxGraphError, parseKustomizations } from '../../domain/flux-graph.js';
+import type { FluxGraph } from '../../domain/flux-graph.js';
+import { commitFile, readAt, readClusterManifests, remoteBranchSha } from './repo.js';
 import type { GitOpsRepo } from './repo.js';
 
 export interface GitHubTarget {
@@ -120,6 +122,23 @@ export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
       });
       if (!result.changed || input.mode === 'push') return result;
       return { ...result, pullRequest: await openPullRequest(github!, input.branch, base, input.title, result) };
+    },
+
+    /** The Kustomizations Flux would create from the GitOps repo at `ref` (a branch, tag or commit). */
+    async readFluxGraphFromGit({ ref, cluster }: { ref: string; cluster: string }): Promise<FluxGraph> {
+      const { repo } = need();
+      const texts = await repo.exclusive(async (git) => {
+        const resolved = (await remoteBranchSha(git, ref)) ?? ref;
+        return readClusterManifests(git, resolved, cluster).catch((error: Error) => {
+          throw ApplicationFailure.nonRetryable(error.message, 'GitOpsFileMissing');
+        });
+      });
+      try {
+        return buildGraph(parseKustomizations(texts));
+      } catch (error) {
+        if (error instanceof FluxGraphError) throw ApplicationFailure.nonRetryable(error.message, 'InvalidFluxGraph');
+        throw error;
+      }
     },
 
     /** The node inventory at the head of the base branch, validated. */
