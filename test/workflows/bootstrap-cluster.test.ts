@@ -158,3 +158,18 @@ test('the graph can come from the GitOps repo at a ref instead of the live clust
     ['vpa'],
   ]);
 });
+
+test('pause holds new reconciles (running ones finish), resume carries on', async () => {
+  const { cluster } = await freshCluster();
+  const { result } = await run(cluster, { parallelism: 8 }, async (handle) => {
+    await eventually(async () => (await handle.query<Progress>('progress')).steps.find((s) => s.name.endsWith('/crds'))?.phase === 'running', 'crds running');
+    await handle.signal('pause');
+    await eventually(async () => (await handle.query<Progress>('progress')).steps.find((s) => s.name.endsWith('/crds'))?.phase === 'done', 'crds done');
+    await new Promise((resolve) => setTimeout(resolve, 2 * APPLY_MS));
+    const paused = await handle.query<Progress>('progress');
+    expect(paused.paused).toBe(true);
+    expect(paused.steps.filter((s) => s.phase !== 'pending').map((s) => short(s.name))).toEqual(['namespaces', 'crds']);
+    await handle.signal('resume');
+  });
+  expect(result?.outcome).toBe('completed');
+});

@@ -1,0 +1,57 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startLabGitOps } from '../../lab/sim/index.js';
+import type { LabGitOps } from '../../lab/sim/index.js';
+import type { Progress } from '../../src/schemas/progress.js';
+import type { bootstrapCluster } from '../../src/workflows/bootstrap-cluster.js';
+import { testEnv } from '../helpers/env.js';
+import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { spawnBuiltWorker } from '../helpers/temporal.js';
+
+// bootstrapCluster on the dev server with the built worker as a process, SIGKILLed in the middle.
+let cluster: TestCluster;
+let lab: LabGitOps;
+let client: Client;
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('e2e-bootstrap');
+  lab = await startLabGitOps(cluster.kube.config, mkdtempSync(join(tmpdir(), 'e2e-bootstrap-')), {
+    placement: { namespace: cluster.namespace },
+    flux: { requestedOnly: true, applyMs: () => 1_000 },
+  });
+  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
+});
+afterAll(async () => {
+  await client?.connection.close();
+  await lab?.stop();
+  await cluster?.close();
+});
+
+test('a worker killed mid-bootstrap is replaced and the run finishes with every Kustomization Ready', async () => {
+  const taskQueue = uniqueName('e2e-bootstrap');
+  let worker = spawnBuiltWorker(taskQueue);
+  worker.stdout!.resume();
+  const handle = await client.workflow.start<typeof bootstrapCluster>('bootstrapCluster', {
+    taskQueue,
+    workflowId: uniqueName('bootstrap-cluster'),
+    args: [{ namespace: cluster.namespace, parallelism: 2 }],
+  });
+  try {
+    await eventually(async () => {
+      const progress = await handle.query<Progress>('progress').catch(() => undefined);
+      return progress?.steps.find((s) => s.name.endsWith('/operators'))?.phase === 'running';
+    }, 'operators reconciling', 60_000);
+    worker.kill('SIGKILL');
+    await new Promise((resolve) => worker.once('exit', resolve));
+    worker = spawnBuiltWorker(taskQueue);
+    worker.stdout!.resume();
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.kustomizations.map((k) => k.phase)).toEqual(Array(12).fill('ready'));
+    expect(result.criticalPath.path.at(-1)).toBe(`${cluster.namespace}/vpa`);
+  } finally {
+    worker.kill('SIGTERM');
+  }
+}, 180_000);
