@@ -13,5 +13,5 @@ export default {
   globalTeardown: '<rootDir>/test/helpers/global-teardown.js',
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
   maxWorkers: 2,
-  testTimeout: 60_000,
+  testTimeout: 120_000,
 };

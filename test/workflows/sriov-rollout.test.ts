@@ -166,7 +166,7 @@ test('abort mid-drain stops at once: that node stays cordoned, the next is never
 test('a PodDisruptionBudget that blocks eviction past the deadline stops the run; the node stays cordoned', async () => {
   const [first, second] = gitops.dgxNodes as [string, string];
   await blockDrainOf(first);
-  const { error } = await rollout({ numVfs: await nextVfs(), node: { drainTimeoutSeconds: 120 } });
+  const { error } = await rollout({ numVfs: await nextVfs(), node: { drainTimeoutSeconds: 20 } });
   const failure = failureOf(error);
   expect(failure.type).toBe('RolloutStopped');
   expect(failure.message).toContain(`${first}: failed`);
