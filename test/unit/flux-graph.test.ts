@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { names, WILLINGHAM_FLUX_LEVELS } from '../helpers/flux.js';
 import { buildGraph, criticalPath, FluxGraphError, parseKustomizations, toKustomization } from '../../src/domain/flux-graph.js';
 
 const seedDir = 'lab/gitops/clusters/willingham-k8s';
@@ -8,14 +9,7 @@ const k = (name: string, ...deps: string[]) => toKustomization({ metadata: { nam
 
 test("the cluster's Flux chain levels as documented: namespaces → crds → (routes, base) → operators → … → vpa", () => {
   const { levels } = buildGraph(seed);
-  expect(levels.map((level) => level.map((id) => id.replace('flux-system/', '')))).toEqual([
-    ['namespaces'],
-    ['crds'],
-    ['base', 'routes'],
-    ['operators'],
-    ['argo', 'dev-platform', 'messaging', 'network', 'observability', 'security'],
-    ['vpa'],
-  ]);
+  expect(names(levels)).toEqual(WILLINGHAM_FLUX_LEVELS);
 });
 
 test('the critical path follows the longest chain of durations', () => {

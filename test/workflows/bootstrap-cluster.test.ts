@@ -10,6 +10,7 @@ import type { LabGitOps } from '../../lab/sim/index.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { bootstrapCluster } from '../../src/workflows/bootstrap-cluster.js';
 import type { BootstrapClusterResult } from '../../src/workflows/bootstrap-cluster.js';
+import { names, WILLINGHAM_FLUX_LEVELS } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
@@ -141,7 +142,7 @@ test('a cyclic graph fails at once, naming the cycle; dry run only plans', async
   const { cluster: planned } = await freshCluster();
   const { result } = await run(planned, { dryRun: true });
   expect(result).toMatchObject({ outcome: 'planned' });
-  expect(result?.levels.map((level) => level.map(short))[4]).toEqual(['argo', 'dev-platform', 'messaging', 'network', 'observability', 'security']);
+  expect(names(result!.levels)).toEqual(WILLINGHAM_FLUX_LEVELS);
   expect(result?.kustomizations.every((k) => k.phase === 'pending')).toBe(true);
 });
 
@@ -149,14 +150,7 @@ test('the graph can come from the GitOps repo at a ref instead of the live clust
   const { cluster, lab } = await freshCluster();
   const { result } = await run(cluster, { graphSource: 'git', gitRef: GITOPS_BRANCH, parallelism: 8 }, undefined, lab);
   expect(result?.outcome).toBe('completed');
-  expect(result?.levels.map((level) => level.map(short))).toEqual([
-    ['namespaces'],
-    ['crds'],
-    ['base', 'routes'],
-    ['operators'],
-    ['argo', 'dev-platform', 'messaging', 'network', 'observability', 'security'],
-    ['vpa'],
-  ]);
+  expect(names(result!.levels)).toEqual(WILLINGHAM_FLUX_LEVELS);
 });
 
 test('pause holds new reconciles (running ones finish), resume carries on', async () => {
