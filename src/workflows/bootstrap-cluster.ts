@@ -59,6 +59,7 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
     input.graphSource === 'git'
       ? await readFluxGraphFromGit({ ref: input.gitRef, cluster: input.cluster })
       : await readFluxGraph({ namespace: input.namespace });
+  const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
   const reports = new Map<string, KustomizationReport>(graph.nodes.map((n) => [n.id, { id: n.id, phase: 'pending', message: '' }]));
   for (const level of graph.levels) for (const id of level) progress.addStep(id);
   const started = Date.now();
@@ -83,7 +84,7 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
   };
   const ready = (id: string) => reports.get(id)!.phase === 'ready';
   const runnable = () =>
-    graph.levels.flat().filter((id) => reports.get(id)!.phase === 'pending' && graph.nodes.find((n) => n.id === id)!.dependsOn.every(ready));
+    graph.levels.flat().filter((id) => reports.get(id)!.phase === 'pending' && nodeById.get(id)!.dependsOn.every(ready));
   const running = new Map<string, Promise<void>>();
   // Flux itself never reconciles a Kustomization whose dependency is not Ready, so skipping one gives
   // up on everything that depends on it, too.
@@ -95,7 +96,7 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
   };
 
   const start = (id: string) => {
-    const node = graph.nodes.find((n) => n.id === id)!;
+    const node = nodeById.get(id)!;
     if (node.suspend && !input.resumeSuspended) return skipWithDependents(id, 'suspended');
     set(id, 'running', 'reconcile requested');
     const run = reconcileKustomization({ namespace: node.namespace, name: node.name, timeoutSeconds: input.kustomizationTimeoutSeconds, resume: node.suspend })

@@ -21,6 +21,7 @@ import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
 import { rollNodes } from './shared/rolling.js';
 import { sriovNodeReconfigure } from './sriov-node.js';
+import type { SriovNodeResult } from './sriov-node.js';
 
 const MERGE_POLL = '30 seconds';
 export const OPERATION_ATTRIBUTE = defineSearchAttributeKey('ClusterOpsOperation', 'KEYWORD');
@@ -203,7 +204,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
             }),
           )
           .then((result) => {
-            progress.step(`node ${node}`, 'done', result.uncordoned ? 'reconfigured and uncordoned' : 'reconfigured; left cordoned');
+            progress.step(`node ${node}`, 'done', doneMessage(result));
             return result;
           })
           .finally(() => active.delete(scope));
@@ -214,8 +215,8 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
   for (const outcome of rolled.outcomes) {
     const report = reports.get(outcome.node)!;
     if (outcome.ok) {
-      Object.assign(report, { status: 'changed', message: outcome.result.uncordoned ? 'reconfigured and uncordoned' : 'reconfigured; cordoned by someone else before, left cordoned', leftCordoned: outcome.result.cordonedByOthers });
-      progress.step(`node ${outcome.node}`, 'done', report.message);
+      // Its progress row was marked done the moment the child finished.
+      Object.assign(report, { status: 'changed', message: doneMessage(outcome.result), leftCordoned: outcome.result.cordonedByOthers });
     } else {
       const aborted = isCancellation(outcome.error);
       Object.assign(report, { status: aborted ? 'aborted' : 'failed', message: aborted ? 'interrupted by abort; left as it was (possibly cordoned)' : rootMessage(outcome.error), leftCordoned: true });
@@ -247,6 +248,9 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
   if (failures.length > 0) throw stopped(`node ${failures[0]!.node} failed`, [...reports.values()]);
   return result('completed', change);
 }
+
+const doneMessage = (result: SriovNodeResult) =>
+  result.uncordoned ? 'reconfigured and uncordoned' : 'reconfigured; cordoned by someone else before, left cordoned';
 
 function stopped(why: string, reports: NodeReport[]) {
   const lines = reports.map((r) => `${r.node}: ${r.status}${r.message ? ` (${r.message})` : ''}${r.leftCordoned ? ' [cordoned]' : ''}`);

@@ -1,7 +1,7 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
 import { buildGraph, FluxGraphError, toKustomization } from '../../domain/flux-graph.js';
 import type { FluxGraph } from '../../domain/flux-graph.js';
+import { failForGoodOn } from '../failures.js';
 import type { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch.js';
 import type { WatchUntilOptions } from '../kube/watch.js';
@@ -27,6 +27,8 @@ interface Kustomization {
 }
 
 /** Ready=False reasons that mean "not yet", not "failed". */
+export const INVALID_FLUX_GRAPH = 'InvalidFluxGraph';
+
 const TRANSIENT_REASONS = new Set(['DependencyNotReady', 'Progressing', 'ProgressingWithRetry']);
 
 export function createFluxActivities({ custom, watch }: KubeClients) {
@@ -55,12 +57,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
     /** The live cluster's Kustomizations as a validated graph; a bad graph fails for good, naming the problem. */
     async readFluxGraph({ namespace }: { namespace: string }): Promise<FluxGraph> {
       const { items } = await list(namespace);
-      try {
-        return buildGraph(items.map((item) => toKustomization(item, namespace)));
-      } catch (error) {
-        if (error instanceof FluxGraphError) throw ApplicationFailure.nonRetryable(error.message, 'InvalidFluxGraph');
-        throw error;
-      }
+      return failForGoodOn(FluxGraphError, INVALID_FLUX_GRAPH, () => buildGraph(items.map((item) => toKustomization(item, namespace))));
     },
 
     /**

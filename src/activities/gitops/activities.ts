@@ -7,6 +7,8 @@ import { NodeInventory } from '../../schemas/node-inventory.js';
 import { describeIssues } from '../../schemas/validate.js';
 import { buildGraph, FluxGraphError, parseKustomizations } from '../../domain/flux-graph.js';
 import type { FluxGraph } from '../../domain/flux-graph.js';
+import { failForGoodOn } from '../failures.js';
+import { INVALID_FLUX_GRAPH } from '../flux/kustomizations.js';
 import { commitFile, readAt, readClusterManifests, remoteBranchSha } from './repo.js';
 import type { GitOpsRepo } from './repo.js';
 
@@ -60,14 +62,8 @@ export interface PullRequestState {
 const notConfigured = (what: string) =>
   ApplicationFailure.nonRetryable(`${what} is not configured on this worker (see docs/operations.md)`, 'NotConfigured');
 
-function parseConfig(text: string, path: string): VfConfig {
-  try {
-    return readVfConfig(text);
-  } catch (error) {
-    if (error instanceof VfConfigError) throw ApplicationFailure.nonRetryable(`${path}: ${error.message}`, 'BadVfConfigFile');
-    throw error;
-  }
-}
+const parseConfig = (text: string, path: string): VfConfig =>
+  failForGoodOn(VfConfigError, 'BadVfConfigFile', () => readVfConfig(text), `${path}: `);
 
 export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
   const need = (): GitOpsDeps => {
@@ -133,12 +129,7 @@ export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
           throw ApplicationFailure.nonRetryable(error.message, 'GitOpsFileMissing');
         });
       });
-      try {
-        return buildGraph(parseKustomizations(texts));
-      } catch (error) {
-        if (error instanceof FluxGraphError) throw ApplicationFailure.nonRetryable(error.message, 'InvalidFluxGraph');
-        throw error;
-      }
+      return failForGoodOn(FluxGraphError, INVALID_FLUX_GRAPH, () => buildGraph(parseKustomizations(texts)));
     },
 
     /** The node inventory at the head of the base branch, validated. */
