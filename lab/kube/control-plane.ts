@@ -15,6 +15,8 @@ const KWOK_STAGES = [
   'pod/fast/pod-ready.yaml',
   'pod/fast/pod-complete.yaml',
   'pod/fast/pod-delete.yaml',
+  // Lets a test fail a pod (a hook Job's) by label, with an exit code and message from annotations.
+  'pod/chaos/pod-container-running-failed.yaml',
 ];
 
 /** Nodes carrying this annotation get a simulated kubelet from KWOK. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { kubeName, seconds } from './common.js';
+import { RollingPolicy } from './rolling.js';
 
 const objectRef = (namespace: string, name: string) =>
   z.strictObject({ namespace: kubeName.default(namespace), name: kubeName.default(name) }).prefault({});
@@ -30,6 +31,8 @@ export const SriovRolloutInput = z.strictObject({
   nodeSelector: z.string().min(1).default('feature.node.kubernetes.io/network-sriov.capable=true'),
   /** Nodes changed at once; 1 keeps the RDMA link up on the other DGX Spark. */
   maxUnavailable: z.number().int().min(1).max(10).default(1),
+  /** Hooks, settle time, health gate and maintenance window (docs/workflows/rolling-options.md). */
+  ...RollingPolicy.shape,
   gitops: z
     .strictObject({
       /** pull-request: push a branch and open a PR, wait for a person to merge; push: commit to the base branch. */
@@ -56,6 +59,7 @@ export const SriovNodeInput = z.strictObject({
   node: kubeName,
   numVfs: z.number().int().min(1).max(64),
   policy: SriovNodePolicy.prefault({}),
+  hooks: RollingPolicy.shape.hooks,
 });
 export type SriovNodeInput = z.input<typeof SriovNodeInput>;
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { BootstrapClusterInput, bootstrapClusterId } from './bootstrap-cluster.js';
 import { DrainNodeInput } from './drain-node.js';
+import { NodeMaintenanceInput, nodeMaintenanceId } from './node-maintenance.js';
 import { BootstrapNodeInput } from './node-inventory.js';
 import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
 
@@ -31,6 +32,11 @@ export const workflowCatalog = {
     input: DrainNodeInput,
     summary: 'cordon a node and evict its pods, respecting PodDisruptionBudgets',
     workflowId: (input) => `drain-node-${input.node}`,
+  }),
+  nodeMaintenance: entry({
+    input: NodeMaintenanceInput,
+    summary: 'node by node: cordon, drain, hold for the operator (done signal) or a time, verify Ready, uncordon',
+    workflowId: (input) => nodeMaintenanceId(input.cluster),
   }),
   sriovRollout: entry({
     input: SriovRolloutInput,

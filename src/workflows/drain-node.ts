@@ -25,6 +25,8 @@ export interface DrainNodeResult {
   passes: number;
   /** The node was cordoned before this run (by an admin or another run), so this run never uncordons it. */
   cordonedByOthers: boolean;
+  /** Who had cordoned it: another run's id, or an admin. */
+  cordonedBefore?: string;
   uncordoned: boolean;
   lastPass?: DrainPassResult;
 }
@@ -63,8 +65,9 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
 
   progress.phase = 'cordoning';
   progress.step('cordon', 'running');
-  result.cordonedByOthers = (await cordonNode({ node, owner })).cordonedByOthers;
-  progress.step('cordon', 'done', result.cordonedByOthers ? 'was already cordoned by someone else' : 'cordoned');
+  const cordon = await cordonNode({ node, owner });
+  Object.assign(result, { cordonedByOthers: cordon.cordonedByOthers, cordonedBefore: cordon.cordonedBefore });
+  progress.step('cordon', 'done', cordon.cordonedBefore ? `was already cordoned by ${cordon.cordonedBefore}` : 'cordoned');
 
   progress.phase = 'draining';
   progress.step('drain', 'running');

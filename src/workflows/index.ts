@@ -2,5 +2,7 @@
 export { bootstrapCluster } from './bootstrap-cluster.js';
 export { bootstrapNode } from './bootstrap-node.js';
 export { drainNode } from './drain-node.js';
+export { maintenanceNode } from './maintenance-node.js';
+export { nodeMaintenance } from './node-maintenance.js';
 export { sriovNodeReconfigure } from './sriov-node.js';
 export { sriovRollout } from './sriov-rollout.js';

@@ -1,31 +1,29 @@
 import {
   ApplicationFailure,
-  CancellationScope,
   condition,
   executeChild,
-  isCancellation,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
+import { unmetExpectations } from '../domain/node.js';
+import { planNodeSteps } from '../domain/rolling-plan.js';
 import type { VfConfig } from '../domain/sriov-config.js';
 import { SriovRolloutInput, sriovRolloutId } from '../schemas/sriov-rollout.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { approveSignal, nodeProgressSignal, progressQuery, rollbackSignal } from './shared/messages.js';
-import { rootMessage } from './shared/failures.js';
 import { ProgressTracker } from './shared/progress.js';
-import { rollNodes } from './shared/rolling.js';
-import { sriovNodeReconfigure } from './sriov-node.js';
-import type { SriovNodeResult } from './sriov-node.js';
+import { recordOutcomes, rollingStopped } from './shared/rolling.js';
+import type { NodeReport as RollingNodeReport } from './shared/rolling.js';
+import { RollingGates, rollWithGates } from './shared/rolling-gates.js';
+import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './shared/search-attributes.js';
+import { sriovNodeReconfigure, SRIOV_RESOURCE } from './sriov-node.js';
 
 const MERGE_POLL = '30 seconds';
-export const OPERATION_ATTRIBUTE = defineSearchAttributeKey('ClusterOpsOperation', 'KEYWORD');
-export const NODES_ATTRIBUTE = defineSearchAttributeKey('ClusterOpsNodes', 'KEYWORD_LIST');
 
 // Cloning the GitOps repo on a fresh worker can take longer than a quick call.
 const { listNodes, readVfConfig, proposeVfChange, getPullRequest, requestReconcile } = proxyActivities<Activities>({
@@ -42,17 +40,11 @@ export interface RolloutPlan {
   to: VfConfig;
   gitops: { mode: 'pull-request' | 'push'; path: string; baseCommit: string };
   maxUnavailable: number;
+  /** Per node, what will happen in order: window, steps, hooks, settle and health gate. */
+  steps: Record<string, string[]>;
 }
 
-export type NodeStatus = 'changed' | 'failed' | 'aborted' | 'not-started' | 'rolled-back';
-
-export interface NodeReport {
-  node: string;
-  status: NodeStatus;
-  message: string;
-  /** Left cordoned at the end of the run: by an admin before us, or by a failure. */
-  leftCordoned: boolean;
-}
+export type NodeReport = RollingNodeReport<'changed' | 'rolled-back'>;
 
 export interface SriovRolloutResult {
   outcome: 'planned' | 'completed' | 'aborted' | 'rolled-back';
@@ -97,6 +89,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
   const facts = await listNodes(input.nodes ? { names: input.nodes } : { selector: input.nodeSelector });
   const nodes = input.nodes ?? facts.map((n) => n.name);
   if (nodes.length === 0) throw ApplicationFailure.nonRetryable(`no node matches ${input.nodeSelector}`, 'NoNodes');
+  const gates = new RollingGates(input, nodes, progress, stopRequested);
   const current = await readVfConfig({ path: input.gitops.path });
   const plan: RolloutPlan = {
     nodes,
@@ -105,6 +98,19 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     to: { numVfs: input.numVfs, mtu: input.mtu },
     gitops: { mode: input.gitops.mode, path: input.gitops.path, baseCommit: current.commit },
     maxUnavailable: input.maxUnavailable,
+    steps: Object.fromEntries(
+      nodes.map((node, i) => [
+        node,
+        planNodeSteps({
+          precheck: `Ready; pods using ${SRIOV_RESOURCE}: ${input.node.rdmaPods}`,
+          drainTimeoutSeconds: input.node.drainTimeoutSeconds,
+          ownSteps: [`restart the SR-IOV plugin pod (${input.node.daemonSet.namespace}/${input.node.daemonSet.name})`, `verify ${SRIOV_RESOURCE} = ${input.numVfs}`],
+          hooks: input.hooks,
+          gates: gates.describe(),
+          last: i === nodes.length - 1,
+        }),
+      ]),
+    ),
   };
   for (const node of nodes) progress.addStep(`node ${node}`);
   upsertSearchAttributes([
@@ -174,59 +180,30 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
   if (!change) return result(rollbackReason ? 'rolled-back' : 'aborted');
 
   // Node by node. Abort or rollback cancels the node in progress (its drain stops; the node stays cordoned).
-  const active = new Set<CancellationScope>();
-  void (async () => {
-    for (;;) {
-      await condition(stopRequested);
-      active.forEach((scope) => scope.cancel());
-      await condition(() => !stopRequested());
-    }
-  })();
   const rollOver = (target: VfConfig, targets: string[], suffix: string) =>
-    rollNodes(
+    rollWithGates(
       targets,
       {
         maxUnavailable: input.maxUnavailable,
-        beforeNode: async (node) => {
-          if ((await controls.checkpoint()) || stopRequested()) return false;
-          return input.approval !== 'each-node' || suffix !== '' || (await approve(`node ${node}`));
-        },
+        gates,
+        controls,
+        stopRequested,
+        approve: (node) => (input.approval === 'each-node' && suffix === '' ? approve(`node ${node}`) : Promise.resolve(true)),
+        stillVerified: (node) => nodeStillHas(node, target.numVfs),
       },
       (node) => {
         progress.phase = `node ${node}`;
-        const scope = new CancellationScope();
-        active.add(scope);
-        return scope
-          .run(() =>
-            executeChild(sriovNodeReconfigure, {
-              workflowId: `${workflowId}/${node}${suffix}`,
-              args: [{ node, numVfs: target.numVfs, policy: input.node }],
-            }),
-          )
-          .then((result) => {
-            progress.step(`node ${node}`, 'done', doneMessage(result));
-            return result;
-          })
-          .finally(() => active.delete(scope));
+        return executeChild(sriovNodeReconfigure, {
+          workflowId: `${workflowId}/${node}${suffix}`,
+          args: [{ node, numVfs: target.numVfs, policy: input.node, hooks: input.hooks }],
+        });
       },
     );
 
   const rolled = await rollOver(plan.to, nodes, '');
-  for (const outcome of rolled.outcomes) {
-    const report = reports.get(outcome.node)!;
-    if (outcome.ok) {
-      // Its progress row was marked done the moment the child finished.
-      Object.assign(report, { status: 'changed', message: doneMessage(outcome.result), leftCordoned: outcome.result.cordonedByOthers });
-    } else {
-      const aborted = isCancellation(outcome.error);
-      Object.assign(report, { status: aborted ? 'aborted' : 'failed', message: aborted ? 'interrupted by abort; left as it was (possibly cordoned)' : rootMessage(outcome.error), leftCordoned: true });
-      progress.step(`node ${outcome.node}`, 'failed', report.message);
-    }
-  }
-  for (const node of rolled.notStarted) progress.step(`node ${node}`, 'skipped', 'not started');
-  const failures = [...reports.values()].filter((r) => r.status === 'failed');
+  const stopReason = recordOutcomes(reports, rolled, progress, () => ({ status: 'changed', message: 'reconfigured' }));
 
-  if (failures.length > 0 && input.rollbackOnFailure) rollbackReason ??= `node ${failures[0]!.node} failed`;
+  if (stopReason && input.rollbackOnFailure) rollbackReason ??= stopReason;
   if (rollbackReason !== undefined) {
     const why = rollbackReason;
     const touched = rolled.outcomes.map((o) => o.node);
@@ -236,28 +213,17 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     const reverted = await applyConfig(plan.from, `${branch}-rollback`, `Revert SR-IOV to ${plan.from.numVfs} VFs, MTU ${plan.from.mtu} (${why})`);
     if (!reverted) return result('aborted', change);
     const back = await rollOver(plan.from, touched, '-rollback');
-    for (const outcome of back.outcomes) {
-      Object.assign(reports.get(outcome.node)!, outcome.ok
-        ? { status: 'rolled-back', message: `rolled back to ${plan.from.numVfs} VFs`, leftCordoned: outcome.result.cordonedByOthers }
-        : { status: 'failed', message: `rollback failed: ${rootMessage(outcome.error)}`, leftCordoned: true });
-    }
-    if (back.outcomes.some((o) => !o.ok)) throw stopped('rollback failed', [...reports.values()]);
+    const backFailed = recordOutcomes(reports, back, progress, () => ({ status: 'rolled-back', message: `rolled back to ${plan.from.numVfs} VFs` }));
+    if (backFailed) throw rollingStopped('SR-IOV rollout', `rollback failed: ${backFailed}`, [...reports.values()]);
     return result('rolled-back', change);
   }
   if (controls.aborted) return result('aborted', change);
-  if (failures.length > 0) throw stopped(`node ${failures[0]!.node} failed`, [...reports.values()]);
+  if (stopReason) throw rollingStopped('SR-IOV rollout', stopReason, [...reports.values()]);
   return result('completed', change);
 }
 
-const doneMessage = (result: SriovNodeResult) =>
-  result.uncordoned ? 'reconfigured and uncordoned' : 'reconfigured; cordoned by someone else before, left cordoned';
-
-function stopped(why: string, reports: NodeReport[]) {
-  const lines = reports.map((r) => `${r.node}: ${r.status}${r.message ? ` (${r.message})` : ''}${r.leftCordoned ? ' [cordoned]' : ''}`);
-  return ApplicationFailure.create({
-    type: 'RolloutStopped',
-    nonRetryable: true,
-    message: `SR-IOV rollout stopped: ${why}\n${lines.join('\n')}`,
-    details: [reports],
-  });
+/** After the settle time the node must still be Ready and advertise the new VF count. */
+async function nodeStillHas(node: string, numVfs: number): Promise<string[]> {
+  const [facts] = await listNodes({ names: [node] });
+  return unmetExpectations(facts!, { condition: { type: 'Ready', status: 'True' }, allocatable: { resource: SRIOV_RESOURCE, quantity: String(numVfs) } });
 }

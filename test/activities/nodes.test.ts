@@ -1,5 +1,5 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { CORDONED_BY_ANNOTATION } from '../../src/activities/kube/nodes.js';
+import { ADMIN_CORDON, CORDONED_BY_ANNOTATION, NODE_GONE, NODE_REPLACED } from '../../src/activities/kube/nodes.js';
 import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
 
@@ -41,8 +41,36 @@ test("an admin's cordon is reported and never undone by us", async () => {
     { name: node, body: { spec: { unschedulable: true } } },
     mergePatch,
   );
-  expect(await run(k8s.activities.cordonNode, { node, owner: 'wf-3' })).toEqual({ node, cordonedByOthers: true });
+  expect(await run(k8s.activities.cordonNode, { node, owner: 'wf-3' })).toEqual({ node, cordonedByOthers: true, cordonedBefore: ADMIN_CORDON });
   const result = await run(k8s.activities.uncordonNode, { node, owner: 'wf-3' });
   expect(result.uncordoned).toBe(false);
   expect((await readNode(node)).spec?.unschedulable).toBe(true);
+});
+
+test("another run's cordon is reported by that run's id", async () => {
+  const node = await k8s.cluster.addNode();
+  await run(k8s.activities.cordonNode, { node, owner: 'wf-other' });
+  expect(await run(k8s.activities.cordonNode, { node, owner: 'wf-4' })).toEqual({ node, cordonedByOthers: true, cordonedBefore: 'wf-other' });
+});
+
+test('a deleted node fails for good, and has no cordon left to undo', async () => {
+  const node = await k8s.cluster.addNode();
+  const identity = await run(k8s.activities.nodeIdentity, { node });
+  expect(identity.uid).not.toBe('');
+  await k8s.cluster.kube.core.deleteNode({ name: node });
+  await expect(run(k8s.activities.cordonNode, { node, owner: 'wf-5' })).rejects.toMatchObject({ type: NODE_GONE, nonRetryable: true });
+  await expect(run(k8s.activities.drainPass, { node })).rejects.toMatchObject({ type: NODE_GONE });
+  await expect(run(k8s.activities.nodeIdentity, { node, expected: identity })).rejects.toMatchObject({ type: NODE_GONE });
+  expect(await run(k8s.activities.uncordonNode, { node, owner: 'wf-5' })).toEqual({ node, uncordoned: false, reason: 'node no longer exists' });
+});
+
+test('a node registered again under the same name is told apart by its uid', async () => {
+  const node = await k8s.cluster.addNode();
+  const identity = await run(k8s.activities.nodeIdentity, { node });
+  await k8s.cluster.kube.core.deleteNode({ name: node });
+  await k8s.cluster.addNode(undefined, {}, { name: node });
+  await expect(run(k8s.activities.nodeIdentity, { node, expected: identity, rebootExpected: true })).rejects.toMatchObject({
+    type: NODE_REPLACED,
+    message: expect.stringContaining('registered again'),
+  });
 });

@@ -120,7 +120,8 @@ test('one rollout per cluster: a second start is refused, and so is a start unde
 test('pause holds the rollout before the next node, resume releases it, approval gates each node', async () => {
   const numVfs = await nextVfs();
   const [first, second] = gitops.dgxNodes as [string, string];
-  const { result } = await rollout({ numVfs, approval: 'each-node' }, async ({ handle }) => {
+  // No settle time: this test polls progress, and polling does not skip time the way awaiting a result does.
+  const { result } = await rollout({ numVfs, approval: 'each-node', settleSeconds: 0 }, async ({ handle }) => {
     await handle.signal('pause');
     await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === 'flux')?.phase === 'done', 'config applied by Flux');
     const paused = await progressOf(handle);

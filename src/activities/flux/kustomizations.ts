@@ -88,6 +88,16 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
       return { name, waitedMs, message: readyOf((await list(namespace, `metadata.name=${name}`)).items[0])?.message ?? '' };
     },
 
+    /** Kustomizations whose Ready=False is a failure, not a step on the way (the health gate between nodes). */
+    async failingKustomizations({ namespace }: { namespace: string }): Promise<string[]> {
+      const { items } = await list(namespace);
+      return items.flatMap((k) => {
+        const ready = k.status?.conditions?.find((c) => c.type === 'Ready');
+        if (k.spec?.suspend || ready?.status !== 'False' || TRANSIENT_REASONS.has(ready.reason ?? '')) return [];
+        return [`${namespace}/${k.metadata?.name}: ${ready.reason}: ${ready.message ?? ''}`];
+      });
+    },
+
     /** Asks Flux to reconcile now instead of at its next interval (what `flux reconcile` does). */
     async requestReconcile({ namespace, name }: KustomizationRef): Promise<{ requestedAt: string }> {
       const requestedAt = new Date().toISOString();

@@ -3,6 +3,7 @@ import { planDrain, podKey, summarizePass } from '../../domain/drain.js';
 import type { DrainPassResult, DrainPlan, EvictionOutcome } from '../../domain/drain.js';
 import { apiMessage, isApiStatus, podFacts } from './clients.js';
 import type { KubeClients } from './clients.js';
+import { readNodeOrGone } from './nodes.js';
 
 export interface DrainPassInput {
   node: string;
@@ -27,6 +28,8 @@ export function createDrainActivities({ core }: KubeClients) {
      * workflow repeats passes with durable sleeps until the node is drained or its deadline passes.
      */
     async drainPass({ node, gracePeriodSeconds }: DrainPassInput): Promise<DrainPassResult> {
+      // A deleted node has no pods left to list, which would look like a finished drain.
+      await readNodeOrGone(core, node);
       const pods = (await podsOn(node)).map(podFacts);
       const plan = planDrain(pods);
       const outcomes: EvictionOutcome[] = [];

@@ -1,4 +1,7 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { isApiStatus } from './clients.js';
 import type { KubeClients } from './clients.js';
 
 /** Marks a node as cordoned by one of our runs, so only that run (or its retry) undoes it. */
@@ -16,6 +19,28 @@ export interface CordonResult {
   node: string;
   /** Cordoned by someone else (an admin, another run) before us: never uncordon it. */
   cordonedByOthers: boolean;
+  /** Who cordoned it before us, for the report: another run's id, or an admin (no annotation of ours). */
+  cordonedBefore?: string;
+}
+
+/** What tells one registration of a node from the next: a re-registered node gets a new uid, a reboot a new boot ID. */
+export interface NodeIdentity {
+  uid: string;
+  bootId: string;
+}
+
+export const NODE_GONE = 'NodeGone';
+export const NODE_REPLACED = 'NodeReplaced';
+export const ADMIN_CORDON = 'an admin or another tool (no cluster-ops annotation)';
+
+/** Reads a node; its absence is final for the operation on it, not something to retry. */
+export async function readNodeOrGone(core: CoreV1Api, node: string) {
+  try {
+    return await core.readNode({ name: node });
+  } catch (error) {
+    if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`node ${node} no longer exists`, NODE_GONE);
+    throw error;
+  }
 }
 
 export interface UncordonInput {
@@ -34,9 +59,11 @@ export function createNodeActivities({ core }: KubeClients) {
   return {
     /** Idempotent: a retry after a lost reply finds our own annotation and reports the same result. */
     async cordonNode({ node, owner }: CordonInput): Promise<CordonResult> {
-      const current = await core.readNode({ name: node });
+      const current = await readNodeOrGone(core, node);
       const cordonedBy = current.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
-      if (current.spec?.unschedulable) return { node, cordonedByOthers: cordonedBy !== owner };
+      if (current.spec?.unschedulable) {
+        return cordonedBy === owner ? { node, cordonedByOthers: false } : { node, cordonedByOthers: true, cordonedBefore: cordonedBy ?? ADMIN_CORDON };
+      }
       await core.patchNode(
         { name: node, body: { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: owner } } } },
         mergePatch,
@@ -44,8 +71,13 @@ export function createNodeActivities({ core }: KubeClients) {
       return { node, cordonedByOthers: false };
     },
 
+    /** A deleted node has no cordon left to undo: that is an answer, not an error. */
     async uncordonNode({ node, owner }: UncordonInput): Promise<UncordonResult> {
-      const current = await core.readNode({ name: node });
+      const current = await core.readNode({ name: node }).catch((error: unknown) => {
+        if (isApiStatus(error, 404)) return undefined;
+        throw error;
+      });
+      if (!current) return { node, uncordoned: false, reason: 'node no longer exists' };
       const cordonedBy = current.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
       if (!current.spec?.unschedulable) return { node, uncordoned: false, reason: 'node is schedulable' };
       if (cordonedBy !== owner) {
@@ -56,6 +88,22 @@ export function createNodeActivities({ core }: KubeClients) {
         mergePatch,
       );
       return { node, uncordoned: true, reason: 'uncordoned' };
+    },
+
+    /**
+     * The node's identity now; with `expected`, fails for good when the node was deleted, re-registered
+     * (new uid) or, unless a reboot is part of the operation, rebooted (new boot ID) since it was recorded.
+     */
+    async nodeIdentity({ node, expected, rebootExpected = false }: { node: string; expected?: NodeIdentity; rebootExpected?: boolean }): Promise<NodeIdentity> {
+      const current = await readNodeOrGone(core, node);
+      const identity = { uid: current.metadata?.uid ?? '', bootId: current.status?.nodeInfo?.bootID ?? '' };
+      if (expected && identity.uid !== expected.uid) {
+        throw ApplicationFailure.nonRetryable(`node ${node} was deleted and registered again (uid ${expected.uid} → ${identity.uid})`, NODE_REPLACED);
+      }
+      if (expected && !rebootExpected && identity.bootId !== expected.bootId) {
+        throw ApplicationFailure.nonRetryable(`node ${node} rebooted during the operation (boot ID ${expected.bootId || 'none'} → ${identity.bootId || 'none'})`, NODE_REPLACED);
+      }
+      return identity;
     },
   };
 }

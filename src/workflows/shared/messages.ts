@@ -17,3 +17,5 @@ export interface NodeProgressUpdate {
 export const nodeProgressSignal = defineSignal<[NodeProgressUpdate]>('nodeProgress');
 export const approveSignal = defineSignal('approve');
 export const rollbackSignal = defineSignal<[reason?: string]>('rollback');
+/** Ends a node's maintenance (node maintenance runs): the operator's work on that node is finished. */
+export const maintenanceDoneSignal = defineSignal<[node?: string]>('done');

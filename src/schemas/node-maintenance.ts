@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { kubeName, seconds } from './common.js';
+import { RollingPolicy } from './rolling.js';
+
+/** How the maintenance of one node ends: an operator's `done` signal, or a fixed time. */
+const MaintenanceEnd = z.strictObject({
+  until: z.enum(['done-signal', 'duration']).default('done-signal'),
+  /** With until=duration: how long the node stays drained. */
+  durationSeconds: seconds(7 * 24 * 3600).optional(),
+  /** A Talos upgrade or a hardware fix reboots the node: a new boot ID is then expected, a new uid never is. */
+  rebootExpected: z.boolean().default(true),
+  drainTimeoutSeconds: seconds(24 * 3600).default(600),
+  /** How long the node may take to be Ready again after the maintenance. */
+  readyTimeoutSeconds: seconds(24 * 3600).default(1800),
+});
+
+const requireDuration = <T extends { until: string; durationSeconds?: number }>(schema: z.ZodType<T>) =>
+  schema.refine((m) => m.until !== 'duration' || m.durationSeconds !== undefined, {
+    message: 'durationSeconds is required when until is duration',
+    path: ['durationSeconds'],
+    when: () => true,
+  });
+
+export const NodeMaintenanceInput = requireDuration(
+  z.strictObject({
+    /** One maintenance run per cluster: the workflow id is node-maintenance-<cluster>. */
+    cluster: kubeName.default('willingham-k8s'),
+    /** The nodes, in this order. */
+    nodes: z.array(kubeName).min(1),
+    /** What is being done, for the progress view and the report, e.g. "Talos v1.11.5 upgrade". */
+    reason: z.string().min(1).max(200),
+    maxUnavailable: z.number().int().min(1).max(10).default(1),
+    ...MaintenanceEnd.shape,
+    ...RollingPolicy.shape,
+    /** Return the per-node plan and change nothing. */
+    dryRun: z.boolean().default(false),
+  }),
+);
+export type NodeMaintenanceInput = z.input<typeof NodeMaintenanceInput>;
+
+export const MaintenanceNodeInput = requireDuration(
+  z.strictObject({
+    node: kubeName,
+    reason: z.string().min(1).max(200),
+    ...MaintenanceEnd.shape,
+    hooks: RollingPolicy.shape.hooks,
+  }),
+);
+export type MaintenanceNodeInput = z.input<typeof MaintenanceNodeInput>;
+
+export const nodeMaintenanceId = (cluster: string) => `node-maintenance-${cluster}`;

@@ -1,0 +1,140 @@
+import { ApplicationFailure, executeChild, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import type { NodeIdentity } from '../../activities/kube/nodes.js';
+import type { HookPoint, RollingPolicy } from '../../schemas/rolling.js';
+import { drainNode } from '../drain-node.js';
+import type { DrainNodeResult } from '../drain-node.js';
+import { QUICK_CALLS, WATCHES } from './activity-options.js';
+import { failureTypeIn, NODE_LOST_TYPES, rootMessage } from './failures.js';
+import { nodeProgressSignal, progressQuery } from './messages.js';
+import type { NodeProgressUpdate } from './messages.js';
+import { ProgressTracker } from './progress.js';
+
+const READY_TIMEOUT_S = 120;
+/** Failure types kept as they are, so the run's report says what happened to the node. */
+const KEPT_TYPES = [...NODE_LOST_TYPES, 'HookFailed'];
+/** Hook Jobs take as long as their own timeout says; they heartbeat while they wait. */
+const { runHookJob } = proxyActivities<Activities>(WATCHES);
+const { nodeIdentity, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
+const { waitForNode } = proxyActivities<Activities>(WATCHES);
+
+export interface NodeStepsResult {
+  cordonedByOthers: boolean;
+  cordonedBefore?: string;
+  uncordoned: boolean;
+}
+
+/**
+ * The steps every per-node child of a rolling operation shares, around the operation's own steps:
+ * pre-check (Ready; remember which registration of the node this is), hooks, cordon + drain (a child
+ * workflow), identity checks, uncordon only what this run cordoned. Each step shows in the child's
+ * progress and is mirrored to the parent run.
+ */
+export class NodeSteps {
+  readonly node: string;
+  readonly progress: ProgressTracker;
+  private readonly owner: string;
+  private identity: NodeIdentity | undefined;
+  private drained: DrainNodeResult | undefined;
+  private readonly parent;
+
+  constructor(
+    operation: string,
+    node: string,
+    private readonly hooks: RollingPolicy['hooks'],
+    /** The operation's own steps, between the drain and the afterReconfigure hook. */
+    ownSteps: string[],
+    /** A reboot is part of the operation (an OS upgrade): a new boot ID is expected, not a failure. */
+    private readonly rebootExpected = false,
+  ) {
+    this.node = node;
+    const info = workflowInfo();
+    this.owner = info.parent?.workflowId ?? info.workflowId;
+    this.parent = info.parent ? getExternalWorkflowHandle(info.parent.workflowId, info.parent.runId) : undefined;
+    const hook = (point: HookPoint) => (hooks[point] ? [point] : []);
+    this.progress = new ProgressTracker(operation, [
+      'precheck', ...hook('beforeDrain'), 'drain', ...ownSteps, ...hook('afterReconfigure'), ...hook('beforeUncordon'), 'uncordon',
+    ]);
+    setHandler(progressQuery, () => this.progress.snapshot());
+  }
+
+  async report(step: string, phase: NodeProgressUpdate['phase'], message?: string): Promise<void> {
+    this.progress.step(step, phase, message);
+    this.progress.phase = `${step}: ${phase}`;
+    await this.parent?.signal(nodeProgressSignal, { node: this.node, step, phase, message });
+  }
+
+  async fail(step: string, type: string, message: string): Promise<never> {
+    await this.report(step, 'failed', message);
+    throw ApplicationFailure.nonRetryable(message, type);
+  }
+
+  /** Runs `work` as `step`: a failure is reported on the step and ends the operation with `type`. */
+  async run<T>(step: string, type: string, work: () => Promise<T>, done: (value: T) => string): Promise<T> {
+    await this.report(step, 'running');
+    const where = this.drained && !this.drained.cordonedByOthers ? `${this.node} stays cordoned` : this.node;
+    const value = await work().catch((error) => this.fail(step, failureTypeIn(error, KEPT_TYPES) ?? type, `${where}: ${rootMessage(error)}`));
+    await this.report(step, 'done', done(value));
+    return value;
+  }
+
+  /** Ready now; records the node's uid and boot ID so a replaced node is noticed at every later step. */
+  async precheck(extra?: () => Promise<string>): Promise<void> {
+    await this.run('precheck', 'NodeNotReady', async () => {
+      await waitForNode({ node: this.node, timeoutSeconds: READY_TIMEOUT_S, condition: { type: 'Ready', status: 'True' } });
+      this.identity = await nodeIdentity({ node: this.node });
+      return (await extra?.()) ?? 'Ready';
+    }, (message) => message);
+  }
+
+  /** The same registration of the node as at the pre-check (and, unless a reboot is expected, the same boot). */
+  async sameNode(): Promise<void> {
+    await nodeIdentity({ node: this.node, expected: this.identity, rebootExpected: this.rebootExpected });
+  }
+
+  async hook(point: HookPoint): Promise<void> {
+    const hook = this.hooks[point];
+    if (!hook) return;
+    const { workflowId } = workflowInfo();
+    // A Job name from the run: a retried activity finds the Job it created instead of running it twice.
+    const name = `${point.toLowerCase()}-${shortHash(workflowId)}-${this.node}`.slice(0, 63).replace(/[-.]+$/, '');
+    await this.run(point, 'HookFailed', async () => {
+      await this.sameNode();
+      return runHookJob({ hook, point, node: this.node, name, owner: workflowId });
+    }, (hookRun) => `Job ${hookRun.job} succeeded`);
+  }
+
+  async drain(timeoutSeconds: number): Promise<DrainNodeResult> {
+    this.drained = await this.run('drain', 'DrainFailed', async () => {
+      await this.sameNode();
+      const drained = await executeChild(drainNode, {
+        workflowId: `${workflowInfo().workflowId}/drain`,
+        args: [{ node: this.node, owner: this.owner, timeoutSeconds }],
+      });
+      await this.sameNode();
+      return drained;
+    }, (d) => `${d.lastPass?.evicted.length ?? 0} evicted in the last pass${d.cordonedBefore ? `; was already cordoned by ${d.cordonedBefore}` : ''}`);
+    return this.drained;
+  }
+
+  /** Uncordons only a cordon this run made; an admin's cordon stays, and the result says so. */
+  async uncordon(): Promise<NodeStepsResult> {
+    const { cordonedByOthers = false, cordonedBefore } = this.drained ?? {};
+    if (cordonedByOthers) {
+      await this.report('uncordon', 'skipped', `cordoned by ${cordonedBefore} before this run: left cordoned`);
+      return { cordonedByOthers, cordonedBefore, uncordoned: false };
+    }
+    const result = await this.run('uncordon', 'NodeReplaced', async () => {
+      await this.sameNode();
+      return uncordonNode({ node: this.node, owner: this.owner });
+    }, (r) => r.reason);
+    return { cordonedByOthers, uncordoned: result.uncordoned };
+  }
+}
+
+/** A short, stable, name-safe digest of a workflow id (FNV-1a): workflow code has no crypto module. */
+function shortHash(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(36);
+}

@@ -1,0 +1,125 @@
+import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { describeWindow, msUntilWindowOpens } from '../../domain/maintenance-window.js';
+import type { RollingPolicy } from '../../schemas/rolling.js';
+import { QUICK_CALLS } from './activity-options.js';
+import type { OperatorControls } from './controls.js';
+import type { ProgressTracker } from './progress.js';
+import { rollNodes } from './rolling.js';
+import type { RollingResult } from './rolling.js';
+
+export const HEALTH_GATE_FAILED = 'HealthGateFailed';
+const RECHECK_MS = 30_000;
+
+const { listNodes, failingKustomizations, promQueryViolations } = proxyActivities<Activities>(QUICK_CALLS);
+
+/**
+ * The gates a careful operator keeps between nodes: a maintenance window before a node starts, and after
+ * a node is done a settle time (durable timer) in which it must stay Ready and verified, then a cluster
+ * health check that must pass before the next node. Every wait ends early when the run is stopped.
+ */
+export class RollingGates {
+  constructor(
+    private readonly policy: RollingPolicy,
+    /** The run's nodes: all must be Ready for the cluster to count as healthy. */
+    private readonly scope: string[],
+    private readonly progress: ProgressTracker,
+    private readonly stopRequested: () => boolean,
+  ) {}
+
+  /** Waits until the window is open; false when the run was stopped meanwhile. */
+  async windowOpen(node: string): Promise<boolean> {
+    const { window } = this.policy;
+    if (!window) return true;
+    for (;;) {
+      const wait = msUntilWindowOpens(Date.now(), window);
+      if (wait === 0) return !this.stopRequested();
+      this.progress.phase = `waiting for the maintenance window (${describeWindow(window)}) before ${node}`;
+      if (await condition(this.stopRequested, wait)) return false;
+    }
+  }
+
+  /**
+   * Settle, then check the changed node (`stillVerified` names what no longer holds) and the cluster.
+   * Throws a non-retryable failure naming every problem when the cluster is not healthy in time.
+   */
+  async settleAndCheck(node: string, stillVerified: () => Promise<string[]>): Promise<void> {
+    const { settleSeconds, healthGate } = this.policy;
+    if (settleSeconds > 0) {
+      this.progress.phase = `settling ${node} for ${settleSeconds}s`;
+      if (await condition(this.stopRequested, settleSeconds * 1000)) return;
+    }
+    const nodeProblems = await stillVerified();
+    if (nodeProblems.length > 0) {
+      throw ApplicationFailure.nonRetryable(`${node} did not hold after ${settleSeconds}s: ${nodeProblems.join('; ')}`, HEALTH_GATE_FAILED);
+    }
+    const deadline = Date.now() + healthGate.timeoutSeconds * 1000;
+    for (;;) {
+      this.progress.phase = `health gate after ${node}`;
+      const problems = await this.clusterProblems();
+      if (problems.length === 0) return;
+      if (Date.now() >= deadline) {
+        throw ApplicationFailure.nonRetryable(`cluster not healthy after ${node} (waited ${healthGate.timeoutSeconds}s): ${problems.join('; ')}`, HEALTH_GATE_FAILED);
+      }
+      this.progress.phase = `health gate after ${node}: ${problems.join('; ')}`;
+      if (await condition(this.stopRequested, Math.min(RECHECK_MS, Math.max(deadline - Date.now(), 1)))) return;
+    }
+  }
+
+  /** A plan line per gate, for the dry run. */
+  describe(): string[] {
+    const { window, settleSeconds, healthGate } = this.policy;
+    const checks = [
+      healthGate.nodesReady ? 'all nodes in scope Ready' : undefined,
+      healthGate.fluxNamespace ? `no failing Flux Kustomization in ${healthGate.fluxNamespace}` : undefined,
+      healthGate.prometheus ? `PromQL ${healthGate.prometheus.query} returns 0 at ${healthGate.prometheus.url}` : undefined,
+    ].filter((c): c is string => c !== undefined);
+    return [
+      window ? `window: start a node only inside ${describeWindow(window)}` : 'window: none (any time)',
+      `settle: ${settleSeconds}s, the node must stay Ready and verified`,
+      `health gate before the next node (up to ${healthGate.timeoutSeconds}s): ${checks.length ? checks.join(', ') : 'none'}`,
+    ];
+  }
+
+  private async clusterProblems(): Promise<string[]> {
+    const { healthGate } = this.policy;
+    const problems: string[] = [];
+    if (healthGate.nodesReady) {
+      const nodes = await listNodes({ names: this.scope });
+      problems.push(...nodes.filter((n) => n.conditions.Ready !== 'True').map((n) => `node ${n.name} is not Ready`));
+    }
+    if (healthGate.fluxNamespace) problems.push(...(await failingKustomizations({ namespace: healthGate.fluxNamespace })));
+    if (healthGate.prometheus) problems.push(...(await promQueryViolations(healthGate.prometheus)));
+    return problems;
+  }
+}
+
+export interface GatedRollOptions<R> {
+  maxUnavailable: number;
+  gates: RollingGates;
+  controls: OperatorControls;
+  stopRequested: () => boolean;
+  /** The operation's own gate before a node (an approval), after pause and window. */
+  approve?: (node: string) => Promise<boolean>;
+  /** What no longer holds on a node the operation changed, checked after the settle time. */
+  stillVerified: (node: string, result: R) => Promise<string[]>;
+}
+
+/** The rolling engine with the run's gates in place: pause → window → approval before a node; settle + health after. */
+export function rollWithGates<R>(nodes: string[], options: GatedRollOptions<R>, runNode: (node: string) => Promise<R>): Promise<RollingResult<R>> {
+  const { gates, controls, stopRequested } = options;
+  return rollNodes(
+    nodes,
+    {
+      maxUnavailable: options.maxUnavailable,
+      stopRequested,
+      beforeNode: async (node) => {
+        if ((await controls.checkpoint()) || stopRequested()) return false;
+        if (!(await gates.windowOpen(node))) return false;
+        return options.approve ? options.approve(node) : true;
+      },
+      betweenNodes: (node, result) => gates.settleAndCheck(node, () => options.stillVerified(node, result)),
+    },
+    runNode,
+  );
+}
