@@ -14,15 +14,11 @@ const MaintenanceEnd = z.strictObject({
   readyTimeoutSeconds: seconds(24 * 3600).default(1800),
 });
 
-const requireDuration = <T extends { until: string; durationSeconds?: number }>(schema: z.ZodType<T>) =>
-  schema.refine((m) => m.until !== 'duration' || m.durationSeconds !== undefined, {
-    message: 'durationSeconds is required when until is duration',
-    path: ['durationSeconds'],
-    when: () => true,
-  });
+const hasDuration = (m: { until: string; durationSeconds?: number }) => m.until !== 'duration' || m.durationSeconds !== undefined;
+const DURATION_REQUIRED = { message: 'durationSeconds is required when until is duration', path: ['durationSeconds'], when: () => true };
 
-export const NodeMaintenanceInput = requireDuration(
-  z.strictObject({
+export const NodeMaintenanceInput = z
+  .strictObject({
     /** One maintenance run per cluster: the workflow id is node-maintenance-<cluster>. */
     cluster: kubeName.default('willingham-k8s'),
     /** The nodes, in this order. */
@@ -34,18 +30,18 @@ export const NodeMaintenanceInput = requireDuration(
     ...RollingPolicy.shape,
     /** Return the per-node plan and change nothing. */
     dryRun: z.boolean().default(false),
-  }),
-);
+  })
+  .refine(hasDuration, DURATION_REQUIRED);
 export type NodeMaintenanceInput = z.input<typeof NodeMaintenanceInput>;
 
-export const MaintenanceNodeInput = requireDuration(
-  z.strictObject({
+export const MaintenanceNodeInput = z
+  .strictObject({
     node: kubeName,
     reason: z.string().min(1).max(200),
     ...MaintenanceEnd.shape,
     hooks: RollingPolicy.shape.hooks,
-  }),
-);
+  })
+  .refine(hasDuration, DURATION_REQUIRED);
 export type MaintenanceNodeInput = z.input<typeof MaintenanceNodeInput>;
 
 export const nodeMaintenanceId = (cluster: string) => `node-maintenance-${cluster}`;

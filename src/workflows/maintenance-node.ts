@@ -43,6 +43,8 @@ export async function maintenanceNode(rawInput: MaintenanceNodeInput): Promise<M
   await steps.report('maintenance', 'done', `${input.reason}: finished after ${maintainedSeconds}s`);
 
   await steps.run('verify', 'NodeNotReady', async () => {
+    // A deleted node would only time the Ready wait out: fail on it at once.
+    await steps.sameNode();
     await waitForNode({ node, timeoutSeconds: input.readyTimeoutSeconds, condition: { type: 'Ready', status: 'True' } });
     await steps.sameNode();
   }, () => 'Ready, same node');

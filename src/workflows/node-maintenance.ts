@@ -112,7 +112,13 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
       return child.result();
     },
   );
-  const stopReason = recordOutcomes(reports, rolled, progress, (r) => ({ status: 'maintained', message: `maintained for ${r.maintainedSeconds}s, ${r.uncordoned ? 'uncordoned' : 'not uncordoned'}` }));
+  const stopReason = recordOutcomes(
+    reports,
+    rolled,
+    progress,
+    (r) => ({ status: 'maintained', message: `maintained for ${r.maintainedSeconds}s${r.uncordoned ? ', uncordoned' : ''}` }),
+    await gates.cordonedNow(),
+  );
   if (controls.aborted) return result('aborted');
   if (stopReason) throw rollingStopped('node maintenance', stopReason, [...reports.values()]);
   return result('completed');

@@ -201,7 +201,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     );
 
   const rolled = await rollOver(plan.to, nodes, '');
-  const stopReason = recordOutcomes(reports, rolled, progress, () => ({ status: 'changed', message: 'reconfigured' }));
+  const stopReason = recordOutcomes(reports, rolled, progress, () => ({ status: 'changed', message: 'reconfigured' }), await gates.cordonedNow());
 
   if (stopReason && input.rollbackOnFailure) rollbackReason ??= stopReason;
   if (rollbackReason !== undefined) {
@@ -213,7 +213,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     const reverted = await applyConfig(plan.from, `${branch}-rollback`, `Revert SR-IOV to ${plan.from.numVfs} VFs, MTU ${plan.from.mtu} (${why})`);
     if (!reverted) return result('aborted', change);
     const back = await rollOver(plan.from, touched, '-rollback');
-    const backFailed = recordOutcomes(reports, back, progress, () => ({ status: 'rolled-back', message: `rolled back to ${plan.from.numVfs} VFs` }));
+    const backFailed = recordOutcomes(reports, back, progress, () => ({ status: 'rolled-back', message: `rolled back to ${plan.from.numVfs} VFs` }), await gates.cordonedNow());
     if (backFailed) throw rollingStopped('SR-IOV rollout', `rollback failed: ${backFailed}`, [...reports.values()]);
     return result('rolled-back', change);
   }

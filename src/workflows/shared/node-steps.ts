@@ -72,8 +72,11 @@ export class NodeSteps {
   /** Runs `work` as `step`: a failure is reported on the step and ends the operation with `type`. */
   async run<T>(step: string, type: string, work: () => Promise<T>, done: (value: T) => string): Promise<T> {
     await this.report(step, 'running');
-    const where = this.drained && !this.drained.cordonedByOthers ? `${this.node} stays cordoned` : this.node;
-    const value = await work().catch((error) => this.fail(step, failureTypeIn(error, KEPT_TYPES) ?? type, `${where}: ${rootMessage(error)}`));
+    const value = await work().catch((error) => {
+      const kept = failureTypeIn(error, KEPT_TYPES);
+      const cordoned = this.drained && !this.drained.cordonedByOthers && !NODE_LOST_TYPES.some((t) => t === kept);
+      return this.fail(step, kept ?? type, `${this.node}${cordoned ? ' stays cordoned' : ''}: ${rootMessage(error)}`);
+    });
     await this.report(step, 'done', done(value));
     return value;
   }

@@ -66,6 +66,11 @@ export class RollingGates {
     }
   }
 
+  /** The nodes unschedulable right now: what the report calls left cordoned. */
+  async cordonedNow(): Promise<Set<string>> {
+    return new Set((await listNodes({})).filter((n) => n.unschedulable).map((n) => n.name));
+  }
+
   /** A plan line per gate, for the dry run. */
   describe(): string[] {
     const { window, settleSeconds, healthGate } = this.policy;

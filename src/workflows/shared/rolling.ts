@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancellationScope, condition, isCancellation } from '@temporalio/workflow';
-import { failureTypeIn, NODE_LOST_TYPES, rootMessage } from './failures.js';
+import { rootMessage } from './failures.js';
 import type { ProgressTracker } from './progress.js';
 
 /**
@@ -108,28 +108,30 @@ export interface NodeChildResult {
 
 /**
  * Writes the engine's outcomes into the reports and progress rows: a success as the operation names it,
- * a cancellation as aborted, a failure with its root cause; nodes never started as skipped. Returns the
- * reason the run must stop, if any.
+ * a cancellation as aborted, a failure with its root cause; nodes never started as skipped. Whether a
+ * node is left cordoned comes from the cluster (`cordonedNow`), not from guesses. Returns the reason
+ * the run must stop, if any.
  */
 export function recordOutcomes<R extends NodeChildResult, S extends string>(
   reports: Map<string, NodeReport<S>>,
   rolled: RollingResult<R>,
   progress: ProgressTracker,
   succeeded: (result: R) => { status: S; message: string },
+  cordonedNow: Set<string>,
 ): string | undefined {
   for (const outcome of rolled.outcomes) {
     const report = reports.get(outcome.node)!;
     if (outcome.ok) {
       const { status, message } = succeeded(outcome.result);
       const kept = outcome.result.cordonedBefore ? `; cordoned by ${outcome.result.cordonedBefore} before this run, left cordoned` : '';
-      Object.assign(report, { status, message: message + kept, leftCordoned: outcome.result.cordonedByOthers, cordonedBefore: outcome.result.cordonedBefore });
+      Object.assign(report, { status, message: message + kept, leftCordoned: cordonedNow.has(outcome.node), cordonedBefore: outcome.result.cordonedBefore });
       progress.step(`node ${outcome.node}`, 'done', report.message);
     } else {
       const aborted = isCancellation(outcome.error);
       Object.assign(report, {
         status: aborted ? 'aborted' : 'failed',
         message: aborted ? 'interrupted by abort; left as it was (possibly cordoned)' : rootMessage(outcome.error),
-        leftCordoned: failureTypeIn(outcome.error, NODE_LOST_TYPES) === undefined,
+        leftCordoned: cordonedNow.has(outcome.node),
       });
       progress.step(`node ${outcome.node}`, 'failed', report.message);
     }

@@ -1,0 +1,198 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ADMIN_CORDON } from '../../src/activities/kube/nodes.js';
+import { WEEKDAYS } from '../../src/domain/maintenance-window.js';
+import type { Progress } from '../../src/schemas/progress.js';
+import { nodeMaintenanceId } from '../../src/schemas/node-maintenance.js';
+import type { NodeMaintenanceInput } from '../../src/schemas/node-maintenance.js';
+import { nodeMaintenance } from '../../src/workflows/node-maintenance.js';
+import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance.js';
+import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+
+let env: TestWorkflowEnvironment;
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  [env, cluster] = await Promise.all([timeSkippingEnvironment(), TestCluster.create('maint')]);
+}, 120_000);
+afterAll(() => Promise.all([env?.teardown(), cluster?.close()]));
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const progressOf = (handle: WorkflowHandle) => handle.query<Progress>('progress');
+const unschedulable = async (node: string) => (await cluster.kube.core.readNode({ name: node })).spec?.unschedulable === true;
+const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as { type?: string; message: string; details?: unknown[] };
+
+type Input = Partial<NodeMaintenanceInput> & { nodes: string[] };
+
+/** Runs a maintenance over `nodes` under a worker; `drive` acts while it runs. Returns outcome and progress. */
+function maintain(overrides: Input, drive: (handle: WorkflowHandle<typeof nodeMaintenance>) => Promise<void> = async () => undefined) {
+  const cluster_ = uniqueName('lab');
+  const input: NodeMaintenanceInput = { cluster: cluster_, reason: 'Talos upgrade', until: 'duration', durationSeconds: 60, settleSeconds: 0, healthGate: { fluxNamespace: '' }, ...overrides };
+  return withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
+    const handle = await env.client.workflow.start(nodeMaintenance, { taskQueue, workflowId: nodeMaintenanceId(cluster_), args: [input] });
+    await drive(handle);
+    const outcome: { result?: NodeMaintenanceResult; error?: unknown } = await handle.result().then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    const progress = await progressOf(handle).catch(() => undefined);
+    return { ...outcome, progress, handle };
+  });
+}
+
+/** A hook Job template; `failWith` makes KWOK fail its pod with that termination message (the log tail). */
+const hookJob = (failWith?: string) => ({
+  namespace: cluster.namespace,
+  timeoutSeconds: 120,
+  job: {
+    metadata: { name: 'pre-drain-check' },
+    spec: {
+      template: {
+        metadata: failWith
+          ? { labels: { 'pod-container-running-failed.stage.kwok.x-k8s.io': 'true' }, annotations: { 'pod-container-running-failed.stage.kwok.x-k8s.io/message': failWith } }
+          : {},
+        spec: { containers: [{ name: 'check', image: 'registry.invalid/node-check:1' }] },
+      },
+    },
+  },
+});
+
+test('maintenance waits for the done signal on each node, then verifies and uncordons it', async () => {
+  const nodes = [await cluster.addNode(), await cluster.addNode()];
+  const { result, progress } = await maintain({ nodes, until: 'done-signal' }, async (handle) => {
+    for (const node of nodes) {
+      await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance: Talos upgrade: drained'), `${node} in maintenance`);
+      expect(await unschedulable(node)).toBe(true);
+      await handle.signal('done');
+    }
+  });
+  expect(result?.outcome).toBe('completed');
+  expect(result?.nodes.map((n) => [n.node, n.status, n.leftCordoned])).toEqual(nodes.map((n) => [n, 'maintained', false]));
+  for (const node of nodes) expect(await unschedulable(node)).toBe(false);
+  expect(progress?.steps.filter((s) => s.name.startsWith('node ')).map((s) => s.phase)).toEqual(['done', 'done']);
+});
+
+test("an admin's cordon is kept: that node stays cordoned and the report says who; the other is uncordoned", async () => {
+  const [adminCordoned, other] = [await cluster.addNode(), await cluster.addNode()];
+  await cluster.kube.core.patchNode({ name: adminCordoned, body: { spec: { unschedulable: true } } }, mergePatch);
+  const { result } = await maintain({ nodes: [adminCordoned, other] });
+  expect(result?.outcome).toBe('completed');
+  expect(result?.nodes).toEqual([
+    expect.objectContaining({ node: adminCordoned, leftCordoned: true, cordonedBefore: ADMIN_CORDON, message: expect.stringContaining('left cordoned') }),
+    expect.objectContaining({ node: other, leftCordoned: false }),
+  ]);
+  expect(await unschedulable(adminCordoned)).toBe(true);
+  expect(await unschedulable(other)).toBe(false);
+});
+
+test('hooks run as Jobs on the node; a failing beforeDrain hook stops the run with its log tail, nothing drained', async () => {
+  const [first, second] = [await cluster.addNode(), await cluster.addNode()];
+  const passing = await maintain({ nodes: [first], hooks: { beforeDrain: hookJob(), beforeUncordon: hookJob() } });
+  expect(passing.result?.outcome).toBe('completed');
+  expect(passing.progress?.steps.find((s) => s.name === `node ${first}`)?.phase).toBe('done');
+  const jobs = await cluster.kube.batch.listNamespacedJob({ namespace: cluster.namespace, labelSelector: `cluster-ops.wcloud.sh/node=${first}` });
+  expect(jobs.items.map((j) => j.metadata?.labels?.['cluster-ops.wcloud.sh/hook']).sort()).toEqual(['beforeDrain', 'beforeUncordon']);
+  expect(jobs.items.every((j) => j.spec?.template.spec?.nodeSelector?.['kubernetes.io/hostname'] === first)).toBe(true);
+
+  const failing = await maintain({ nodes: [first, second], hooks: { beforeDrain: hookJob('ConnectX-7 port 1 link down, firmware check failed') } });
+  const failure = failureOf(failing.error);
+  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.message).toContain('ConnectX-7 port 1 link down, firmware check failed');
+  expect(failure.message).toMatch(new RegExp(`${first}: failed \\(${first}: hook beforeDrain`));
+  expect(failure.message).not.toContain('[cordoned]');
+  expect(failure.message).toContain(`${second}: not-started`);
+  expect(await unschedulable(first)).toBe(false);
+  expect(await unschedulable(second)).toBe(false);
+});
+
+test('the settle time delays the next node by a durable timer', async () => {
+  const nodes = [await cluster.addNode(), await cluster.addNode()];
+  const { result, handle } = await maintain({ nodes, settleSeconds: 3600 });
+  expect(result?.outcome).toBe('completed');
+  const [firstRun, secondRun] = await Promise.all(nodes.map((n) => env.client.workflow.getHandle(`${handle.workflowId}/${n}`).describe()));
+  const gapMs = secondRun!.startTime.getTime() - firstRun!.closeTime!.getTime();
+  expect(gapMs).toBeGreaterThanOrEqual(3600_000);
+});
+
+test('a failing health gate stops the run before the next node, naming the problem', async () => {
+  const nodes = [await cluster.addNode(), await cluster.addNode()];
+  const flux = await failingKustomization('observability', 'HealthCheckFailed', 'timeout waiting for: [Deployment/vmks/vmagent status: InProgress]');
+  const { error } = await maintain({ nodes, healthGate: { fluxNamespace: flux, timeoutSeconds: 120 } });
+  const failure = failureOf(error);
+  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.message).toContain(`gate after ${nodes[0]} failed`);
+  expect(failure.message).toContain('observability: HealthCheckFailed');
+  expect(failure.message).toContain(`${nodes[1]}: not-started`);
+  expect(await unschedulable(nodes[0]!)).toBe(false);
+  expect(await unschedulable(nodes[1]!)).toBe(false);
+});
+
+test('outside the maintenance window the run waits, and starts the node once the window opens', async () => {
+  const [node] = [await cluster.addNode()];
+  // The test server's clock, which earlier tests have skipped ahead.
+  const opens = new Date(Math.ceil((Number(await env.currentTimeMs()) + 3 * 3600_000) / 60_000) * 60_000);
+  const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+  const window = { days: [WEEKDAYS[opens.getUTCDay()]!], start: hhmm(opens), end: hhmm(new Date(opens.getTime() + 3600_000)), timeZone: 'UTC' };
+  const { result, handle } = await maintain({ nodes: [node!], window });
+  expect(result?.outcome).toBe('completed');
+  const child = await env.client.workflow.getHandle(`${handle.workflowId}/${node}`).describe();
+  expect(child.startTime.getTime()).toBeGreaterThanOrEqual(opens.getTime());
+  expect(child.startTime.getTime()).toBeLessThan(opens.getTime() + 3600_000);
+});
+
+test('a node deleted mid-run fails its step clearly, stops the run, and leaves no lock behind', async () => {
+  const [doomed, next] = [await cluster.addNode(), await cluster.addNode()];
+  const { error, handle } = await maintain({ nodes: [doomed, next], until: 'done-signal' }, async (run) => {
+    await eventually(async () => (await progressOf(run)).steps.find((s) => s.name === `node ${doomed}`)?.message?.startsWith('maintenance:'), 'maintenance started');
+    await cluster.kube.core.deleteNode({ name: doomed });
+    await run.signal('done', doomed);
+  });
+  const failure = failureOf(error);
+  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.message).toMatch(new RegExp(`${doomed}: failed \\(${doomed}: node ${doomed} no longer exists`));
+  const [reports] = failure.details as [{ node: string; leftCordoned: boolean }[]];
+  expect(reports.find((r) => r.node === doomed)?.leftCordoned).toBe(false);
+  expect(await unschedulable(next)).toBe(false);
+  // The run is closed, so its workflow id (the per-cluster lock) is free for the next run.
+  expect((await handle.describe()).status.name).toBe('FAILED');
+});
+
+test('dry run lists, per node, the steps, hooks, gates and window, and changes nothing', async () => {
+  const nodes = [await cluster.addNode(), await cluster.addNode()];
+  const { result } = await maintain({
+    nodes,
+    dryRun: true,
+    hooks: { beforeDrain: hookJob() },
+    settleSeconds: 300,
+    window: { days: ['sat', 'sun'], start: '02:00', end: '05:00', timeZone: 'Europe/Berlin' },
+    healthGate: { prometheus: { url: 'http://vmsingle.vmks.svc:8429', query: 'sum(ALERTS{alertstate="firing",severity="critical"})' } },
+  });
+  expect(result?.outcome).toBe('planned');
+  const first = result!.plan.steps[nodes[0]!]!;
+  expect(first[0]).toBe('window: start a node only inside sat,sun 02:00-05:00 Europe/Berlin');
+  expect(first).toEqual(expect.arrayContaining([
+    expect.stringMatching(/^hook beforeDrain: Job pre-drain-check in .* on the node, timeout 120s/),
+    'settle: 300s, the node must stay Ready and verified',
+    expect.stringContaining('PromQL sum(ALERTS{alertstate="firing",severity="critical"}) returns 0'),
+  ]));
+  expect(result!.plan.steps[nodes[1]!]!.some((line) => line.startsWith('settle'))).toBe(false);
+  for (const node of nodes) expect(await unschedulable(node)).toBe(false);
+});
+
+/** A Flux Kustomization that has failed (Ready=False for a reason that is not "in progress"), in its own namespace. */
+async function failingKustomization(name: string, reason: string, message: string): Promise<string> {
+  const namespace = cluster.namespace;
+  const api = { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace, plural: 'kustomizations' };
+  await cluster.kube.custom.createNamespacedCustomObject({
+    ...api,
+    body: { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name }, spec: { interval: '10m', prune: true, path: `./${name}`, sourceRef: { kind: 'GitRepository', name: 'flux-system' } } },
+  });
+  await cluster.kube.custom.patchNamespacedCustomObjectStatus(
+    { ...api, name, body: { status: { conditions: [{ type: 'Ready', status: 'False', reason, message, lastTransitionTime: new Date().toISOString() }] } } },
+    mergePatch,
+  );
+  return namespace;
+}
