@@ -6,14 +6,15 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import type { Client } from '@temporalio/client';
 import { ConfigError, loadEnv, TemporalEnv } from '../config.js';
 import type { Progress } from '../schemas/progress.js';
-import { workflowCatalog } from '../schemas/workflows.js';
+import { hasDryRun, workflowCatalog } from '../schemas/workflows.js';
 import { connectClient, startWorkflow, UsageError, validateStart } from './client.js';
 import { planFromRepo, renderPlan } from './flux-plan.js';
-import { renderProgress, table } from './render.js';
+import { renderNodePlan, renderProgress, table } from './render.js';
 
 const USAGE = `usage: cluster-ops <command>
 
   start <workflow> --input <json|@file> [--id <workflow-id>]   start a workflow (input checked first)
+  plan <workflow> --input <json|@file> [--json]                 dry run: per node, the steps, hooks, gates, window
   progress <workflow-id> [--watch] [--interval <seconds>]       show a run's progress
   signal <workflow-id> <name> [json]                            send pause, resume, abort, approve ...
   cancel <workflow-id>                                          request cancellation
@@ -87,8 +88,9 @@ async function run(argv: string[]): Promise<void> {
     console.log(values.json ? JSON.stringify(graph, null, 2) : renderPlan(graph));
     return;
   }
-  if (command === 'start') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
-  if (!['start', 'progress', 'signal', 'cancel', 'list'].includes(command)) {
+  if (command === 'start' || command === 'plan') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
+  if (command === 'plan' && !hasDryRun(args[0]!)) throw new UsageError(`${args[0]} has no dry run`);
+  if (!['start', 'plan', 'progress', 'signal', 'cancel', 'list'].includes(command)) {
     throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
 
@@ -100,6 +102,15 @@ async function run(argv: string[]): Promise<void> {
         const handle = await startWorkflow(client, env.TASK_QUEUE, args[0]!, parseJson(values.input!, '--input'), values.id);
         console.log(`started ${args[0]} ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
         console.log(`follow it: cluster-ops progress ${handle.workflowId} --watch`);
+        return;
+      }
+      case 'plan': {
+        const input = { ...(parseJson(values.input!, '--input') as object), dryRun: true };
+        const { defaultId } = validateStart(args[0]!, input);
+        // Its own id: a plan never takes (or waits for) the lock a real run holds.
+        const handle = await startWorkflow(client, env.TASK_QUEUE, args[0]!, input, `${defaultId}-plan-${Date.now().toString(36)}`);
+        const { plan } = (await handle.result()) as { plan: unknown };
+        console.log(values.json ? JSON.stringify(plan, null, 2) : renderNodePlan(plan));
         return;
       }
       case 'progress': {

@@ -19,3 +19,12 @@ export function renderProgress(id: string, progress: Progress): string {
   const rows = progress.steps.map((step) => [step.name, step.phase, elapsed(step.startedAt, step.finishedAt), step.message ?? '']);
   return `${header}\n${table([['STEP', 'PHASE', 'TIME', 'MESSAGE'], ...rows])}`;
 }
+
+/** A rolling operation's dry run: each node's steps in order; other plans as JSON. */
+export function renderNodePlan(plan: unknown): string {
+  const steps = (plan as { steps?: Record<string, string[]> } | undefined)?.steps;
+  if (!steps || typeof steps !== 'object') return JSON.stringify(plan, null, 2);
+  return Object.entries(steps)
+    .map(([node, lines]) => `${node}\n${lines.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`)
+    .join('\n\n');
+}

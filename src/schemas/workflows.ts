@@ -10,9 +10,11 @@ interface CatalogEntry {
   summary: string;
   /** Workflow ids derive from the target, so two runs on one target collide instead of racing. */
   workflowId(input: unknown): string;
+  /** Takes dryRun: returns its plan and changes nothing. */
+  plannable?: boolean;
 }
 
-function entry<S extends z.ZodType>(e: { input: S; summary: string; workflowId: (input: z.output<S>) => string }): CatalogEntry {
+function entry<S extends z.ZodType>(e: { input: S; summary: string; workflowId: (input: z.output<S>) => string; plannable?: boolean }): CatalogEntry {
   return e as CatalogEntry;
 }
 
@@ -22,6 +24,7 @@ export const workflowCatalog = {
     input: BootstrapClusterInput,
     summary: 'reconcile every Flux Kustomization in dependsOn order, as parallel as the graph allows',
     workflowId: (input) => bootstrapClusterId(input.cluster),
+    plannable: true,
   }),
   bootstrapNode: entry({
     input: BootstrapNodeInput,
@@ -32,16 +35,19 @@ export const workflowCatalog = {
     input: DrainNodeInput,
     summary: 'cordon a node and evict its pods, respecting PodDisruptionBudgets',
     workflowId: (input) => `drain-node-${input.node}`,
+    plannable: true,
   }),
   nodeMaintenance: entry({
     input: NodeMaintenanceInput,
     summary: 'node by node: cordon, drain, hold for the operator (done signal) or a time, verify Ready, uncordon',
     workflowId: (input) => nodeMaintenanceId(input.cluster),
+    plannable: true,
   }),
   sriovRollout: entry({
     input: SriovRolloutInput,
     summary: 'change the SR-IOV VF config through Git, then restart it node by node',
     workflowId: (input) => sriovRolloutId(input.cluster),
+    plannable: true,
   }),
 };
 
@@ -49,4 +55,9 @@ export type WorkflowName = keyof typeof workflowCatalog;
 
 export function isWorkflowName(name: string): name is WorkflowName {
   return Object.hasOwn(workflowCatalog, name);
+}
+
+/** Whether the workflow takes dryRun: a plan that changes nothing. */
+export function hasDryRun(name: string): boolean {
+  return isWorkflowName(name) && workflowCatalog[name].plannable === true;
 }

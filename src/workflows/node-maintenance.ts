@@ -32,7 +32,7 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
   const input = parseWorkflowInput(NodeMaintenanceInput, rawInput);
   const { workflowId } = workflowInfo();
   const lock = nodeMaintenanceId(input.cluster);
-  if (workflowId !== lock) {
+  if (workflowId !== lock && !input.dryRun) {
     throw ApplicationFailure.nonRetryable(`start this run with workflow id ${lock}: one maintenance run per cluster`, 'WrongWorkflowId');
   }
   const { nodes } = input;
