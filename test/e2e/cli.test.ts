@@ -69,7 +69,7 @@ test('a malformed input names the bad field, exits non-zero, and starts nothing'
 });
 
 test('unknown workflows, bad JSON and unknown commands are usage errors', async () => {
-  expect(await cli('start', 'rebootEverything', '--input', '{}')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown workflow "rebootEverything"; known: bootstrapCluster, bootstrapNode, drainNode, sriovRollout/) });
+  expect(await cli('start', 'rebootEverything', '--input', '{}')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown workflow "rebootEverything"; known: bootstrapCluster, bootstrapNode, drainNode, nodeMaintenance, sriovRollout/) });
   expect(await cli('start', 'drainNode', '--input', '{node')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--input is not valid JSON/) });
   expect(await cli('frobnicate')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
 });
@@ -94,6 +94,25 @@ test('start (input from a file), then progress and list', async () => {
 
   const listed = await cli('list', '--query', `TaskQueue = '${taskQueue}'`);
   expect(listed.stdout).toMatch(new RegExp(`drain-node-${node}\\s+drainNode\\s+COMPLETED`));
+});
+
+test('plan prints, per node, the steps, hooks, gates and window of a dry run, and changes nothing', async () => {
+  const nodes = [await cluster.addNode(), await cluster.addNode()];
+  const input = {
+    nodes,
+    reason: 'Talos v1.11.5 upgrade',
+    window: { days: ['sat'], start: '02:00', end: '05:00', timeZone: 'Europe/Berlin' },
+    hooks: { beforeDrain: { namespace: cluster.namespace, job: { metadata: { name: 'ceph-noout' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'registry.invalid/c:1' }] } } } } } },
+  };
+  const { code, stdout } = await cli('plan', 'nodeMaintenance', '--input', JSON.stringify(input));
+  expect(code).toBe(0);
+  const [first, second] = stdout.trim().split('\n\n');
+  expect(first).toContain(`${nodes[0]}\n  1. window: start a node only inside sat 02:00-05:00 Europe/Berlin`);
+  expect(first).toMatch(/3\. hook beforeDrain: Job ceph-noout in \S+ on the node/);
+  expect(first).toMatch(/settle: 60s/);
+  expect(second).not.toMatch(/settle/);
+  for (const node of nodes) expect((await cluster.kube.core.readNode({ name: node })).spec?.unschedulable).toBeFalsy();
+  expect((await cli('plan', 'bootstrapNode', '--input', JSON.stringify({ node: nodes[0] }))).stderr).toContain('bootstrapNode has no dry run');
 });
 
 test('signals and progress for a run that does not exist say so', async () => {

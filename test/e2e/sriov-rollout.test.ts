@@ -2,10 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeInformer } from '@kubernetes/client-node';
+import { makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { GITOPS_BRANCH } from '../../lab/gitops.js';
+import { ADMIN_CORDON } from '../../src/activities/kube/nodes.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { sriovRollout } from '../../src/workflows/sriov-rollout.js';
@@ -115,4 +116,41 @@ test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed 
   }
   expect(invariants.bothCordoned()).toBe(false);
   expect(await cluster.podNames(first)).not.toContain('trainer');
+}, 240_000);
+
+test('with a beforeDrain hook Job and a health gate: the node an admin cordoned stays cordoned, the other is uncordoned, and the report says why', async () => {
+  const [adminCordoned, other] = gitops.dgxNodes as [string, string];
+  await cluster.kube.core.patchNode(
+    { name: adminCordoned, body: { spec: { unschedulable: true } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  const taskQueue = uniqueName('e2e-sriov-gates');
+  const worker = startWorker(taskQueue, mkdtempSync(join(tmpdir(), 'worker-checkout-')));
+  const input = gitops.rolloutInput({
+    numVfs: 4,
+    settleSeconds: 3,
+    healthGate: { fluxNamespace: cluster.namespace, timeoutSeconds: 60 },
+    hooks: {
+      beforeDrain: {
+        namespace: cluster.namespace,
+        job: { metadata: { name: 'rdma-quiesce' }, spec: { template: { spec: { containers: [{ name: 'quiesce', image: 'registry.invalid/rdma-quiesce:1' }] } } } },
+      },
+    },
+  });
+  try {
+    const result = await client.workflow.execute<typeof sriovRollout>('sriovRollout', { taskQueue, workflowId: sriovRolloutId(input.cluster), args: [input] });
+    expect(result.outcome).toBe('completed');
+    expect(result.nodes).toEqual([
+      expect.objectContaining({ node: adminCordoned, status: 'changed', leftCordoned: true, cordonedBefore: ADMIN_CORDON, message: expect.stringContaining('left cordoned') }),
+      expect.objectContaining({ node: other, status: 'changed', leftCordoned: false }),
+    ]);
+    expect(result.plan.steps[adminCordoned]).toEqual(expect.arrayContaining([expect.stringContaining(`no failing Flux Kustomization in ${cluster.namespace}`)]));
+  } finally {
+    worker.kill('SIGTERM');
+  }
+  expect((await cluster.kube.core.readNode({ name: adminCordoned })).spec?.unschedulable).toBe(true);
+  expect((await cluster.kube.core.readNode({ name: other })).spec?.unschedulable).toBeFalsy();
+  const hooks = await cluster.kube.batch.listNamespacedJob({ namespace: cluster.namespace, labelSelector: 'cluster-ops.wcloud.sh/hook=beforeDrain' });
+  expect(hooks.items.map((job) => [job.metadata!.labels!['cluster-ops.wcloud.sh/node'], job.status?.succeeded]).sort()).toEqual([[adminCordoned, 1], [other, 1]].sort());
+  for (const node of gitops.dgxNodes) expect(await allocatableVfs(cluster, node)).toBe('4');
 }, 240_000);
