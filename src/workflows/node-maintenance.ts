@@ -5,11 +5,12 @@ import { planNodeSteps } from '../domain/rolling-plan.js';
 import { NodeMaintenanceInput, nodeMaintenanceId } from '../schemas/node-maintenance.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { maintenanceNode } from './maintenance-node.js';
+import type { MaintenanceNodeResult } from './maintenance-node.js';
 import { QUICK_CALLS } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { maintenanceDoneSignal, nodeProgressSignal, progressQuery } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
-import { recordOutcomes, rollingStopped } from './shared/rolling.js';
+import { finishReports, recordOutcome, rollingStopped } from './shared/rolling.js';
 import type { NodeReport } from './shared/rolling.js';
 import { RollingGates, rollWithGates } from './shared/rolling-gates.js';
 import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './shared/search-attributes.js';
@@ -90,13 +91,15 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
     return result('planned');
   }
 
-  const rolled = await rollWithGates(
+  const rolled = await rollWithGates<MaintenanceNodeResult>(
     nodes,
     {
       maxUnavailable: input.maxUnavailable,
       gates,
       controls,
       stopRequested,
+      onOutcome: (outcome) =>
+        recordOutcome(reports, outcome, progress, (r) => ({ status: 'maintained', message: `maintained for ${r.maintainedSeconds}s${r.uncordoned ? ', uncordoned' : ''}` })),
       stillVerified: async (node) => {
         const [facts] = await listNodes({ names: [node] });
         return unmetExpectations(facts!, { condition: { type: 'Ready', status: 'True' } });
@@ -112,13 +115,7 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
       return child.result();
     },
   );
-  const stopReason = recordOutcomes(
-    reports,
-    rolled,
-    progress,
-    (r) => ({ status: 'maintained', message: `maintained for ${r.maintainedSeconds}s${r.uncordoned ? ', uncordoned' : ''}` }),
-    await gates.cordonedNow(),
-  );
+  const stopReason = finishReports(reports, rolled, progress, await gates.cordonedNow());
   if (controls.aborted) return result('aborted');
   if (stopReason) throw rollingStopped('node maintenance', stopReason, [...reports.values()]);
   return result('completed');

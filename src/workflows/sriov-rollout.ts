@@ -17,11 +17,12 @@ import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { approveSignal, nodeProgressSignal, progressQuery, rollbackSignal } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
-import { recordOutcomes, rollingStopped } from './shared/rolling.js';
+import { finishReports, recordOutcome, rollingStopped } from './shared/rolling.js';
 import type { NodeReport as RollingNodeReport } from './shared/rolling.js';
 import { RollingGates, rollWithGates } from './shared/rolling-gates.js';
 import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './shared/search-attributes.js';
 import { sriovNodeReconfigure, SRIOV_RESOURCE } from './sriov-node.js';
+import type { SriovNodeResult } from './sriov-node.js';
 
 const MERGE_POLL = '30 seconds';
 
@@ -180,8 +181,8 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
   if (!change) return result(rollbackReason ? 'rolled-back' : 'aborted');
 
   // Node by node. Abort or rollback cancels the node in progress (its drain stops; the node stays cordoned).
-  const rollOver = (target: VfConfig, targets: string[], suffix: string) =>
-    rollWithGates(
+  const rollOver = (target: VfConfig, targets: string[], suffix: string, status: 'changed' | 'rolled-back') =>
+    rollWithGates<SriovNodeResult>(
       targets,
       {
         maxUnavailable: input.maxUnavailable,
@@ -190,6 +191,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
         stopRequested,
         approve: (node) => (input.approval === 'each-node' && suffix === '' ? approve(`node ${node}`) : Promise.resolve(true)),
         stillVerified: (node) => nodeStillHas(node, target.numVfs),
+        onOutcome: (outcome) => recordOutcome(reports, outcome, progress, () => ({ status, message: `${status === 'changed' ? 'reconfigured' : 'rolled back'} to ${target.numVfs} VFs` })),
       },
       (node) => {
         progress.phase = `node ${node}`;
@@ -200,8 +202,8 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
       },
     );
 
-  const rolled = await rollOver(plan.to, nodes, '');
-  const stopReason = recordOutcomes(reports, rolled, progress, () => ({ status: 'changed', message: 'reconfigured' }), await gates.cordonedNow());
+  const rolled = await rollOver(plan.to, nodes, '', 'changed');
+  const stopReason = finishReports(reports, rolled, progress, await gates.cordonedNow());
 
   if (stopReason && input.rollbackOnFailure) rollbackReason ??= stopReason;
   if (rollbackReason !== undefined) {
@@ -212,8 +214,8 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     controls.abortReason = undefined;
     const reverted = await applyConfig(plan.from, `${branch}-rollback`, `Revert SR-IOV to ${plan.from.numVfs} VFs, MTU ${plan.from.mtu} (${why})`);
     if (!reverted) return result('aborted', change);
-    const back = await rollOver(plan.from, touched, '-rollback');
-    const backFailed = recordOutcomes(reports, back, progress, () => ({ status: 'rolled-back', message: `rolled back to ${plan.from.numVfs} VFs` }), await gates.cordonedNow());
+    const back = await rollOver(plan.from, touched, '-rollback', 'rolled-back');
+    const backFailed = finishReports(reports, back, progress, await gates.cordonedNow());
     if (backFailed) throw rollingStopped('SR-IOV rollout', `rollback failed: ${backFailed}`, [...reports.values()]);
     return result('rolled-back', change);
   }

@@ -50,7 +50,11 @@ test('a worker killed mid-bootstrap is replaced and the run finishes with every 
     const result = await handle.result();
     expect(result.outcome).toBe('completed');
     expect(result.kustomizations.map((k) => k.phase)).toEqual(Array(12).fill('ready'));
-    expect(result.criticalPath.path.at(-1)).toBe(`${cluster.namespace}/vpa`);
+    // The longest chain ends at a Kustomization nothing depends on; which one depends on timing (the
+    // Kustomization reconciling while the worker was dead takes longest).
+    const sinks = ['argo', 'dev-platform', 'messaging', 'network', 'security', 'vpa'].map((name) => `${cluster.namespace}/${name}`);
+    expect(result.criticalPath.path[0]).toBe(`${cluster.namespace}/namespaces`);
+    expect(sinks).toContain(result.criticalPath.path.at(-1));
   } finally {
     worker.kill('SIGTERM');
   }

@@ -147,7 +147,7 @@ test('abort mid-drain stops at once: that node stays cordoned, the next is never
   const before = await allocatableVfs(cluster, second);
   let drainStatus = '';
   const { result } = await rollout({ numVfs: await nextVfs(), node: { drainTimeoutSeconds: 3600 } }, async ({ handle }) => {
-    await eventually(async () => nodeStep(await progressOf(handle), first)?.message?.startsWith('drain:'), 'drain of the first node');
+    await eventually(async () => nodeStep(await progressOf(handle), first)?.message?.startsWith('drain:') && (await unschedulable(first)), 'drain of the first node');
     await handle.signal('abort', 'operator changed their mind');
     await handle.result();
     drainStatus = (await env.client.workflow.getHandle(`${handle.workflowId}/${first}/drain`).describe()).status.name;

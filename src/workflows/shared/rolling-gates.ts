@@ -6,7 +6,7 @@ import { QUICK_CALLS } from './activity-options.js';
 import type { OperatorControls } from './controls.js';
 import type { ProgressTracker } from './progress.js';
 import { rollNodes } from './rolling.js';
-import type { RollingResult } from './rolling.js';
+import type { RollingOptions, RollingResult } from './rolling.js';
 
 export const HEALTH_GATE_FAILED = 'HealthGateFailed';
 const RECHECK_MS = 30_000;
@@ -108,6 +108,7 @@ export interface GatedRollOptions<R> {
   approve?: (node: string) => Promise<boolean>;
   /** What no longer holds on a node the operation changed, checked after the settle time. */
   stillVerified: (node: string, result: R) => Promise<string[]>;
+  onOutcome?: RollingOptions<R>['onOutcome'];
 }
 
 /** The rolling engine with the run's gates in place: pause → window → approval before a node; settle + health after. */
@@ -118,6 +119,7 @@ export function rollWithGates<R>(nodes: string[], options: GatedRollOptions<R>, 
     {
       maxUnavailable: options.maxUnavailable,
       stopRequested,
+      onOutcome: options.onOutcome,
       beforeNode: async (node) => {
         if ((await controls.checkpoint()) || stopRequested()) return false;
         if (!(await gates.windowOpen(node))) return false;

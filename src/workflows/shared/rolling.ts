@@ -20,6 +20,8 @@ export interface RollingOptions<R> {
   betweenNodes?: (node: string, result: R) => Promise<void>;
   /** Turning true cancels the nodes in progress (their child workflows see a cancellation). */
   stopRequested: () => boolean;
+  /** Told each node's outcome the moment it is known (progress rows), before any gate runs. */
+  onOutcome?: (outcome: NodeOutcome<R>) => void;
 }
 
 export interface RollingResult<R> {
@@ -37,6 +39,10 @@ export async function rollNodes<R>(nodes: string[], options: RollingOptions<R>, 
   let stopped = false;
   const failed = () => result.outcomes.some((o) => !o.ok) || result.gateFailure !== undefined;
   const mayStart = () => queue.length > 0 && !stopped && !failed();
+  const record = (outcome: NodeOutcome<R>) => {
+    result.outcomes.push(outcome);
+    options.onOutcome?.(outcome);
+  };
 
   let finished = false;
   void condition(() => finished || options.stopRequested()).then(() => scopes.forEach((scope) => scope.cancel()));
@@ -55,12 +61,12 @@ export async function rollNodes<R>(nodes: string[], options: RollingOptions<R>, 
         .run(() => runNode(node))
         .then(
           async (value) => {
-            result.outcomes.push({ node, ok: true, result: value });
+            record({ node, ok: true, result: value });
             if (queue.length > 0 && options.betweenNodes && !options.stopRequested()) {
               await options.betweenNodes(node, value).catch((error: unknown) => void (result.gateFailure = { node, error }));
             }
           },
-          (error: unknown) => void result.outcomes.push({ node, ok: false, error }),
+          (error: unknown) => record({ node, ok: false, error }),
         )
         .finally(() => {
           scopes.delete(scope);
@@ -106,36 +112,38 @@ export interface NodeChildResult {
   uncordoned: boolean;
 }
 
-/**
- * Writes the engine's outcomes into the reports and progress rows: a success as the operation names it,
- * a cancellation as aborted, a failure with its root cause; nodes never started as skipped. Whether a
- * node is left cordoned comes from the cluster (`cordonedNow`), not from guesses. Returns the reason
- * the run must stop, if any.
- */
-export function recordOutcomes<R extends NodeChildResult, S extends string>(
+/** Writes one node's outcome into its report and progress row: a success as the operation names it. */
+export function recordOutcome<R extends NodeChildResult, S extends string>(
   reports: Map<string, NodeReport<S>>,
-  rolled: RollingResult<R>,
+  outcome: NodeOutcome<R>,
   progress: ProgressTracker,
   succeeded: (result: R) => { status: S; message: string },
+): void {
+  const report = reports.get(outcome.node)!;
+  if (outcome.ok) {
+    const { status, message } = succeeded(outcome.result);
+    const kept = outcome.result.cordonedBefore ? `; cordoned by ${outcome.result.cordonedBefore} before this run, left cordoned` : '';
+    Object.assign(report, { status, message: message + kept, cordonedBefore: outcome.result.cordonedBefore });
+    progress.step(`node ${outcome.node}`, 'done', report.message);
+  } else {
+    const aborted = isCancellation(outcome.error);
+    Object.assign(report, { status: aborted ? 'aborted' : 'failed', message: aborted ? 'interrupted by abort; left as it was' : rootMessage(outcome.error) });
+    progress.step(`node ${outcome.node}`, 'failed', report.message);
+  }
+}
+
+/**
+ * Completes the reports once the engine is done: nodes never started are skipped, a failed gate is told on
+ * the node after which it ran, and whether a node is left cordoned comes from the cluster (`cordonedNow`),
+ * not from guesses. Returns the reason the run must stop, if any.
+ */
+export function finishReports<S extends string>(
+  reports: Map<string, NodeReport<S>>,
+  rolled: RollingResult<unknown>,
+  progress: ProgressTracker,
   cordonedNow: Set<string>,
 ): string | undefined {
-  for (const outcome of rolled.outcomes) {
-    const report = reports.get(outcome.node)!;
-    if (outcome.ok) {
-      const { status, message } = succeeded(outcome.result);
-      const kept = outcome.result.cordonedBefore ? `; cordoned by ${outcome.result.cordonedBefore} before this run, left cordoned` : '';
-      Object.assign(report, { status, message: message + kept, leftCordoned: cordonedNow.has(outcome.node), cordonedBefore: outcome.result.cordonedBefore });
-      progress.step(`node ${outcome.node}`, 'done', report.message);
-    } else {
-      const aborted = isCancellation(outcome.error);
-      Object.assign(report, {
-        status: aborted ? 'aborted' : 'failed',
-        message: aborted ? 'interrupted by abort; left as it was (possibly cordoned)' : rootMessage(outcome.error),
-        leftCordoned: cordonedNow.has(outcome.node),
-      });
-      progress.step(`node ${outcome.node}`, 'failed', report.message);
-    }
-  }
+  for (const report of reports.values()) report.leftCordoned = cordonedNow.has(report.node);
   for (const node of rolled.notStarted) progress.step(`node ${node}`, 'skipped', 'not started');
   if (rolled.gateFailure) {
     const report = reports.get(rolled.gateFailure.node)!;
