@@ -12,6 +12,7 @@ import { startControlPlane } from './kube/control-plane.js';
 import { ensureNode, WILLINGHAM_NODES } from './kube/nodes.js';
 import { repoRoot } from './repo-root.js';
 import { startTemporalDevServer } from './temporal.js';
+import { startVictoriaMetrics } from './victoria-metrics.js';
 
 /**
  * `npm run lab`: the whole service on this machine. A real Temporal dev server with its UI, a real
@@ -28,9 +29,10 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 
   const infra = await installInfra();
-  const [temporal, controlPlane] = await Promise.all([
+  const [temporal, controlPlane, victoriaMetrics] = await Promise.all([
     startTemporalDevServer(join(dir, 'temporal'), infra, { port: temporalPort, uiPort }),
     startControlPlane(join(dir, 'kube'), infra),
+    startVictoriaMetrics(join(dir, 'victoria-metrics'), infra, { port: Number(process.env.LAB_VICTORIA_METRICS_PORT ?? 8428) }),
   ]);
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   for (const node of WILLINGHAM_NODES) await ensureNode(kube.core, node);
@@ -45,6 +47,7 @@ async function main() {
     GITHUB_REPOSITORY: `${gitops.github.owner}/${gitops.github.repo}`,
     GITHUB_TOKEN: gitops.github.token,
     GITHUB_API_URL: gitops.github.url,
+    VICTORIA_METRICS_URL: victoriaMetrics.url,
   });
 
   const connection = await NativeConnection.connect({ address: temporal.address });
@@ -52,7 +55,7 @@ async function main() {
     connection,
     namespace: 'default',
     taskQueue,
-    deps: { kube, gitops: gitOpsFromEnv(workerEnv) },
+    deps: { kube, gitops: gitOpsFromEnv(workerEnv), metrics: { url: workerEnv.VICTORIA_METRICS_URL! } },
     workflowBundlePath: join(root, 'dist/workflow-bundle.js'),
   });
   const running = worker.run();
@@ -66,7 +69,7 @@ async function main() {
     await running.catch(() => undefined);
     await connection.close();
     await gitops.stop();
-    await Promise.all([temporal.stop(), controlPlane.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop()]);
     console.log('lab stopped');
     process.exit(0);
   };
@@ -82,6 +85,7 @@ cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugi
   Kubernetes API   ${controlPlane.server}
   GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}; simulated Flux applies it)
   GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
+  VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results)
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
   kubectl          ${kubectl} --kubeconfig ${kubeconfig} get nodes
 

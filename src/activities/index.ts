@@ -7,12 +7,16 @@ import { createDrainActivities } from './kube/drain.js';
 import { createInventoryActivities } from './kube/inventory.js';
 import { createNodeActivities } from './kube/nodes.js';
 import { createWaitActivities } from './kube/wait.js';
+import { createMetricsActivities } from './metrics/victoria-metrics.js';
+import type { MetricsDeps } from './metrics/victoria-metrics.js';
 
 /** Everything activities talk to, injected so tests and the lab point them at local servers. */
 export interface ActivityDeps {
   kube: KubeClients;
   /** The GitOps repository (and GitHub); absent on a worker that only runs cluster-side operations. */
   gitops?: GitOpsDeps;
+  /** VictoriaMetrics for NCCL results; absent: pushing results fails for good, saying so. */
+  metrics?: MetricsDeps;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -24,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDaemonSetActivities(deps.kube),
     ...createFluxActivities(deps.kube),
     ...createGitOpsActivities(deps.gitops),
+    ...createMetricsActivities(deps.metrics),
   };
 }
 
