@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { BootstrapClusterInput, bootstrapClusterId } from './bootstrap-cluster.js';
 import { DrainNodeInput } from './drain-node.js';
+import { NcclJobInput, ncclJobId } from './nccl-job.js';
 import { BootstrapNodeInput } from './node-inventory.js';
 import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
 
@@ -31,6 +32,11 @@ export const workflowCatalog = {
     input: DrainNodeInput,
     summary: 'cordon a node and evict its pods, respecting PodDisruptionBudgets',
     workflowId: (input) => `drain-node-${input.node}`,
+  }),
+  ncclJob: entry({
+    input: NcclJobInput,
+    summary: 'multi-node NCCL benchmark or torchrun training on the DGX Sparks, retried across node failures',
+    workflowId: (input) => ncclJobId(input.name),
   }),
   sriovRollout: entry({
     input: SriovRolloutInput,

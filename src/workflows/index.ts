@@ -2,5 +2,6 @@
 export { bootstrapCluster } from './bootstrap-cluster.js';
 export { bootstrapNode } from './bootstrap-node.js';
 export { drainNode } from './drain-node.js';
+export { ncclJob } from './nccl-job.js';
 export { sriovNodeReconfigure } from './sriov-node.js';
 export { sriovRollout } from './sriov-rollout.js';

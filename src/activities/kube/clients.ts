@@ -1,4 +1,4 @@
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PolicyV1Api, Watch } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PolicyV1Api, Watch } from '@kubernetes/client-node';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { NodeFacts } from '../../domain/node.js';
 import type { PodFacts } from '../../domain/drain.js';
@@ -8,6 +8,7 @@ export interface KubeClients {
   config: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  batch: BatchV1Api;
   policy: PolicyV1Api;
   custom: CustomObjectsApi;
   watch: Watch;
@@ -18,6 +19,7 @@ export function kubeClients(config: KubeConfig): KubeClients {
     config,
     core: config.makeApiClient(CoreV1Api),
     apps: config.makeApiClient(AppsV1Api),
+    batch: config.makeApiClient(BatchV1Api),
     policy: config.makeApiClient(PolicyV1Api),
     custom: config.makeApiClient(CustomObjectsApi),
     watch: new Watch(config),
