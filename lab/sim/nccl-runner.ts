@@ -44,6 +44,7 @@ export class SimulatedNcclRunner {
   readonly played: PlayedAttempt[] = [];
   private readonly scripts = new Map<string, SimulatedOutcome[]>();
   private readonly seen = new Set<string>();
+  private readonly volumes: string[] = [];
   private stopped = false;
   private readonly loop: Promise<void>;
 
@@ -74,9 +75,11 @@ export class SimulatedNcclRunner {
 
   /** A PersistentVolume pre-bound to the claim, so pods that mount it can be scheduled (nothing is stored). */
   async provideVolume(claim: string, size = '50Gi'): Promise<void> {
+    const name = `${this.namespace}-${claim}`.slice(0, 63);
+    this.volumes.push(name);
     await this.core.createPersistentVolume({
       body: {
-        metadata: { name: `${this.namespace}-${claim}`.slice(0, 63) },
+        metadata: { name },
         spec: {
           capacity: { storage: size },
           accessModes: ['ReadWriteMany'],
@@ -91,6 +94,7 @@ export class SimulatedNcclRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
+    await Promise.allSettled(this.volumes.map((name) => this.core.deletePersistentVolume({ name })));
   }
 
   private async run(): Promise<void> {

@@ -256,6 +256,13 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
 
     /** The newest checkpoint in the training's claim, to resume from. */
     async newestCheckpoint({ ref, claim, dir }: { ref: JobRef; claim: string; dir: string }): Promise<{ newest?: string; count: number }> {
+      try {
+        await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: ref.namespace });
+      } catch (error) {
+        // The first attempt of a new training creates the claim: nothing to resume from yet.
+        if (isApiStatus(error, 404)) return { count: 0 };
+        throw error;
+      }
       const checkpoints = await sources.checkpoints.list({ namespace: ref.namespace, claim, dir });
       return { newest: checkpoints.at(-1), count: checkpoints.length };
     },
