@@ -85,15 +85,16 @@ export const NcclJobInput = z
       })
       .prefault({}),
   })
+  // Runs even when single fields failed, so one message lists every problem.
   .check(
     z.superRefine((input, ctx) => {
       if (input.kind === 'training' && !input.training) {
         ctx.addIssue({ code: 'custom', path: ['training'], message: 'required when kind is training' });
       }
-      if (new Set(input.nodes).size !== input.nodes.length) {
+      if (Array.isArray(input.nodes) && new Set(input.nodes).size !== input.nodes.length) {
         ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'must not repeat a node' });
       }
-    }),
+    }, { when: () => true }),
   );
 export type NcclJobInput = z.input<typeof NcclJobInput>;
 export type NcclJobSpec = z.output<typeof NcclJobInput>;
