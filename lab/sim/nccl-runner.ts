@@ -15,8 +15,9 @@ import { setNodeNotReady } from '../kube/nodes.js';
  *  - node-loss: rank 0 prints part of a log, then the node of one rank stops reporting Ready (KWOK's
  *    node-not-ready stage) and comes back after recoverAfterMs.
  * Limits: the "log" lives in a pod annotation (SIM_LOG_ANNOTATION; real pods have real logs, read through
- * the core API), checkpoints are names listed in an annotation of the claim (no files), the claim is
- * bound to a PersistentVolume that stores nothing, and pods reach Running only through KWOK.
+ * the core API), checkpoints are names listed in an annotation of the claim (no files), each job's claim
+ * is bound to a PersistentVolume the runner makes and that stores nothing, pods reach Running only
+ * through KWOK, and nothing checks the GPU, the VF, Multus or the ssh secret.
  */
 export const SIM_LOG_ANNOTATION = 'sim.cluster-ops.wcloud.sh/log';
 export const SIM_CHECKPOINTS_ANNOTATION = 'sim.cluster-ops.wcloud.sh/checkpoints';
@@ -48,9 +49,11 @@ export class SimulatedNcclRunner {
   private stopped = false;
   private readonly loop: Promise<void>;
 
+  /** `defaultOutcome` ends the attempts of jobs nobody scripted (the lab: complete with a recorded log). */
   constructor(
     private readonly core: CoreV1Api,
     private readonly namespace: string,
+    private readonly defaultOutcome?: SimulatedOutcome,
   ) {
     this.loop = this.run();
   }
@@ -74,7 +77,7 @@ export class SimulatedNcclRunner {
   };
 
   /** A PersistentVolume pre-bound to the claim, so pods that mount it can be scheduled (nothing is stored). */
-  async provideVolume(claim: string, size = '50Gi'): Promise<void> {
+  private async provideVolume(claim: string, size: string): Promise<void> {
     const name = `${this.namespace}-${claim}`.slice(0, 63);
     this.volumes.push(name);
     await this.core.createPersistentVolume({
@@ -106,6 +109,13 @@ export class SimulatedNcclRunner {
           const key = `${pod.metadata!.labels![NCCL_JOB_LABEL]}/${pod.metadata!.labels![ATTEMPT_LABEL]}`;
           attempts.set(key, [...(attempts.get(key) ?? []), pod]);
         }
+        const claims = await this.core.listNamespacedPersistentVolumeClaim({ namespace: this.namespace, labelSelector: NCCL_JOB_LABEL });
+        for (const claim of claims.items) {
+          const name = claim.metadata!.name!;
+          if (claim.spec?.volumeName || this.seen.has(`pvc/${name}`)) continue;
+          this.seen.add(`pvc/${name}`);
+          await this.provideVolume(name, claim.spec?.resources?.requests?.storage ?? '1Gi');
+        }
         for (const [key, attemptPods] of attempts) {
           if (this.seen.has(key) || !this.allRunning(attemptPods)) continue;
           this.seen.add(key);
@@ -129,7 +139,7 @@ export class SimulatedNcclRunner {
     const job = labels[NCCL_JOB_LABEL]!;
     const attempt = Number(labels[ATTEMPT_LABEL]);
     const script = this.scripts.get(job) ?? [];
-    const outcome = script.length > 1 ? script.shift()! : script[0];
+    const outcome = (script.length > 1 ? script.shift()! : script[0]) ?? this.defaultOutcome;
     if (!outcome) return;
     const byRank = [...pods].sort((a, b) => Number(a.metadata!.labels![COMPLETION_INDEX_LABEL]) - Number(b.metadata!.labels![COMPLETION_INDEX_LABEL]));
     const env = byRank[0]!.spec!.containers[0]!.env ?? [];

@@ -38,7 +38,6 @@ afterAll(async () => {
 test('a training job that loses a node resumes from the newest checkpoint on the next attempt, and leaves nothing behind', async () => {
   const name = uniqueName('train');
   const claim = `${name}-checkpoints`;
-  await lab.runner.provideVolume(claim);
   const trainingLog = 'step 100 loss 2.31\nsaved checkpoint ckpt-000100\nstep 200 loss 1.97\nsaved checkpoint ckpt-000200\n';
   lab.runner.script(name, [
     { kind: 'node-loss', log: trainingLog, recoverAfterMs: 3_000, checkpoints: ['ckpt-000100', 'ckpt-000200'] },
