@@ -128,3 +128,27 @@ test('cancel cleans up the running attempt', async () => {
   expect(run.progress.steps.find((s) => s.name === 'cleanup')?.phase).toBe('done');
   expect(run.leftovers).toEqual([]);
 });
+
+test('pause holds off the next attempt; abort stops the running one and cleans up', async () => {
+  const run = await benchmark(
+    [{ kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 }, { kind: 'hang', log: SPARK_RUN_LOG }],
+    { hangSeconds: 3600, retry: { initialBackoffSeconds: 1 } },
+    async (handle) => {
+      const job = handle.workflowId.replace('nccl-job-', '');
+      await eventually(async () => lab.runner.played.some((p) => p.job === job), 'attempt 1 running');
+      await handle.signal('pause');
+      const paused = await eventually(async () => {
+        const progress = await handle.query<Progress>('progress');
+        return progress.steps.some((s) => s.name === 'attempt 1' && s.phase === 'failed') && progress.paused && progress;
+      }, 'attempt 1 failed while paused');
+      expect(paused.steps.some((s) => s.name === 'attempt 2')).toBe(false);
+      await handle.signal('resume');
+      await eventually(async () => lab.runner.played.filter((p) => p.job === job).length === 2, 'attempt 2 running');
+      await handle.signal('abort', 'operator stopped it');
+    },
+  );
+  expect(run.result?.outcome).toBe('aborted');
+  expect(run.result?.attempts.map((a) => [a.outcome, a.cause ?? null])).toEqual([['failed', 'nccl-error'], ['aborted', null]]);
+  expect(run.result?.attempts[1]!.detail).toBe('operator stopped it');
+  expect(run.leftovers).toEqual([]);
+});
