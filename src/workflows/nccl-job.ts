@@ -126,14 +126,17 @@ async function runAttempt(spec: NcclJobSpec, attempt: number, progress: Progress
 
   progress.phase = `attempt ${attempt}: waiting for ${spec.nodes.join(', ')}`;
   try {
-    await waitForJobNodes({
-      nodes: spec.nodes,
-      vfsPerPod: spec.vfsPerPod,
-      // After a failure the nodes may be coming back (a reboot): that wait has its own deadline.
-      timeoutSeconds: attempt === 1 ? spec.nodesTimeoutSeconds : spec.retry.nodeRecoverySeconds,
-      pollSeconds: spec.pollSeconds,
-    });
+    await untilAborted(controls, () =>
+      waitForJobNodes({
+        nodes: spec.nodes,
+        vfsPerPod: spec.vfsPerPod,
+        // After a failure the nodes may be coming back (a reboot): that wait has its own deadline.
+        timeoutSeconds: attempt === 1 ? spec.nodesTimeoutSeconds : spec.retry.nodeRecoverySeconds,
+        pollSeconds: spec.pollSeconds,
+      }),
+    );
   } catch (error) {
+    if (isCancellation(error) && controls.aborted) return done({ outcome: 'aborted', detail: controls.abortReason });
     if (isCancellation(error)) throw error;
     return done({ cause: 'nodes-unavailable', retryable: false, detail: rootMessage(error) });
   }
@@ -152,18 +155,22 @@ async function runAttempt(spec: NcclJobSpec, attempt: number, progress: Progress
 
   progress.phase = `attempt ${attempt}: running`;
   progress.step(step, 'running', report.resumedFrom ? `running, resumed from ${report.resumedFrom}` : 'running');
-  // Abort stops the running attempt (its watch) at once; pause only holds off the next attempt.
-  const watching = new CancellationScope();
-  // This wait is itself cancelled with the workflow: that is no error.
-  void condition(() => controls.aborted).then(() => watching.cancel(), () => undefined);
   try {
-    const watched = await watching.run(() => watchJobAttempt({ spec, attempt }));
+    const watched = await untilAborted(controls, () => watchJobAttempt({ spec, attempt }));
     if (watched.outcome === 'succeeded') return done({ outcome: 'succeeded' });
     return done(classifyFailure(watched.observation));
   } catch (error) {
     if (isCancellation(error) && controls.aborted) return done({ outcome: 'aborted', detail: controls.abortReason });
     throw error;
   }
+}
+
+/** Abort stops the long waits of an attempt at once (they are cancelled); pause only holds off the next attempt. */
+function untilAborted<T>(controls: OperatorControls, wait: () => Promise<T>): Promise<T> {
+  const scope = new CancellationScope();
+  // This wait is itself cancelled with the workflow: that is no error.
+  void condition(() => controls.aborted).then(() => scope.cancel(), () => undefined);
+  return scope.run(wait);
 }
 
 async function benchmarkResults(spec: NcclJobSpec, result: NcclJobResult, progress: ProgressTracker) {

@@ -83,7 +83,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
   const attemptSelector = (ref: JobRef, attempt: number) => `${NCCL_JOB_LABEL}=${ref.name},${ATTEMPT_LABEL}=${attempt}`;
   const attemptPods = async (ref: JobRef, attempt: number) =>
     (await core.listNamespacedPod({ namespace: ref.namespace, labelSelector: attemptSelector(ref, attempt) })).items;
-  const rank0Pod = (pods: V1Pod[]) => pods.find((p) => p.metadata?.labels?.[COMPLETION_INDEX_LABEL] === '0' && !p.metadata?.deletionTimestamp) ?? pods.find((p) => p.metadata?.labels?.[COMPLETION_INDEX_LABEL] === '0');
+  const rank0Pod = (pods: V1Pod[]) => pods.find((p) => p.metadata?.labels?.[COMPLETION_INDEX_LABEL] === '0');
   const readLog = async (ref: JobRef, pod: V1Pod | undefined) =>
     pod ? sources.logs.read(ref.namespace, pod.metadata!.name!).catch(() => '') : '';
 
@@ -181,16 +181,17 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
           attemptPods(spec, attempt),
           observeNodes(spec.nodes),
         ]);
-        const current = await readLog(spec, rank0Pod(pods));
-        if (current.length > log.length) lastProgress = Date.now();
+        const rank0 = rank0Pod(pods);
+        const current = await readLog(spec, rank0);
+        // The hang clock runs from rank 0's start: pulling a large image or waiting to be scheduled is no hang.
+        if (current.length > log.length || rank0?.status?.phase !== 'Running') lastProgress = Date.now();
         log = current.length >= log.length ? current : log;
         const conditions = jobObject?.status?.conditions ?? [];
         const hasCondition = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
         const observedPods = pods.map(observePod);
-        const usedNodes = new Set([...spec.nodes, ...observedPods.map((p) => p.node).filter((n): n is string => Boolean(n))]);
-        const observation = (hung: boolean, jobReason?: string): WatchAttemptResult => ({
+        const failed = (hung: boolean, jobReason?: string): WatchAttemptResult => ({
           outcome: 'failed',
-          observation: { nodes: nodes.filter((n) => usedNodes.has(n.name)), pods: observedPods, log: tail(log), hung, jobReason },
+          observation: { nodes, pods: observedPods, log: tail(log), hung, jobReason },
           logLines: lineCount(log),
         });
         context.heartbeat({ logLines: lineCount(log), idleSeconds: Math.round((Date.now() - lastProgress) / 1000) });
@@ -199,15 +200,15 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
           return { outcome: 'succeeded', observation: { nodes, pods: observedPods, log: tail(log), hung: false }, logLines: lineCount(log) };
         }
         const failedCondition = hasCondition('Failed') ?? hasCondition('FailureTarget');
-        if (failedCondition) return observation(false, failedCondition.reason ?? 'Failed');
-        if (!jobObject) return observation(false, `Job ${job} is gone`);
-        if (nodes.some((n) => !n.ready)) return observation(false);
-        if (observedPods.some((p) => p.phase === 'Failed' || p.disruption || p.reason === 'Evicted')) return observation(false);
+        if (failedCondition) return failed(false, failedCondition.reason ?? 'Failed');
+        if (!jobObject) return failed(false, `Job ${job} is gone`);
+        if (nodes.some((n) => !n.ready)) return failed(false);
+        if (observedPods.some((p) => p.phase === 'Failed' || p.disruption || p.reason === 'Evicted')) return failed(false);
         if (observedPods.some((p) => /ErrImagePull|ImagePullBackOff|InvalidImageName|CreateContainer/.test(p.waitingReason ?? ''))) {
-          return observation(false);
+          return failed(false);
         }
-        if (Date.now() - lastProgress > spec.hangSeconds * 1000) return observation(true);
-        if (Date.now() > deadline) return observation(true, 'attempt timeout');
+        if (Date.now() - lastProgress > spec.hangSeconds * 1000) return failed(true);
+        if (Date.now() > deadline) return failed(true, 'attempt timeout');
         await delay(spec.pollSeconds * 1000, undefined, { signal: context.cancellationSignal });
       }
     },
@@ -245,7 +246,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
         // Pods on a lost node never confirm their deletion: remove them, as the node's kubelet is gone.
         for (const pod of pods) {
           const onLostNode = pod.spec?.nodeName && !(await observeNodes([pod.spec.nodeName]))[0]!.ready;
-          if (onLostNode || !pod.metadata?.ownerReferences?.length) {
+          if (onLostNode) {
             await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: ref.namespace, gracePeriodSeconds: 0 }).catch(ignoreGone);
           }
         }
