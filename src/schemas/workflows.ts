@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { BootstrapClusterInput, bootstrapClusterId } from './bootstrap-cluster.js';
 import { DrainNodeInput } from './drain-node.js';
+import { NcclJobInput, ncclJobId } from './nccl-job.js';
 import { NodeMaintenanceInput, nodeMaintenanceId } from './node-maintenance.js';
 import { BootstrapNodeInput } from './node-inventory.js';
 import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
@@ -42,6 +43,11 @@ export const workflowCatalog = {
     summary: 'node by node: cordon, drain, hold for the operator (done signal) or a time, verify Ready, uncordon',
     workflowId: (input) => nodeMaintenanceId(input.cluster),
     plannable: true,
+  }),
+  ncclJob: entry({
+    input: NcclJobInput,
+    summary: 'multi-node NCCL benchmark or torchrun training on the DGX Sparks, retried across node failures',
+    workflowId: (input) => ncclJobId(input.name),
   }),
   sriovRollout: entry({
     input: SriovRolloutInput,

@@ -4,5 +4,6 @@ export { bootstrapNode } from './bootstrap-node.js';
 export { drainNode } from './drain-node.js';
 export { maintenanceNode } from './maintenance-node.js';
 export { nodeMaintenance } from './node-maintenance.js';
+export { ncclJob } from './nccl-job.js';
 export { sriovNodeReconfigure } from './sriov-node.js';
 export { sriovRollout } from './sriov-rollout.js';

@@ -21,10 +21,10 @@ function isAlive(pid: number): boolean {
 
 test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves nothing behind when stopped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lab-'));
-  const [temporalPort, uiPort] = [await freePort(), await freePort()];
+  const [temporalPort, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const address = `127.0.0.1:${temporalPort}`;
   const lab = spawn(process.execPath, ['dist/lab/run.js'], {
-    env: { ...process.env, LAB_DIR: dir, LAB_TEMPORAL_PORT: String(temporalPort), LAB_UI_PORT: String(uiPort) },
+    env: { ...process.env, LAB_DIR: dir, LAB_TEMPORAL_PORT: String(temporalPort), LAB_UI_PORT: String(uiPort), LAB_VICTORIA_METRICS_PORT: String(metricsPort) },
   });
   let output = '';
   lab.stdout.on('data', (chunk) => (output += chunk));
@@ -69,6 +69,17 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
       expect(node.status?.allocatable?.['nvidia.com/cx7_qsfp']).toBe('8');
       expect(node.spec?.unschedulable).toBeFalsy();
     }
+
+    // The documented benchmark start (docs/workflows/nccl-job.md): the simulated runner plays a recorded
+    // two-Spark log, the figures land in the lab's VictoriaMetrics.
+    const nccl = '{"name":"lab-allgather","kind":"benchmark","image":"ghcr.io/example/nccl-tests:2.18.3","pollSeconds":1,"benchmark":{"test":"all_gather_perf"}}';
+    await run(process.execPath, ['dist/src/client/cli.js', 'start', 'ncclJob', '--input', nccl], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
+    const benchmark = await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'nccl-job-lab-allgather', '--output', 'json'], { timeout: 120_000 });
+    const result = JSON.parse(benchmark.stdout).closeEvent.workflowExecutionCompletedEventAttributes.result[0];
+    expect(result).toMatchObject({ outcome: 'succeeded', metricsPushed: true, summary: { peakBusBwGBps: 2.83 } });
+    const query = new URLSearchParams({ 'match[]': 'nccl_busbw_peak_gbps{job="lab-allgather"}', start: '0' });
+    const exported = await (await fetch(`http://127.0.0.1:${metricsPort}/api/v1/export?${query}`)).text();
+    expect(JSON.parse(exported.trim())).toMatchObject({ values: [2.83] });
   } finally {
     lab.kill('SIGTERM');
     expect(await exited).toBe(0);

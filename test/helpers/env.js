@@ -7,6 +7,7 @@ export const TEST_ENV = {
   kubeBin: 'CLUSTER_OPS_TEST_KUBE_BIN',
   crds: 'CLUSTER_OPS_TEST_CRDS',
   bundle: 'CLUSTER_OPS_TEST_WORKFLOW_BUNDLE',
+  victoriaMetrics: 'CLUSTER_OPS_TEST_VICTORIA_METRICS_URL',
 };
 
 /** @param {keyof typeof TEST_ENV} name */

@@ -9,22 +9,24 @@ import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
 import { installCrds } from '../../dist/lab/kube/crds.js';
 import { loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
 import { startTemporalDevServer } from '../../dist/lab/temporal.js';
+import { startVictoriaMetrics } from '../../dist/lab/victoria-metrics.js';
 import { bundleWorkflows } from '../../dist/src/workflow-bundle.js';
 import { TEST_ENV } from './env.js';
 
 /**
- * Starts one of each real server for the whole run (control plane with KWOK, Temporal dev server) and
- * bundles the workflows once. Test files get their own namespaces, nodes and task queues; each makes its
- * own time-skipping server, because that server's clock is shared by everything connected to it.
+ * Starts one of each real server for the whole run (control plane with KWOK, Temporal dev server,
+ * VictoriaMetrics) and bundles the workflows once. Test files get their own namespaces, nodes and task
+ * queues (and metric labels); each makes its own time-skipping server, because that server's clock is shared by everything connected to it.
  */
 export default async function globalSetup() {
   removeDeadRuns();
   const dir = join(tmpdir(), `${RUN_PREFIX}${process.pid}`);
   const infra = await installInfra();
   mkdirSync(dir, { recursive: true });
-  const [controlPlane, temporal, bundle] = await Promise.all([
+  const [controlPlane, temporal, victoriaMetrics, bundle] = await Promise.all([
     startControlPlane(join(dir, 'kube'), infra),
     startTemporalDevServer(join(dir, 'temporal'), infra, { headless: true }),
+    startVictoriaMetrics(join(dir, 'victoria-metrics'), infra),
     bundleWorkflows(),
   ]);
   await installCrds(loadKubeConfig(controlPlane.kubeconfig), infra.crds);
@@ -38,9 +40,10 @@ export default async function globalSetup() {
     [TEST_ENV.kubeBin]: infra.kubeBin,
     [TEST_ENV.crds]: infra.crds,
     [TEST_ENV.bundle]: bundlePath,
+    [TEST_ENV.victoriaMetrics]: victoriaMetrics.url,
   });
   globalThis.clusterOpsStop = async () => {
-    await Promise.all([temporal.stop(), controlPlane.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
 }
@@ -54,7 +57,7 @@ function removeDeadRuns() {
     const pid = Number(entry.slice(RUN_PREFIX.length));
     if (isAlive(pid)) continue;
     const dir = join(tmpdir(), entry);
-    for (const server of ['kube', 'temporal']) killLeftovers(join(dir, server));
+    for (const server of ['kube', 'temporal', 'victoria-metrics']) killLeftovers(join(dir, server));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -8,6 +8,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeClients } from '../../src/activities/kube/clients.js';
+import { NcclJobInput } from '../../src/schemas/nccl-job.js';
 import { testEnv } from '../helpers/env.js';
 import { TestCluster } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
@@ -34,7 +35,7 @@ beforeAll(async () => {
   ];
   await kubectl(['apply', '--server-side', '--force-conflicts', ...crds.flatMap((file) => ['-f', file])]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.flatMap((file) => ['-f', file])]);
-  for (const namespace of ['temporal-system', 'flux-system']) {
+  for (const namespace of ['temporal-system', 'flux-system', 'nccl']) {
     await kubectl(['create', 'namespace', namespace]).catch((error: { stderr: string }) => {
       if (!/AlreadyExists/.test(error.stderr)) throw error;
     });
@@ -45,15 +46,18 @@ afterAll(() => cluster.close());
 
 const documents = () => parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string } });
 
-test('the base renders to the expected objects, in temporal-system but for the kube-system restart role', () => {
+test('the base renders to the expected objects, in temporal-system but for the kube-system restart role and the NCCL jobs', () => {
   expect(documents().map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort()).toEqual([
     'ClusterRole//cluster-ops',
     'ClusterRoleBinding//cluster-ops',
     'Deployment/temporal-system/cluster-ops-worker',
     'ExternalSecret/temporal-system/cluster-ops-github',
     'ExternalSecret/temporal-system/cluster-ops-temporal-client',
+    'Namespace//nccl',
     'Role/kube-system/cluster-ops-daemonset-restart',
+    'Role/nccl/cluster-ops-nccl-jobs',
     'RoleBinding/kube-system/cluster-ops-daemonset-restart',
+    'RoleBinding/nccl/cluster-ops-nccl-jobs',
     'ServiceAccount/temporal-system/cluster-ops',
     'VMPodScrape/temporal-system/cluster-ops-worker',
   ]);
@@ -61,7 +65,7 @@ test('the base renders to the expected objects, in temporal-system but for the k
 
 test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
   const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], rendered);
-  expect(out.trim().split('\n')).toHaveLength(9);
+  expect(out.trim().split('\n')).toHaveLength(12);
   expect(out).toMatch(/externalsecret\.external-secrets\.io\/cluster-ops-temporal-client serverside-applied \(server dry run\)/);
   const flux = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', 'manifests/flux/kustomization.yaml']);
   expect(flux).toMatch(/kustomization\.kustomize\.toolkit\.fluxcd\.io\/cluster-ops serverside-applied \(server dry run\)/);
@@ -80,7 +84,7 @@ test('the worker runs non-root on a read-only root filesystem, with probes and r
 });
 
 test('the node activities work as the worker ServiceAccount, and nothing more is allowed', async () => {
-  const rbac = documents().filter((d) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind));
+  const rbac = documents().filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind));
   await kubectl(['apply', '--server-side', '-f', '-'], rbac.map((doc) => JSON.stringify(doc)).join('\n'));
   const { status } = await cluster.kube.core.createNamespacedServiceAccountToken({
     name: 'cluster-ops',
@@ -107,6 +111,12 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   expect((await run(activities.drainPass, { node })).evicted).toEqual([`${cluster.namespace}/app`]);
   await run(activities.waitForNode, { node, timeoutSeconds: 10, condition: { type: 'Ready', status: 'True' } });
   expect(await run(activities.uncordonNode, { node, owner: 'rbac-test' })).toMatchObject({ uncordoned: true });
+
+  // ncclJob: an attempt's objects (and the checkpoint claim) created and cleaned up in namespace nccl.
+  const spec = NcclJobInput.parse({ name: 'rbac', kind: 'training', image: 'registry.invalid/t:1', nodes: [node, 'elsewhere'], training: { command: ['t.py'], checkpointClaim: 'rbac-checkpoints' } });
+  expect(await run(activities.createJobAttempt, { spec, attempt: 1 })).toEqual({ job: 'rbac-a1' });
+  expect((await run(activities.cleanupJob, { ref: spec, timeoutSeconds: 60 })).deleted).toEqual(['Job/rbac-a1', 'Service/rbac-a1']);
+  await expect(worker.batch.createNamespacedJob({ namespace: cluster.namespace, body: { metadata: { name: 'x' } } })).rejects.toMatchObject({ code: 403 });
 
   await expect(worker.core.deleteNamespacedPod({ name: 'app', namespace: cluster.namespace })).rejects.toMatchObject({ code: 403 });
   await expect(worker.core.deleteNode({ name: node })).rejects.toMatchObject({ code: 403 });

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { kubeName, seconds } from './common.js';
+
+/** NCCL settings that make it use the DGX Sparks' ConnectX-7 link (the Multus interface is net1). */
+export const DEFAULT_NCCL_ENV: Record<string, string> = {
+  NCCL_SOCKET_IFNAME: 'net1',
+  NCCL_IB_DISABLE: '0',
+  NCCL_NET_GDR_LEVEL: '5',
+  NCCL_DEBUG: 'INFO',
+};
+
+const NCCL_TESTS = ['all_reduce_perf', 'all_gather_perf', 'broadcast_perf', 'reduce_perf', 'reduce_scatter_perf', 'alltoall_perf', 'sendrecv_perf'] as const;
+const byteSize = z.string().regex(/^\d+[KMG]?$/, 'must be bytes with an optional K, M or G suffix');
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name');
+
+export const NcclBenchmarkSpec = z.strictObject({
+  /** The nccl-tests binary (an MPI build) run by mpirun from index 0. */
+  test: z.enum(NCCL_TESTS).default('all_reduce_perf'),
+  minBytes: byteSize.default('8'),
+  maxBytes: byteSize.default('16G'),
+  stepFactor: z.number().int().min(2).max(16).default(2),
+  iters: z.number().int().min(1).max(10_000).default(20),
+  warmupIters: z.number().int().min(0).max(10_000).default(5),
+  /** Check results (-c 1); wrong results then fail the run. */
+  check: z.boolean().default(true),
+  /** Where the image has the nccl-tests binaries. */
+  testsDir: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute path').default('/opt/nccl-tests/build'),
+  /** Secret with `id_rsa` and `authorized_keys` mounted at /root/.ssh for mpirun over ssh between the pods. */
+  sshSecret: kubeName.default('nccl-ssh'),
+});
+
+export const NcclTrainingSpec = z.strictObject({
+  /** What torchrun runs (script and its arguments); rank, world size and rendezvous come from the job. */
+  command: z.array(z.string().min(1)).min(1),
+  /** The PersistentVolumeClaim holding checkpoints (created ReadWriteMany if missing). */
+  checkpointClaim: kubeName,
+  checkpointSize: z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'must be a quantity like 50Gi').default('50Gi'),
+  storageClassName: kubeName.optional(),
+  /** Where the claim is mounted; the script reads RESUME_FROM (newest checkpoint) and writes here. */
+  checkpointDir: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute path').default('/checkpoints'),
+});
+
+export const NcclJobInput = z
+  .strictObject({
+    /** Names the Job, Service and metrics; one run per name (workflow id nccl-job-<name>). */
+    name: kubeName.max(40),
+    kind: z.enum(['benchmark', 'training']),
+    namespace: kubeName.default('nccl'),
+    /** One pod per node; rank 0 (the launcher) runs on the first. */
+    nodes: z.array(kubeName).min(2).max(8).default(['talos-7aj-lwl', 'talos-ysi-4k0']),
+    image: z.string().min(1),
+    /** The Multus NetworkAttachmentDefinition of the ConnectX-7 VFs. */
+    network: kubeName.default('dgx-qsfp'),
+    /** VFs (nvidia.com/cx7_qsfp) per pod; one VF sits on one half of the port (one ~100 Gb/s HCA). */
+    vfsPerPod: z.number().int().min(1).max(8).default(1),
+    /** Added to (and overriding) DEFAULT_NCCL_ENV. */
+    ncclEnv: z.record(envName, z.string()).default({}),
+    benchmark: NcclBenchmarkSpec.prefault({}),
+    training: NcclTrainingSpec.optional(),
+    retry: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+        initialBackoffSeconds: seconds(3600).default(30),
+        maxBackoffSeconds: seconds(6 * 3600).default(600),
+        /** How long to wait for a failed node to come back before giving up. */
+        nodeRecoverySeconds: seconds(7 * 24 * 3600).default(1800),
+      })
+      .prefault({}),
+    /** Waiting for the nodes to be Ready with a free GPU and VF before an attempt. */
+    nodesTimeoutSeconds: seconds(7 * 24 * 3600).default(600),
+    /** No new rank 0 log line for this long is a hang. */
+    hangSeconds: seconds(24 * 3600).default(600),
+    /** One attempt's limit (the Job's activeDeadlineSeconds). */
+    attemptTimeoutSeconds: seconds(7 * 24 * 3600).default(6 * 3600),
+    /** How often the watch samples job, pods, nodes and the log. */
+    pollSeconds: seconds(300).default(10),
+    results: z
+      .strictObject({
+        /** Push benchmark figures to VictoriaMetrics. */
+        push: z.boolean().default(true),
+        /** Compare with this; absent: the newest stored peak of the same name and test (30 days). */
+        baselinePeakBusBwGBps: z.number().positive().optional(),
+        regressionTolerance: z.number().min(0).max(1).default(0.1),
+        lineRateGBps: z.number().positive().default(25),
+      })
+      .prefault({}),
+  })
+  // Runs even when single fields failed, so one message lists every problem.
+  .check(
+    z.superRefine((input, ctx) => {
+      if (input.kind === 'training' && !input.training) {
+        ctx.addIssue({ code: 'custom', path: ['training'], message: 'required when kind is training' });
+      }
+      if (Array.isArray(input.nodes) && new Set(input.nodes).size !== input.nodes.length) {
+        ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'must not repeat a node' });
+      }
+    }, { when: () => true }),
+  );
+export type NcclJobInput = z.input<typeof NcclJobInput>;
+export type NcclJobSpec = z.output<typeof NcclJobInput>;
+
+export const ncclJobId = (name: string) => `nccl-job-${name}`;

@@ -1,0 +1,226 @@
+import { ApplicationFailure, CancellationScope, condition, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { classifyFailure } from '../domain/nccl/failure-classifier.js';
+import type { FailureCause } from '../domain/nccl/failure-classifier.js';
+import type { NcclSummary } from '../domain/nccl/summary.js';
+import { NcclJobInput } from '../schemas/nccl-job.js';
+import type { NcclJobSpec } from '../schemas/nccl-job.js';
+import { parseWorkflowInput } from '../schemas/validate.js';
+import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
+import { OperatorControls } from './shared/controls.js';
+import { rootMessage } from './shared/failures.js';
+import { progressQuery } from './shared/messages.js';
+import { ProgressTracker } from './shared/progress.js';
+
+export const NCCL_JOB_FAILED = 'NcclJobFailed';
+const STORED_BASELINE_LOOKBACK_SECONDS = 30 * 24 * 3600;
+const CLEANUP_TIMEOUT_SECONDS = 300;
+
+const { createJobAttempt, summarizeBenchmark, newestCheckpoint, pushSamples, readLatestSample } = proxyActivities<Activities>(QUICK_CALLS);
+const { cleanupJob } = proxyActivities<Activities>({ ...QUICK_CALLS, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' });
+const { waitForJobNodes, watchJobAttempt } = proxyActivities<Activities>(WATCHES);
+
+export interface NcclAttemptReport {
+  attempt: number;
+  outcome: 'succeeded' | 'failed' | 'aborted';
+  /** Why it failed, as classified (or 'nodes-unavailable' / 'bad-config' before it ran). */
+  cause?: FailureCause | 'nodes-unavailable';
+  retryable?: boolean;
+  detail?: string;
+  /** Training: the checkpoint this attempt resumed from. */
+  resumedFrom?: string;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export interface NcclJobResult {
+  name: string;
+  kind: NcclJobSpec['kind'];
+  outcome: 'succeeded' | 'failed' | 'aborted';
+  attempts: NcclAttemptReport[];
+  /** Benchmark: the parsed rank 0 log of the successful attempt. */
+  summary?: NcclSummary;
+  baseline?: { peakBusBwGBps: number; source: 'input' | 'stored' };
+  metricsPushed: boolean;
+  /** What the run could not do but did not fail for (no stored baseline, metrics not configured). */
+  notes: string[];
+}
+
+const backoffMs = (spec: NcclJobSpec, failures: number) =>
+  Math.min(spec.retry.initialBackoffSeconds * 2 ** (failures - 1), spec.retry.maxBackoffSeconds) * 1000;
+
+/**
+ * A multi-node NCCL benchmark (nccl-tests over mpirun) or training (torchrun) job on the DGX Sparks, attempt
+ * after attempt: wait for the nodes (Ready, schedulable, a free GPU and VF), create the Indexed Job and its
+ * headless Service, watch it, classify a failure, clean up, and retry what another attempt can fix after a
+ * backoff, once the nodes are back. Training resumes from the newest checkpoint. Bad configuration is
+ * never retried. Cancel or abort cleans up too.
+ */
+export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
+  const spec = parseWorkflowInput(NcclJobInput, rawInput);
+  const ref = { namespace: spec.namespace, name: spec.name };
+  const progress = new ProgressTracker('nccl-job', []);
+  setHandler(progressQuery, () => progress.snapshot());
+  const controls = new OperatorControls(progress);
+  const result: NcclJobResult = { name: spec.name, kind: spec.kind, outcome: 'failed', attempts: [], metricsPushed: false, notes: [] };
+  const cleanup = async () => {
+    progress.addStep('cleanup');
+    progress.step('cleanup', 'running');
+    const { deleted } = await CancellationScope.nonCancellable(() => cleanupJob({ ref, timeoutSeconds: CLEANUP_TIMEOUT_SECONDS }));
+    progress.step('cleanup', 'done', deleted.length ? `deleted ${deleted.join(', ')}` : 'nothing left');
+  };
+
+  try {
+    for (let attempt = 1; attempt <= spec.retry.maxAttempts; attempt++) {
+      if (await controls.checkpoint()) return finish(result, progress, 'aborted');
+      const report = await runAttempt(spec, attempt, progress, controls);
+      result.attempts.push(report);
+      try {
+        // Rank 0's log goes with its pod: read the results before cleaning up.
+        if (report.outcome === 'succeeded' && spec.kind === 'benchmark') await benchmarkResults(spec, result, progress);
+      } finally {
+        await cleanup();
+      }
+      if (report.outcome === 'aborted') return finish(result, progress, 'aborted');
+      if (report.outcome === 'succeeded') break;
+      if (!report.retryable) return fail(result, progress, `attempt ${attempt} failed for good (${report.cause}): ${report.detail}`);
+      if (attempt === spec.retry.maxAttempts) {
+        return fail(result, progress, `gave up after ${attempt} attempts; last (${report.cause}): ${report.detail}`);
+      }
+      const wait = backoffMs(spec, attempt);
+      progress.phase = `backing off ${wait / 1000}s before attempt ${attempt + 1}`;
+      await condition(() => controls.aborted, wait);
+    }
+    return finish(result, progress, 'succeeded');
+  } catch (error) {
+    if (isCancellation(error)) {
+      progress.phase = 'cancelled';
+      await cleanup();
+    }
+    throw error;
+  }
+}
+
+function finish(result: NcclJobResult, progress: ProgressTracker, outcome: NcclJobResult['outcome']): NcclJobResult {
+  result.outcome = outcome;
+  progress.phase = outcome;
+  return result;
+}
+
+function fail(result: NcclJobResult, progress: ProgressTracker, message: string): never {
+  finish(result, progress, 'failed');
+  throw ApplicationFailure.create({ type: NCCL_JOB_FAILED, nonRetryable: true, message, details: [result] });
+}
+
+async function runAttempt(spec: NcclJobSpec, attempt: number, progress: ProgressTracker, controls: OperatorControls): Promise<NcclAttemptReport> {
+  const step = `attempt ${attempt}`;
+  progress.addStep(step);
+  progress.step(step, 'running', 'waiting for the nodes');
+  const report: NcclAttemptReport = { attempt, outcome: 'failed', startedAt: new Date().toISOString() };
+  const done = (fields: Partial<NcclAttemptReport>) => {
+    Object.assign(report, fields, { finishedAt: new Date().toISOString() });
+    const phase = report.outcome === 'succeeded' ? 'done' : report.outcome === 'aborted' ? 'skipped' : 'failed';
+    progress.step(step, phase, report.cause ? `${report.cause}${report.retryable ? ' (retryable)' : ''}: ${report.detail}` : report.outcome);
+    return report;
+  };
+
+  progress.phase = `attempt ${attempt}: waiting for ${spec.nodes.join(', ')}`;
+  try {
+    await untilAborted(controls, () =>
+      waitForJobNodes({
+        nodes: spec.nodes,
+        vfsPerPod: spec.vfsPerPod,
+        // After a failure the nodes may be coming back (a reboot): that wait has its own deadline.
+        timeoutSeconds: attempt === 1 ? spec.nodesTimeoutSeconds : spec.retry.nodeRecoverySeconds,
+        pollSeconds: spec.pollSeconds,
+      }),
+    );
+  } catch (error) {
+    if (isCancellation(error) && controls.aborted) return done({ outcome: 'aborted', detail: controls.abortReason });
+    if (isCancellation(error)) throw error;
+    return done({ cause: 'nodes-unavailable', retryable: false, detail: rootMessage(error) });
+  }
+
+  if (spec.kind === 'training') {
+    const { newest } = await newestCheckpoint({ ref: spec, claim: spec.training!.checkpointClaim, dir: spec.training!.checkpointDir });
+    report.resumedFrom = newest;
+  }
+  progress.phase = `attempt ${attempt}: starting`;
+  try {
+    await createJobAttempt({ spec, attempt, resumeFrom: report.resumedFrom });
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    return done({ cause: 'bad-config', retryable: false, detail: rootMessage(error) });
+  }
+
+  progress.phase = `attempt ${attempt}: running`;
+  progress.step(step, 'running', report.resumedFrom ? `running, resumed from ${report.resumedFrom}` : 'running');
+  try {
+    const watched = await untilAborted(controls, () => watchJobAttempt({ spec, attempt }));
+    if (watched.outcome === 'succeeded') return done({ outcome: 'succeeded' });
+    return done(classifyFailure(watched.observation));
+  } catch (error) {
+    if (isCancellation(error) && controls.aborted) return done({ outcome: 'aborted', detail: controls.abortReason });
+    throw error;
+  }
+}
+
+/** Abort stops the long waits of an attempt at once (they are cancelled); pause only holds off the next attempt. */
+function untilAborted<T>(controls: OperatorControls, wait: () => Promise<T>): Promise<T> {
+  const scope = new CancellationScope();
+  // This wait is itself cancelled with the workflow: that is no error.
+  void condition(() => controls.aborted).then(() => scope.cancel(), () => undefined);
+  return scope.run(wait);
+}
+
+async function benchmarkResults(spec: NcclJobSpec, result: NcclJobResult, progress: ProgressTracker) {
+  progress.addStep('results');
+  progress.step('results', 'running');
+  progress.phase = 'reading results';
+  const labels = { job: spec.name, test: spec.benchmark.test };
+  if (spec.results.baselinePeakBusBwGBps !== undefined) {
+    result.baseline = { peakBusBwGBps: spec.results.baselinePeakBusBwGBps, source: 'input' };
+  } else if (spec.results.push) {
+    try {
+      const stored = await readLatestSample({ name: 'nccl_busbw_peak_gbps', labels, lookbackSeconds: STORED_BASELINE_LOOKBACK_SECONDS });
+      if (stored.value !== undefined) result.baseline = { peakBusBwGBps: stored.value, source: 'stored' };
+      else result.notes.push('no stored baseline in the last 30 days: this run becomes the baseline');
+    } catch (error) {
+      result.notes.push(`no stored baseline: ${rootMessage(error)}`);
+    }
+  }
+  const succeeded = result.attempts.at(-1)!.attempt;
+  const { summary } = await summarizeBenchmark({
+    ref: spec,
+    attempt: succeeded,
+    lineRateGBps: spec.results.lineRateGBps,
+    baseline: result.baseline && { peakBusBwGBps: result.baseline.peakBusBwGBps, tolerance: spec.results.regressionTolerance },
+  });
+  result.summary = summary;
+  if (spec.results.push) {
+    const sample = (name: string, value: number) => ({ name, labels: { ...labels, collective: summary.collective }, value });
+    try {
+      await pushSamples({
+        timestampMs: Date.now(),
+        samples: [
+          sample('nccl_busbw_peak_gbps', summary.peakBusBwGBps),
+          ...(summary.avgBusBwGBps === null ? [] : [sample('nccl_busbw_avg_gbps', summary.avgBusBwGBps)]),
+          sample('nccl_line_rate_fraction', summary.lineRateFraction),
+          sample('nccl_hcas', summary.hcas.length),
+          sample('nccl_gdr_enabled', summary.gdr === 'enabled' ? 1 : 0),
+          sample('nccl_passed', summary.passed ? 1 : 0),
+          sample('nccl_attempts', result.attempts.length),
+        ],
+      });
+      result.metricsPushed = true;
+    } catch (error) {
+      result.notes.push(`results not pushed to VictoriaMetrics: ${rootMessage(error)}`);
+    }
+  }
+  const verdict = [
+    `peak ${summary.peakBusBwGBps} GB/s (${Math.round(summary.lineRateFraction * 100)}% of line rate)`,
+    `${summary.transport}, ${summary.hcas.length} HCA(s), GDR ${summary.gdr}`,
+    ...summary.warnings,
+  ].join('; ');
+  progress.step('results', summary.passed && !summary.regression?.regressed ? 'done' : 'failed', verdict);
+}

@@ -1,0 +1,154 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { SimulatedOutcome } from '../../lab/sim/nccl-runner.js';
+import { createMetricsActivities } from '../../src/activities/metrics/victoria-metrics.js';
+import type { Progress } from '../../src/schemas/progress.js';
+import { ncclJobId } from '../../src/schemas/nccl-job.js';
+import type { NcclJobInput } from '../../src/schemas/nccl-job.js';
+import { ncclJob } from '../../src/workflows/nccl-job.js';
+import type { NcclJobResult } from '../../src/workflows/nccl-job.js';
+import { testEnv } from '../helpers/env.js';
+import { eventually, uniqueName } from '../helpers/kube.js';
+import { NCCL_FAILURE_LOG, ncclTestCluster, SPARK_RUN_LOG } from '../helpers/nccl.js';
+import { activityRunner, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+
+let env: TestWorkflowEnvironment;
+let lab: Awaited<ReturnType<typeof ncclTestCluster>>;
+
+beforeAll(async () => {
+  [env, lab] = await Promise.all([timeSkippingEnvironment(), ncclTestCluster('nccl')]);
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([env?.teardown(), lab?.close()]);
+});
+
+/** Runs a benchmark whose attempts end as `outcomes` say; `drive` acts while it runs. */
+function benchmark(
+  outcomes: SimulatedOutcome[],
+  overrides: Partial<NcclJobInput> = {},
+  drive: (handle: WorkflowHandle<typeof ncclJob>) => Promise<void> = async () => undefined,
+) {
+  const name = uniqueName('bench');
+  lab.runner.script(name, outcomes);
+  const input: NcclJobInput = {
+    name,
+    kind: 'benchmark',
+    namespace: lab.cluster.namespace,
+    nodes: lab.nodes,
+    image: 'registry.invalid/nccl-tests:2.18.3',
+    pollSeconds: 1,
+    hangSeconds: 4,
+    benchmark: { test: 'all_gather_perf' },
+    ...overrides,
+  };
+  return withWorker(env, lab.deps, async (taskQueue) => {
+    const handle = await env.client.workflow.start(ncclJob, { taskQueue, workflowId: ncclJobId(name), args: [input] });
+    await drive(handle);
+    const outcome: { result?: NcclJobResult; error?: unknown } = await handle.result().then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    const progress = await handle.query<Progress>('progress');
+    return { ...outcome, progress, name, played: lab.runner.played.filter((p) => p.job === name), leftovers: await lab.leftovers(name) };
+  });
+}
+
+/** The result a failed run carries in its failure's details. */
+const failedResult = (error: unknown) => {
+  const failure = (error as WorkflowFailedError).cause as { message: string; details?: unknown[] };
+  return { message: failure.message, result: failure.details?.[0] as NcclJobResult };
+};
+const causes = (result: NcclJobResult | undefined) => result?.attempts.map((a) => [a.outcome, a.cause ?? null]);
+
+test('success on the first try: results parsed, compared, pushed to VictoriaMetrics, nothing left', async () => {
+  const run = await benchmark([{ kind: 'complete', log: SPARK_RUN_LOG }], { results: { baselinePeakBusBwGBps: 21 } });
+  expect(run.error).toBeUndefined();
+  expect(run.result).toMatchObject({ outcome: 'succeeded', metricsPushed: true, baseline: { peakBusBwGBps: 21, source: 'input' } });
+  expect(causes(run.result)).toEqual([['succeeded', null]]);
+  expect(run.result!.summary).toMatchObject({
+    collective: 'all_gather_perf', peakBusBwGBps: 2.83, transport: 'IB', hcas: ['rocep1s0f1', 'roceP2p1s0f1'], gdr: 'disabled',
+    regression: { regressed: true },
+  });
+  const stored = await activityRunner()(createMetricsActivities({ url: testEnv('victoriaMetrics') }).readLatestSample, {
+    name: 'nccl_busbw_peak_gbps', labels: { job: run.name, test: 'all_gather_perf' }, lookbackSeconds: 3600,
+  });
+  expect(stored.value).toBe(2.83);
+  expect(run.played).toHaveLength(1);
+  expect(new Set(run.played[0]!.nodes)).toEqual(new Set(lab.nodes));
+  expect(run.leftovers).toEqual([]);
+  expect(run.progress.steps.map((s) => [s.name, s.phase])).toEqual([['attempt 1', 'done'], ['results', 'failed'], ['cleanup', 'done']]);
+});
+
+test('a node lost mid-run comes back: the attempt is classified, retried after backoff, and succeeds', async () => {
+  const run = await benchmark([
+    { kind: 'node-loss', log: SPARK_RUN_LOG, recoverAfterMs: 3_000 },
+    { kind: 'complete', log: SPARK_RUN_LOG },
+  ]);
+  expect(run.error).toBeUndefined();
+  expect(causes(run.result)).toEqual([['failed', 'node-lost'], ['succeeded', null]]);
+  expect(run.result!.attempts[0]!.detail).toMatch(/NotReady/);
+  expect(run.played.map((p) => p.attempt)).toEqual([1, 2]);
+  expect(run.progress.steps.find((s) => s.name === 'attempt 1')).toMatchObject({ phase: 'failed', message: expect.stringContaining('node-lost (retryable)') });
+  expect(run.leftovers).toEqual([]);
+});
+
+test('a hang (no log progress) is detected and retried', async () => {
+  const run = await benchmark([{ kind: 'hang', log: SPARK_RUN_LOG }, { kind: 'complete', log: SPARK_RUN_LOG }]);
+  expect(causes(run.result)).toEqual([['failed', 'hang'], ['succeeded', null]]);
+  expect(run.leftovers).toEqual([]);
+});
+
+test('bad configuration fails at once, without another attempt', async () => {
+  const log = 'bash: line 6: /opt/nccl-tests/build/all_gather_perf: No such file or directory\n';
+  const run = await benchmark([{ kind: 'fail', log, exitCode: 127 }], { retry: { maxAttempts: 3 } });
+  const { message, result } = failedResult(run.error);
+  expect(message).toContain('attempt 1 failed for good (bad-config)');
+  expect(causes(result)).toEqual([['failed', 'bad-config']]);
+  expect(run.played).toHaveLength(1);
+  expect(run.leftovers).toEqual([]);
+});
+
+test('the attempts cap ends a run that keeps failing', async () => {
+  const run = await benchmark([{ kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 }], { retry: { maxAttempts: 2 } });
+  const { message, result } = failedResult(run.error);
+  expect(message).toContain('gave up after 2 attempts');
+  expect(causes(result)).toEqual([['failed', 'nccl-error'], ['failed', 'nccl-error']]);
+  expect(run.progress.phase).toBe('failed');
+  expect(run.leftovers).toEqual([]);
+});
+
+test('cancel cleans up the running attempt', async () => {
+  const run = await benchmark([{ kind: 'hang', log: SPARK_RUN_LOG }], { hangSeconds: 3600 }, async (handle) => {
+    await eventually(async () => lab.runner.played.some((p) => p.job === handle.workflowId.replace('nccl-job-', '')), 'the attempt running');
+    await handle.cancel();
+  });
+  expect(run.error).toBeInstanceOf(WorkflowFailedError);
+  expect(run.progress.phase).toBe('cancelled');
+  expect(run.progress.steps.find((s) => s.name === 'cleanup')?.phase).toBe('done');
+  expect(run.leftovers).toEqual([]);
+});
+
+test('pause holds off the next attempt; abort stops the running one and cleans up', async () => {
+  const run = await benchmark(
+    [{ kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 }, { kind: 'hang', log: SPARK_RUN_LOG }],
+    { hangSeconds: 3600, retry: { initialBackoffSeconds: 1 } },
+    async (handle) => {
+      const job = handle.workflowId.replace('nccl-job-', '');
+      await eventually(async () => lab.runner.played.some((p) => p.job === job), 'attempt 1 running');
+      await handle.signal('pause');
+      const paused = await eventually(async () => {
+        const progress = await handle.query<Progress>('progress');
+        return progress.steps.some((s) => s.name === 'attempt 1' && s.phase === 'failed') && progress.paused && progress;
+      }, 'attempt 1 failed while paused');
+      expect(paused.steps.some((s) => s.name === 'attempt 2')).toBe(false);
+      await handle.signal('resume');
+      await eventually(async () => lab.runner.played.filter((p) => p.job === job).length === 2, 'attempt 2 running');
+      await handle.signal('abort', 'operator stopped it');
+    },
+  );
+  expect(run.result?.outcome).toBe('aborted');
+  expect(run.result?.attempts.map((a) => [a.outcome, a.cause ?? null])).toEqual([['failed', 'nccl-error'], ['aborted', null]]);
+  expect(run.result?.attempts[1]!.detail).toBe('operator stopped it');
+  expect(run.leftovers).toEqual([]);
+});
