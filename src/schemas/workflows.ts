@@ -38,16 +38,16 @@ export const workflowCatalog = {
     workflowId: (input) => `drain-node-${input.node}`,
     plannable: true,
   }),
+  ncclJob: entry({
+    input: NcclJobInput,
+    summary: 'multi-node NCCL benchmark or torchrun training on the DGX Sparks, retried across node failures',
+    workflowId: (input) => ncclJobId(input.name),
+  }),
   nodeMaintenance: entry({
     input: NodeMaintenanceInput,
     summary: 'node by node: cordon, drain, hold for the operator (done signal) or a time, verify Ready, uncordon',
     workflowId: (input) => nodeMaintenanceId(input.cluster),
     plannable: true,
-  }),
-  ncclJob: entry({
-    input: NcclJobInput,
-    summary: 'multi-node NCCL benchmark or torchrun training on the DGX Sparks, retried across node failures',
-    workflowId: (input) => ncclJobId(input.name),
   }),
   sriovRollout: entry({
     input: SriovRolloutInput,

@@ -32,6 +32,7 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
   const exited = new Promise<number | null>((resolve) => lab.once('exit', resolve));
   try {
     await eventually(async () => output.includes('cluster-ops lab is up') || lab.exitCode !== null, 'the lab', 90_000);
+    if (lab.exitCode !== null) throw new Error(`the lab exited with ${lab.exitCode} before it was up:\n${output}`);
     expect(output).toContain(`Temporal UI      http://127.0.0.1:${uiPort}`);
 
     const ui = await eventually(async () => (await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok, 'the Web UI');
