@@ -8,6 +8,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeClients } from '../../src/activities/kube/clients.js';
+import { HookInput } from '../../src/schemas/rolling.js';
 import { NcclJobInput } from '../../src/schemas/nccl-job.js';
 import { testEnv } from '../helpers/env.js';
 import { TestCluster } from '../helpers/kube.js';
@@ -56,8 +57,10 @@ test('the base renders to the expected objects, in temporal-system but for the k
     'Namespace//nccl',
     'Role/kube-system/cluster-ops-daemonset-restart',
     'Role/nccl/cluster-ops-nccl-jobs',
+    'Role/temporal-system/cluster-ops-hooks',
     'RoleBinding/kube-system/cluster-ops-daemonset-restart',
     'RoleBinding/nccl/cluster-ops-nccl-jobs',
+    'RoleBinding/temporal-system/cluster-ops-hooks',
     'ServiceAccount/temporal-system/cluster-ops',
     'VMPodScrape/temporal-system/cluster-ops-worker',
   ]);
@@ -65,7 +68,7 @@ test('the base renders to the expected objects, in temporal-system but for the k
 
 test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
   const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], rendered);
-  expect(out.trim().split('\n')).toHaveLength(12);
+  expect(out.trim().split('\n')).toHaveLength(14);
   expect(out).toMatch(/externalsecret\.external-secrets\.io\/cluster-ops-temporal-client serverside-applied \(server dry run\)/);
   const flux = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', 'manifests/flux/kustomization.yaml']);
   expect(flux).toMatch(/kustomization\.kustomize\.toolkit\.fluxcd\.io\/cluster-ops serverside-applied \(server dry run\)/);
@@ -111,6 +114,11 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   expect((await run(activities.drainPass, { node })).evicted).toEqual([`${cluster.namespace}/app`]);
   await run(activities.waitForNode, { node, timeoutSeconds: 10, condition: { type: 'Ready', status: 'True' } });
   expect(await run(activities.uncordonNode, { node, owner: 'rbac-test' })).toMatchObject({ uncordoned: true });
+  // Rolling operations: a hook Job in temporal-system, the node's identity, the Flux health gate.
+  const hook = HookInput.parse({ job: { spec: { template: { spec: { containers: [{ name: 'check', image: 'registry.invalid/check:1' }] } } } } });
+  expect(await run(activities.runHookJob, { hook, point: 'beforeDrain', node, name: `rbac-hook-${node}`, owner: 'rbac-test' })).toMatchObject({ job: `temporal-system/rbac-hook-${node}` });
+  expect((await run(activities.nodeIdentity, { node })).uid).not.toBe('');
+  expect(await run(activities.failingKustomizations, { namespace: cluster.namespace })).toEqual([]);
 
   // ncclJob: an attempt's objects (and the checkpoint claim) created and cleaned up in namespace nccl.
   const spec = NcclJobInput.parse({ name: 'rbac', kind: 'training', image: 'registry.invalid/t:1', nodes: [node, 'elsewhere'], training: { command: ['t.py'], checkpointClaim: 'rbac-checkpoints' } });
