@@ -12,6 +12,9 @@ export interface InfraPaths {
   kwok: string;
   kwokStages: string;
   crds: string;
+  /** The unpacked Keycloak distribution (pristine: copy it before running it). */
+  keycloak: string;
+  keycloakJavaHome: string;
 }
 
 /** Installs whatever is missing (instant when cached) and returns the paths. */
@@ -36,5 +39,7 @@ export async function installInfra(): Promise<InfraPaths> {
     kwok: get('CLUSTER_OPS_KWOK'),
     kwokStages: get('CLUSTER_OPS_KWOK_STAGES'),
     crds: get('CLUSTER_OPS_CRDS'),
+    keycloak: get('CLUSTER_OPS_KEYCLOAK'),
+    keycloakJavaHome: get('CLUSTER_OPS_KEYCLOAK_JAVA_HOME'),
   };
 }
