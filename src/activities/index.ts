@@ -1,11 +1,17 @@
+import { createExternalSecretActivities } from './eso/external-secrets.js';
 import { createFluxActivities } from './flux/kustomizations.js';
 import { createGitOpsActivities } from './gitops/activities.js';
 import type { GitOpsDeps } from './gitops/activities.js';
+import { createInfisicalActivities } from './infisical/secrets.js';
+import type { InfisicalDeps } from './infisical/secrets.js';
+import type { KeycloakDeps } from './keycloak/admin.js';
+import { createOidcRotationActivities } from './keycloak/rotation.js';
 import type { KubeClients } from './kube/clients.js';
 import { createDaemonSetActivities } from './kube/daemonsets.js';
 import { createDrainActivities } from './kube/drain.js';
 import { createInventoryActivities } from './kube/inventory.js';
 import { createNodeActivities } from './kube/nodes.js';
+import { createRolloutActivities } from './kube/rollout.js';
 import { createWaitActivities } from './kube/wait.js';
 
 /** Everything activities talk to, injected so tests and the lab point them at local servers. */
@@ -13,6 +19,10 @@ export interface ActivityDeps {
   kube: KubeClients;
   /** The GitOps repository (and GitHub); absent on a worker that only runs cluster-side operations. */
   gitops?: GitOpsDeps;
+  /** Keycloak's admin API; absent on a worker that does not rotate OIDC client secrets. */
+  keycloak?: KeycloakDeps;
+  /** Infisical (machine identity); absent likewise. */
+  infisical?: InfisicalDeps;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -24,6 +34,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createDaemonSetActivities(deps.kube),
     ...createFluxActivities(deps.kube),
     ...createGitOpsActivities(deps.gitops),
+    ...createRolloutActivities(deps.kube),
+    ...createExternalSecretActivities(deps.kube),
+    ...createInfisicalActivities(deps.infisical),
+    ...createOidcRotationActivities(deps.keycloak, deps.infisical),
   };
 }
 

@@ -8,13 +8,15 @@ import { killLeftovers } from '../../dist/lab/process.js';
 import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
 import { installCrds } from '../../dist/lab/kube/crds.js';
 import { loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
+import { startKeycloak } from '../../dist/lab/keycloak.js';
 import { startTemporalDevServer } from '../../dist/lab/temporal.js';
 import { bundleWorkflows } from '../../dist/src/workflow-bundle.js';
 import { TEST_ENV } from './env.js';
 
 /**
- * Starts one of each real server for the whole run (control plane with KWOK, Temporal dev server) and
- * bundles the workflows once. Test files get their own namespaces, nodes and task queues; each makes its
+ * Starts one of each real server for the whole run (control plane with KWOK, Temporal dev server,
+ * Keycloak) and bundles the workflows once. Keycloak takes about a minute to start: it is launched first
+ * and not awaited, so the other tests run meanwhile; Keycloak tests wait for it (test/helpers/keycloak.ts). Test files get their own namespaces, nodes and task queues; each makes its
  * own time-skipping server, because that server's clock is shared by everything connected to it.
  */
 export default async function globalSetup() {
@@ -22,6 +24,8 @@ export default async function globalSetup() {
   const dir = join(tmpdir(), `${RUN_PREFIX}${process.pid}`);
   const infra = await installInfra();
   mkdirSync(dir, { recursive: true });
+  const keycloak = await startKeycloak(join(dir, 'keycloak'), infra);
+  keycloak.ready.catch(() => undefined); // reported by the tests that wait for it, with its log
   const [controlPlane, temporal, bundle] = await Promise.all([
     startControlPlane(join(dir, 'kube'), infra),
     startTemporalDevServer(join(dir, 'temporal'), infra, { headless: true }),
@@ -38,9 +42,12 @@ export default async function globalSetup() {
     [TEST_ENV.kubeBin]: infra.kubeBin,
     [TEST_ENV.crds]: infra.crds,
     [TEST_ENV.bundle]: bundlePath,
+    [TEST_ENV.keycloakUrl]: keycloak.url,
+    [TEST_ENV.keycloakAdmin]: `${keycloak.admin.username}:${keycloak.admin.password}`,
+    [TEST_ENV.keycloakLog]: keycloak.logFile,
   });
   globalThis.clusterOpsStop = async () => {
-    await Promise.all([temporal.stop(), controlPlane.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), keycloak.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
 }
@@ -54,7 +61,7 @@ function removeDeadRuns() {
     const pid = Number(entry.slice(RUN_PREFIX.length));
     if (isAlive(pid)) continue;
     const dir = join(tmpdir(), entry);
-    for (const server of ['kube', 'temporal']) killLeftovers(join(dir, server));
+    for (const server of ['kube', 'temporal', 'keycloak']) killLeftovers(join(dir, server));
     rmSync(dir, { recursive: true, force: true });
   }
 }
