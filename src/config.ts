@@ -54,6 +54,20 @@ export const WorkerEnv = z
     GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional(),
     GITHUB_TOKEN: z.string().min(1).optional(),
     GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+    /** Keycloak, for OIDC client secret rotation; absent: no rotation workflows on this worker. */
+    KEYCLOAK_URL: z.string().url().optional(),
+    KEYCLOAK_REALM: z.string().min(1).default('wcloud'),
+    /** The realm the admin credentials live in. */
+    KEYCLOAK_ADMIN_REALM: z.string().min(1).default('master'),
+    KEYCLOAK_ADMIN_CLIENT_ID: z.string().min(1).default('admin-cli'),
+    /** A service-account client (preferred), or a user with KEYCLOAK_ADMIN_USERNAME/PASSWORD. */
+    KEYCLOAK_ADMIN_CLIENT_SECRET: z.string().min(1).optional(),
+    KEYCLOAK_ADMIN_USERNAME: z.string().min(1).optional(),
+    KEYCLOAK_ADMIN_PASSWORD: z.string().min(1).optional(),
+    /** Infisical machine identity (universal auth) that reads and writes the client secrets. */
+    INFISICAL_URL: z.string().url().default('https://app.infisical.com'),
+    INFISICAL_CLIENT_ID: z.string().min(1).optional(),
+    INFISICAL_CLIENT_SECRET: z.string().min(1).optional(),
   })
   .check(
     z.superRefine(requireCertAndKeyTogether, always),
@@ -64,6 +78,15 @@ export const WorkerEnv = z
       }
       if (env.GITHUB_REPOSITORY && !env.GITOPS_REPO_URL) {
         ctx.addIssue({ code: 'custom', path: ['GITOPS_REPO_URL'], message: 'needed when GITHUB_REPOSITORY is set' });
+      }
+    }, always),
+    z.superRefine((env, ctx) => {
+      if (env.KEYCLOAK_URL && !env.KEYCLOAK_ADMIN_CLIENT_SECRET && !(env.KEYCLOAK_ADMIN_USERNAME && env.KEYCLOAK_ADMIN_PASSWORD)) {
+        ctx.addIssue({ code: 'custom', path: ['KEYCLOAK_ADMIN_CLIENT_SECRET'], message: 'KEYCLOAK_URL needs KEYCLOAK_ADMIN_CLIENT_SECRET, or KEYCLOAK_ADMIN_USERNAME and KEYCLOAK_ADMIN_PASSWORD' });
+      }
+      if (Boolean(env.INFISICAL_CLIENT_ID) !== Boolean(env.INFISICAL_CLIENT_SECRET)) {
+        const missing = env.INFISICAL_CLIENT_ID ? 'INFISICAL_CLIENT_SECRET' : 'INFISICAL_CLIENT_ID';
+        ctx.addIssue({ code: 'custom', path: [missing], message: 'Infisical needs both INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET' });
       }
     }, always),
     z.superRefine((env, ctx) => {

@@ -6,6 +6,7 @@ import type { ActivityDeps } from './activities/index.js';
 import { Octokit } from 'octokit';
 import { GitOpsRepo } from './activities/gitops/repo.js';
 import type { GitOpsDeps } from './activities/gitops/activities.js';
+import type { KeycloakDeps } from './activities/keycloak/admin.js';
 import { kubeClients, loadKubeConfig } from './activities/kube/clients.js';
 import { ConfigError, loadEnv, WorkerEnv } from './config.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
@@ -48,6 +49,24 @@ export function gitOpsFromEnv(env: WorkerEnv): GitOpsDeps | undefined {
   return { repo, github: { octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL }), owner, repo: name } };
 }
 
+/** Keycloak's admin API and Infisical, when configured (OIDC client secret rotation). */
+export function secretRotationFromEnv(env: WorkerEnv): Pick<ActivityDeps, 'keycloak' | 'infisical'> {
+  const keycloak: KeycloakDeps | undefined = env.KEYCLOAK_URL
+    ? {
+        url: env.KEYCLOAK_URL,
+        realm: env.KEYCLOAK_REALM,
+        adminRealm: env.KEYCLOAK_ADMIN_REALM,
+        credentials: env.KEYCLOAK_ADMIN_CLIENT_SECRET
+          ? { clientId: env.KEYCLOAK_ADMIN_CLIENT_ID, clientSecret: env.KEYCLOAK_ADMIN_CLIENT_SECRET }
+          : { clientId: env.KEYCLOAK_ADMIN_CLIENT_ID, username: env.KEYCLOAK_ADMIN_USERNAME!, password: env.KEYCLOAK_ADMIN_PASSWORD! },
+      }
+    : undefined;
+  const infisical = env.INFISICAL_CLIENT_ID
+    ? { siteUrl: env.INFISICAL_URL, clientId: env.INFISICAL_CLIENT_ID, clientSecret: env.INFISICAL_CLIENT_SECRET! }
+    : undefined;
+  return { keycloak, infisical };
+}
+
 function jsonLog(entry: LogEntry) {
   const { level, message, meta, timestampNanos } = entry;
   const time = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
@@ -67,7 +86,7 @@ async function main() {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TASK_QUEUE,
-    deps: { kube: kubeClients(loadKubeConfig(env.KUBECONFIG)), gitops: gitOpsFromEnv(env) },
+    deps: { kube: kubeClients(loadKubeConfig(env.KUBECONFIG)), gitops: gitOpsFromEnv(env), ...secretRotationFromEnv(env) },
     workflowBundlePath: env.WORKFLOW_BUNDLE,
   });
   try {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { BootstrapClusterInput, bootstrapClusterId } from './bootstrap-cluster.js';
 import { DrainNodeInput } from './drain-node.js';
 import { BootstrapNodeInput } from './node-inventory.js';
+import { RotateOidcClientInput, RotateOidcSecretsInput } from './rotate-oidc-secrets.js';
 import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
 
 interface CatalogEntry {
@@ -31,6 +32,16 @@ export const workflowCatalog = {
     input: DrainNodeInput,
     summary: 'cordon a node and evict its pods, respecting PodDisruptionBudgets',
     workflowId: (input) => `drain-node-${input.node}`,
+  }),
+  rotateOidcClient: entry({
+    input: RotateOidcClientInput,
+    summary: 'rotate one OIDC client secret: Keycloak → Infisical → ExternalSecret → consumers, old secret revoked after a soak',
+    workflowId: (input) => `rotate-oidc-client-${input.client.clientId}`,
+  }),
+  rotateOidcSecrets: entry({
+    input: RotateOidcSecretsInput,
+    summary: 'rotate the OIDC client secrets of a client list, one client at a time',
+    workflowId: () => 'rotate-oidc-secrets',
   }),
   sriovRollout: entry({
     input: SriovRolloutInput,

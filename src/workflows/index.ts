@@ -4,3 +4,5 @@ export { bootstrapNode } from './bootstrap-node.js';
 export { drainNode } from './drain-node.js';
 export { sriovNodeReconfigure } from './sriov-node.js';
 export { sriovRollout } from './sriov-rollout.js';
+export { rotateOidcClient } from './rotate-oidc-client.js';
+export { rotateOidcSecrets } from './rotate-oidc-secrets.js';

@@ -17,3 +17,6 @@ export interface NodeProgressUpdate {
 export const nodeProgressSignal = defineSignal<[NodeProgressUpdate]>('nodeProgress');
 export const approveSignal = defineSignal('approve');
 export const rollbackSignal = defineSignal<[reason?: string]>('rollback');
+
+/** A run waiting after a failed step tries that step again (after someone fixed the cause). */
+export const retrySignal = defineSignal('retry');
