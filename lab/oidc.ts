@@ -107,7 +107,8 @@ export async function provisionOidcClient(
   for (const consumer of target.consumers) await provisionConsumer(kube, consumer, name, options.podTemplate);
 }
 
-async function provisionConsumer(kube: KubeClients, workload: WorkloadRef, secretName: string, podSpec: Partial<V1PodTemplateSpec['spec']> = {}) {
+/** A consumer workload (one replica) that reads the client secret from `secretName` through env. */
+export async function provisionConsumer(kube: KubeClients, workload: WorkloadRef, secretName: string, podSpec: Partial<V1PodTemplateSpec['spec']> = {}) {
   await ensureNamespace(kube, workload.namespace);
   const labels = { app: workload.name };
   const spec = {

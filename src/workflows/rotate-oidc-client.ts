@@ -8,9 +8,10 @@ import { rootMessage } from './shared/failures.js';
 import { progressQuery, retrySignal } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
 
+// Keycloak and Infisical answer in well under a second: a dead worker's call is retried within 30 s.
 const { preflightOidcRotation, readExternalSecret, regenerateAndStoreSecret, verifyClientSecret, revokeRotatedSecret, restartWorkload } =
-  proxyActivities<Activities>(QUICK_CALLS);
-const { syncExternalSecret, waitForRollout } = proxyActivities<Activities>(WATCHES);
+  proxyActivities<Activities>({ ...QUICK_CALLS, startToCloseTimeout: '30 seconds' });
+const { syncExternalSecret, waitForRollout } = proxyActivities<Activities>({ ...WATCHES, heartbeatTimeout: '20 seconds' });
 
 export const STEPS = ['preflight', 'regenerate', 'sync', 'restart', 'verify', 'soak', 'revoke'] as const;
 type Step = (typeof STEPS)[number];

@@ -1,10 +1,14 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
 import type { KubeClients } from './clients.js';
+import { isApiStatus } from './clients.js';
 import { watchUntil } from './watch.js';
 
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+export const WORKLOAD_NOT_FOUND = 'WorkloadNotFound';
 
 export interface WorkloadInput {
   kind: 'Deployment' | 'StatefulSet';
@@ -34,8 +38,14 @@ function rolloutUnmet(w: Workload | undefined): string[] {
 
 export function createRolloutActivities({ apps, watch }: KubeClients) {
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  const read = ({ kind, namespace, name }: WorkloadInput): Promise<Workload> =>
-    kind === 'Deployment' ? apps.readNamespacedDeployment({ namespace, name }) : apps.readNamespacedStatefulSet({ namespace, name });
+  const read = async ({ kind, namespace, name }: WorkloadInput): Promise<Workload> => {
+    try {
+      return await (kind === 'Deployment' ? apps.readNamespacedDeployment({ namespace, name }) : apps.readNamespacedStatefulSet({ namespace, name }));
+    } catch (error) {
+      if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`${kind} ${namespace}/${name} does not exist`, WORKLOAD_NOT_FOUND);
+      throw error;
+    }
+  };
 
   return {
     /**
