@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { LogEntry } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { codecFromEnv } from './codec.js';
+import { startCodecServer } from './codec-server.js';
 import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/index.js';
 import { Octokit } from 'octokit';
@@ -19,12 +22,15 @@ export interface WorkerSetup {
   deps: ActivityDeps;
   /** Path of a prebuilt bundle; without it the worker bundles the workflow sources itself. */
   workflowBundlePath?: string;
+  /** Payload encryption (the same codec the clients use); absent: payloads are plain JSON. */
+  dataConverter?: DataConverter;
 }
 
 /** Every workflow and activity on one task queue. Tests and the lab call this with their own clients. */
-export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath }: WorkerSetup) {
+export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter }: WorkerSetup) {
   return Worker.create({
     connection,
+    dataConverter,
     namespace,
     taskQueue,
     activities: createActivities(deps),
@@ -82,7 +88,14 @@ async function main() {
     telemetryOptions: { metrics: { prometheus: { bindAddress: env.METRICS_ADDRESS } } },
   });
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+  const codec = codecFromEnv(env);
+  const codecServer =
+    codec && env.CODEC_SERVER_ADDRESS
+      ? await startCodecServer({ codec, address: env.CODEC_SERVER_ADDRESS, corsOrigins: env.CODEC_CORS_ORIGINS, token: env.CODEC_SERVER_TOKEN })
+      : undefined;
+  if (codecServer) Runtime.instance().logger.info('codec server listening', { url: codecServer.url });
   const worker = await createWorker({
+    dataConverter: codec ? { payloadCodecs: [codec] } : undefined,
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TASK_QUEUE,
@@ -92,6 +105,7 @@ async function main() {
   try {
     await worker.run();
   } finally {
+    await codecServer?.close();
     await connection.close();
   }
 }
