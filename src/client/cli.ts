@@ -10,6 +10,7 @@ import { workflowCatalog } from '../schemas/workflows.js';
 import { connectClient, startWorkflow, UsageError, validateStart } from './client.js';
 import { planFromRepo, renderPlan } from './flux-plan.js';
 import { renderProgress, table } from './render.js';
+import { applySchedules, planSchedules } from './schedules.js';
 
 const USAGE = `usage: cluster-ops <command>
 
@@ -19,6 +20,8 @@ const USAGE = `usage: cluster-ops <command>
   cancel <workflow-id>                                          request cancellation
   list [--query <visibility query>] [--limit <n>]               recent runs
   workflows                                                     what can be started
+  schedules apply [--file <schedules.yaml>]                     create or update the Temporal Schedules
+                                                                of a file (default schedules/schedules.yaml)
   flux plan --repo <dir> [--ref <ref>] [--cluster <name>] [--json]
                                                                 the Flux dependsOn order, offline
 
@@ -67,6 +70,7 @@ async function run(argv: string[]): Promise<void> {
       ref: { type: 'string', default: 'HEAD' },
       cluster: { type: 'string', default: 'willingham-k8s' },
       json: { type: 'boolean', default: false },
+      file: { type: 'string', default: 'schedules/schedules.yaml' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -87,8 +91,11 @@ async function run(argv: string[]): Promise<void> {
     console.log(values.json ? JSON.stringify(graph, null, 2) : renderPlan(graph));
     return;
   }
+  // Checked whole before connecting: a bad entry means no schedule is touched.
+  if (command === 'schedules' && args[0] !== 'apply') throw new UsageError(`unknown command "schedules ${args[0] ?? ''}"\n\n${USAGE}`);
+  const schedules = command === 'schedules' ? planSchedules(values.file!) : undefined;
   if (command === 'start') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
-  if (!['start', 'progress', 'signal', 'cancel', 'list'].includes(command)) {
+  if (!['start', 'progress', 'signal', 'cancel', 'list', 'schedules'].includes(command)) {
     throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
 
@@ -126,6 +133,10 @@ async function run(argv: string[]): Promise<void> {
         const id = need(args[0], 'workflow id');
         await client.workflow.getHandle(id).cancel();
         console.log(`cancellation requested for ${id}`);
+        return;
+      }
+      case 'schedules': {
+        for (const { id, action } of await applySchedules(client, env.TASK_QUEUE, schedules!)) console.log(`${action} schedule ${id}`);
         return;
       }
       case 'list': {
