@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs';
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { ESO_GROUP, ESO_VERSION, EXTERNAL_SECRETS } from '../src/activities/eso/external-secrets.js';
 import type { KubeClients } from '../src/activities/kube/clients.js';
 import { isApiStatus } from '../src/activities/kube/clients.js';
+import { RotateOidcSecretsInput } from '../src/schemas/rotate-oidc-secrets.js';
 import type { OidcClientTarget, WorkloadRef } from '../src/schemas/rotate-oidc-secrets.js';
+import { startFakeInfisical } from './fakes/infisical.js';
 import type { FakeInfisical } from './fakes/infisical.js';
+import { startSimulatedExternalSecrets } from './sim/external-secrets.js';
 
 /**
  * The OIDC-client side of the lab, as the cluster has it: a ClusterSecretStore pointing at Infisical (the
@@ -135,4 +140,30 @@ export async function provisionConsumer(kube: KubeClients, workload: WorkloadRef
       ? kube.apps.createNamespacedDeployment({ namespace, body: { metadata: { name }, spec } })
       : kube.apps.createNamespacedStatefulSet({ namespace, body: { metadata: { name }, spec: { ...spec, serviceName: name } } }),
   );
+}
+
+/**
+ * The lab's OIDC side as `npm run lab` runs it: the fake Infisical, the simulated ESO, and for every client
+ * of `clientsFile` (schedules/oidc-clients.yaml) its secret, ExternalSecret and consumers, with the initial
+ * secrets of the lab's wcloud realm.
+ */
+export async function startLabOidc(kube: KubeClients, clientsFile: string, initialSecret: (clientId: string) => string) {
+  const input = RotateOidcSecretsInput.parse(parseYaml(readFileSync(clientsFile, 'utf8')));
+  const infisical = await startFakeInfisical();
+  const eso = startSimulatedExternalSecrets(kube.config);
+  await eso.ready;
+  const store = 'infisical';
+  const projectIds = new Set(input.clients.map((c) => c.infisical.projectId));
+  const environments = new Set(input.clients.map((c) => c.infisical.environment));
+  if (projectIds.size !== 1 || environments.size !== 1) throw new Error(`${clientsFile}: the lab serves one Infisical project and environment`);
+  await provisionInfisicalStore(kube, infisical, { name: store, projectId: [...projectIds][0]!, environment: [...environments][0]!, credentialsNamespace: 'external-secrets' });
+  for (const client of input.clients) await provisionOidcClient(kube, infisical, client, { store, initialSecret: initialSecret(client.clientId) });
+  return {
+    infisical,
+    clients: input.clients,
+    stop: async () => {
+      await eso.stop();
+      await infisical.close();
+    },
+  };
 }

@@ -3,9 +3,11 @@ import { join, relative } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import { loadEnv, WorkerEnv } from '../src/config.js';
-import { createWorker, gitOpsFromEnv } from '../src/worker.js';
+import { createWorker, gitOpsFromEnv, secretRotationFromEnv } from '../src/worker.js';
 import { GITOPS_BRANCH } from './gitops.js';
 import { installCrds } from './kube/crds.js';
+import { initialLabSecret, keycloakAvailable, LAB_REALM, startKeycloak } from './keycloak.js';
+import { startLabOidc } from './oidc.js';
 import { startLabGitOps } from './sim/index.js';
 import { installInfra } from './infra/paths.js';
 import { startControlPlane } from './kube/control-plane.js';
@@ -28,6 +30,8 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 
   const infra = await installInfra();
+  // Keycloak needs a minute to start: launched first, awaited only by whoever uses it.
+  const keycloak = keycloakAvailable(infra) ? await startKeycloak(join(dir, 'keycloak'), infra, { port: Number(process.env.LAB_KEYCLOAK_PORT ?? 8180) }) : undefined;
   const [temporal, controlPlane] = await Promise.all([
     startTemporalDevServer(join(dir, 'temporal'), infra, { port: temporalPort, uiPort }),
     startControlPlane(join(dir, 'kube'), infra),
@@ -36,6 +40,7 @@ async function main() {
   for (const node of WILLINGHAM_NODES) await ensureNode(kube.core, node);
   await installCrds(kube.config, infra.crds);
   const gitops = await startLabGitOps(kube.config, join(dir, 'gitops'));
+  const oidc = await startLabOidc(kube, join(root, 'schedules/oidc-clients.yaml'), initialLabSecret);
   // The worker is configured exactly as in the cluster, through its environment.
   const workerEnv = loadEnv(WorkerEnv, {
     KUBECONFIG: controlPlane.kubeconfig,
@@ -45,6 +50,12 @@ async function main() {
     GITHUB_REPOSITORY: `${gitops.github.owner}/${gitops.github.repo}`,
     GITHUB_TOKEN: gitops.github.token,
     GITHUB_API_URL: gitops.github.url,
+    INFISICAL_URL: oidc.infisical.url,
+    INFISICAL_CLIENT_ID: oidc.infisical.identity.clientId,
+    INFISICAL_CLIENT_SECRET: oidc.infisical.identity.clientSecret,
+    ...(keycloak
+      ? { KEYCLOAK_URL: keycloak.url, KEYCLOAK_REALM: LAB_REALM, KEYCLOAK_ADMIN_USERNAME: keycloak.admin.username, KEYCLOAK_ADMIN_PASSWORD: keycloak.admin.password }
+      : {}),
   });
 
   const connection = await NativeConnection.connect({ address: temporal.address });
@@ -52,7 +63,7 @@ async function main() {
     connection,
     namespace: 'default',
     taskQueue,
-    deps: { kube, gitops: gitOpsFromEnv(workerEnv) },
+    deps: { kube, gitops: gitOpsFromEnv(workerEnv), ...secretRotationFromEnv(workerEnv) },
     workflowBundlePath: join(root, 'dist/workflow-bundle.js'),
   });
   const running = worker.run();
@@ -65,8 +76,8 @@ async function main() {
     worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
-    await gitops.stop();
-    await Promise.all([temporal.stop(), controlPlane.stop()]);
+    await Promise.all([gitops.stop(), oidc.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), keycloak?.stop()]);
     console.log('lab stopped');
     process.exit(0);
   };
@@ -75,13 +86,15 @@ async function main() {
   const kubeconfig = relative(process.cwd(), controlPlane.kubeconfig) || controlPlane.kubeconfig;
   const kubectl = join(infra.kubeBin, 'kubectl');
   console.log(`
-cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, GitHub)
+cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, External Secrets; fakes: GitHub, Infisical)
 
   Temporal UI      ${temporal.uiUrl}
   Temporal gRPC    ${temporal.address}   task queue: ${taskQueue}
   Kubernetes API   ${controlPlane.server}
   GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}; simulated Flux applies it)
   GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
+  Keycloak         ${keycloak ? `${keycloak.url}/admin (admin / ${keycloak.admin.password}; realm ${LAB_REALM}; starting, ~1 min)` : 'not started: no Java/Keycloak (bash lab/infra/install.sh)'}
+  Infisical (fake) ${oidc.infisical.url}  (${oidc.clients.length} OIDC client secrets, synced by simulated ESO)
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
   kubectl          ${kubectl} --kubeconfig ${kubeconfig} get nodes
 
@@ -99,7 +112,16 @@ SR-IOV: 4 → 8 VFs on both DGX Sparks, one at a time (opens a pull request on t
   merge the pull request as a reviewer would:
   curl -X PUT -H 'authorization: token ${gitops.github.token}' ${gitops.github.url}/repos/${gitops.github.owner}/${gitops.github.repo}/pulls/1/merge
 
+OIDC client secrets: rotate all seven (real Keycloak; 6 h soak), then follow it:
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start rotateOidcSecrets --input @schedules/oidc-clients.yaml
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress rotate-oidc-secrets --watch
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js schedules apply
+
 Ctrl-C stops everything.`);
+  keycloak?.ready.then(
+    () => console.log(`Keycloak is ready at ${keycloak.url}`),
+    (error: unknown) => console.error(`Keycloak did not start: ${(error as Error).message}`),
+  );
 }
 
 main().catch((error: unknown) => {

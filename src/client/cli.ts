@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { ConfigError, loadEnv, TemporalEnv } from '../config.js';
@@ -14,7 +15,8 @@ import { applySchedules, planSchedules } from './schedules.js';
 
 const USAGE = `usage: cluster-ops <command>
 
-  start <workflow> --input <json|@file> [--id <workflow-id>]   start a workflow (input checked first)
+  start <workflow> --input <json|@file> [--id <workflow-id>]   start a workflow (input checked first;
+                                                                @file: JSON or YAML)
   progress <workflow-id> [--watch] [--interval <seconds>]       show a run's progress
   signal <workflow-id> <name> [json]                            send pause, resume, abort, approve ...
   cancel <workflow-id>                                          request cancellation
@@ -28,10 +30,12 @@ const USAGE = `usage: cluster-ops <command>
 Connection: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TASK_QUEUE (cluster-ops),
 TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
 
+/** JSON, or `@file` holding JSON or YAML (e.g. --input @schedules/oidc-clients.yaml). */
 function parseJson(text: string, what: string): unknown {
-  const source = text.startsWith('@') ? readFile(text.slice(1)) : text;
+  const file = text.startsWith('@') ? text.slice(1) : undefined;
+  const source = file ? readFile(file) : text;
   try {
-    return JSON.parse(source);
+    return file && /\.ya?ml$/.test(file) ? (parseYaml(source) as unknown) : JSON.parse(source);
   } catch (error) {
     throw new UsageError(`${what} is not valid JSON: ${(error as Error).message}`);
   }
