@@ -36,13 +36,16 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
   setHandler(progressQuery, () => progress.snapshot());
   const controls = new OperatorControls(progress);
   const running = new Set<string>();
-  const forward = (signal: typeof retrySignal | typeof abortSignal, ...args: [] | [string | undefined]) => {
-    for (const id of running) void getExternalWorkflowHandle(id).signal(signal as typeof abortSignal, ...(args as [string | undefined])).catch(() => undefined);
-  };
-  setHandler(retrySignal, () => forward(retrySignal));
+  // A child that already finished ignores the signal's failure: nothing to pass on to.
+  const children = () => [...running].map((id) => getExternalWorkflowHandle(id));
+  setHandler(retrySignal, () => {
+    for (const child of children()) void child.signal(retrySignal).catch(() => undefined);
+  });
+  // Replaces the handler OperatorControls set: records the abort as it does, and passes it on.
   setHandler(abortSignal, (reason) => {
-    controls.abortReason = reason ?? 'aborted by operator';
-    forward(abortSignal, controls.abortReason);
+    const why = reason ?? 'aborted by operator';
+    controls.abortReason = why;
+    for (const child of children()) void child.signal(abortSignal, why).catch(() => undefined);
   });
 
   const reports = new Map<string, ClientReport>(
