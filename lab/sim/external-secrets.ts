@@ -148,11 +148,16 @@ export function startSimulatedExternalSecrets(config: KubeConfig): SimulatedExte
   );
   informer.on('add', onChange);
   informer.on('update', onChange);
-  informer.on('error', () => setTimeout(() => void informer.start().catch(() => undefined), 1_000));
+  let stopped = false;
+  // The watch broke (API server restart, expired resourceVersion): list and watch again, as ESO does.
+  informer.on('error', () => {
+    if (!stopped) setTimeout(() => void (stopped || informer.start().catch(() => undefined)), 1_000).unref();
+  });
   return {
     ready: informer.start(),
     syncs,
     stop: async () => {
+      stopped = true;
       await informer.stop();
       await Promise.allSettled(queues.values());
     },
