@@ -134,6 +134,11 @@ test('two clients rotate with no failed login, exactly one regeneration across a
     expect(await bed.consumerSecret(target)).toBe(now.current);
   }
 
+  // The first client's run really spanned the killed worker and its replacement.
+  const firstChild = await client.workflow.getHandle(result.clients[0]!.workflowId).fetchHistory();
+  const workers = new Set(firstChild.events!.flatMap((e) => e.activityTaskStartedEventAttributes?.identity ?? []));
+  expect(workers.size).toBe(2);
+
   const texts = [
     await historyText(handle),
     ...(await Promise.all(result.clients.map((c) => historyText(client.workflow.getHandle(c.workflowId))))),
