@@ -5,7 +5,7 @@ import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { rootMessage } from './shared/failures.js';
-import { progressQuery, retrySignal } from './shared/messages.js';
+import { progressQuery, retryStepSignal } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
 
 // Keycloak and Infisical answer in well under a second: a dead worker's call is retried within 30 s.
@@ -44,7 +44,7 @@ export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise
   setHandler(progressQuery, () => progress.snapshot());
   const controls = new OperatorControls(progress);
   let retries = 0;
-  setHandler(retrySignal, () => void (retries += 1));
+  setHandler(retryStepSignal, () => void (retries += 1));
   const secret = client.infisical;
   const externalSecret = { ...client.externalSecret, secret };
 

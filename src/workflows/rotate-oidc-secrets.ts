@@ -3,7 +3,7 @@ import { RotateOidcSecretsInput, rotateOidcClientId } from '../schemas/rotate-oi
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
 import { rootMessage } from './shared/failures.js';
-import { abortSignal, progressQuery, retrySignal } from './shared/messages.js';
+import { abortSignal, progressQuery, retryStepSignal } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
 import { rollNodes } from './shared/rolling.js';
 import { rotateOidcClient } from './rotate-oidc-client.js';
@@ -38,8 +38,8 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
   const running = new Set<string>();
   // A child that already finished ignores the signal's failure: nothing to pass on to.
   const children = () => [...running].map((id) => getExternalWorkflowHandle(id));
-  setHandler(retrySignal, () => {
-    for (const child of children()) void child.signal(retrySignal).catch(() => undefined);
+  setHandler(retryStepSignal, () => {
+    for (const child of children()) void child.signal(retryStepSignal).catch(() => undefined);
   });
   // Replaces the handler OperatorControls set: records the abort as it does, and passes it on.
   setHandler(abortSignal, (reason) => {
@@ -52,9 +52,12 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
     selected.map((c) => [c.clientId, { clientId: c.clientId, status: 'not-started', message: '', workflowId: rotateOidcClientId(workflowId, c.clientId) }]),
   );
   progress.phase = 'rotating';
+  // Abort reaches the running children as a signal, so they stop at a safe point and report what they
+  // left (never a revoke); the rolling engine must never cancel them mid-step.
+  const rolling = { maxUnavailable: input.maxParallel, beforeNode: async () => !(await controls.checkpoint()), stopRequested: () => false };
   const rolled = await rollNodes(
     selected.map((c) => c.clientId),
-    { maxUnavailable: input.maxParallel, beforeNode: async () => !(await controls.checkpoint()) },
+    rolling,
     async (clientId): Promise<RotateOidcClientResult> => {
       const childId = reports.get(clientId)!.workflowId;
       progress.step(clientId, 'running', `child ${childId}`);

@@ -18,5 +18,5 @@ export const nodeProgressSignal = defineSignal<[NodeProgressUpdate]>('nodeProgre
 export const approveSignal = defineSignal('approve');
 export const rollbackSignal = defineSignal<[reason?: string]>('rollback');
 
-/** A run waiting after a failed step tries that step again (after someone fixed the cause). */
-export const retrySignal = defineSignal('retry');
+/** A run waiting after a failed step tries that step again (after someone fixed the cause); bootstrapCluster's own 'retry' names a Kustomization. */
+export const retryStepSignal = defineSignal('retry');
