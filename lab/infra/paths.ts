@@ -13,6 +13,9 @@ export interface InfraPaths {
   kwokStages: string;
   crds: string;
   victoriaMetrics: string;
+  /** The unpacked Keycloak distribution (pristine: copy it before running it). */
+  keycloak: string;
+  keycloakJavaHome: string;
 }
 
 /** Installs whatever is missing (instant when cached) and returns the paths. */
@@ -38,5 +41,7 @@ export async function installInfra(): Promise<InfraPaths> {
     kwokStages: get('CLUSTER_OPS_KWOK_STAGES'),
     crds: get('CLUSTER_OPS_CRDS'),
     victoriaMetrics: get('CLUSTER_OPS_VICTORIA_METRICS'),
+    keycloak: get('CLUSTER_OPS_KEYCLOAK'),
+    keycloakJavaHome: get('CLUSTER_OPS_KEYCLOAK_JAVA_HOME'),
   };
 }

@@ -12,3 +12,7 @@ export function failForGoodOn<T>(errorClass: abstract new (...args: never[]) => 
     throw error;
   }
 }
+
+/** An activity whose integration this worker was not given (its environment variables are unset). */
+export const notConfigured = (what: string) =>
+  ApplicationFailure.nonRetryable(`${what} is not configured on this worker (see docs/operations.md)`, 'NotConfigured');

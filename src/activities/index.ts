@@ -1,12 +1,18 @@
+import { createExternalSecretActivities } from './eso/external-secrets.js';
 import { createFluxActivities } from './flux/kustomizations.js';
 import { createGitOpsActivities } from './gitops/activities.js';
 import type { GitOpsDeps } from './gitops/activities.js';
+import { createInfisicalActivities } from './infisical/secrets.js';
+import type { InfisicalDeps } from './infisical/secrets.js';
+import type { KeycloakDeps } from './keycloak/admin.js';
+import { createOidcRotationActivities } from './keycloak/rotation.js';
 import type { KubeClients } from './kube/clients.js';
 import { createDaemonSetActivities } from './kube/daemonsets.js';
 import { createDrainActivities } from './kube/drain.js';
 import { createHookActivities } from './kube/hooks.js';
 import { createInventoryActivities } from './kube/inventory.js';
 import { createNodeActivities } from './kube/nodes.js';
+import { createRolloutActivities } from './kube/rollout.js';
 import { createWaitActivities } from './kube/wait.js';
 import { createPrometheusActivities } from './metrics/prometheus.js';
 import { createMetricsActivities } from './metrics/victoria-metrics.js';
@@ -24,6 +30,10 @@ export interface ActivityDeps {
   metrics?: MetricsDeps;
   /** Rank 0 logs and checkpoint listings: from pods by default; the lab's simulated pods need its own. */
   nccl?: Partial<NcclSources>;
+  /** Keycloak's admin API; absent on a worker that does not rotate OIDC client secrets. */
+  keycloak?: KeycloakDeps;
+  /** Infisical (machine identity); absent likewise. */
+  infisical?: InfisicalDeps;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -42,6 +52,10 @@ export function createActivities(deps: ActivityDeps) {
       logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),
       checkpoints: deps.nccl?.checkpoints ?? podCheckpointLister(deps.kube.core),
     }),
+    ...createRolloutActivities(deps.kube),
+    ...createExternalSecretActivities(deps.kube),
+    ...createInfisicalActivities(deps.infisical),
+    ...createOidcRotationActivities(deps.keycloak, deps.infisical),
   };
 }
 

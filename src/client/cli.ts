@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { ConfigError, loadEnv, TemporalEnv } from '../config.js';
@@ -11,16 +12,20 @@ import { connectClient, startWorkflow, UsageError, validateStart } from './clien
 import { planFromRepo, renderPlan } from './flux-plan.js';
 import { parseNcclFile } from './nccl-parse.js';
 import { renderNodePlan, renderProgress, table } from './render.js';
+import { applySchedules, planSchedules } from './schedules.js';
 
 const USAGE = `usage: cluster-ops <command>
 
-  start <workflow> --input <json|@file> [--id <workflow-id>]   start a workflow (input checked first)
+  start <workflow> --input <json|@file> [--id <workflow-id>]   start a workflow (input checked first;
+                                                                @file: JSON or YAML)
   plan <workflow> --input <json|@file> [--json]                 dry run: per node, the steps, hooks, gates, window
   progress <workflow-id> [--watch] [--interval <seconds>]       show a run's progress
   signal <workflow-id> <name> [json]                            send pause, resume, abort, approve ...
   cancel <workflow-id>                                          request cancellation
   list [--query <visibility query>] [--limit <n>]               recent runs
   workflows                                                     what can be started
+  schedules apply [--file <schedules.yaml>]                     create or update the Temporal Schedules
+                                                                of a file (default schedules/schedules.yaml)
   flux plan --repo <dir> [--ref <ref>] [--cluster <name>] [--json]
                                                                 the Flux dependsOn order, offline
   nccl parse <file> [--baseline <GB/s>] [--json]                summarize a saved nccl-tests log
@@ -29,10 +34,12 @@ const USAGE = `usage: cluster-ops <command>
 Connection: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TASK_QUEUE (cluster-ops),
 TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
 
+/** JSON, or `@file` holding JSON or YAML (e.g. --input @schedules/oidc-clients.yaml). */
 function parseJson(text: string, what: string): unknown {
-  const source = text.startsWith('@') ? readFile(text.slice(1)) : text;
+  const file = text.startsWith('@') ? text.slice(1) : undefined;
+  const source = file ? readFile(file) : text;
   try {
-    return JSON.parse(source);
+    return file && /\.ya?ml$/.test(file) ? (parseYaml(source) as unknown) : JSON.parse(source);
   } catch (error) {
     throw new UsageError(`${what} is not valid JSON: ${(error as Error).message}`);
   }
@@ -72,6 +79,7 @@ async function run(argv: string[]): Promise<void> {
       cluster: { type: 'string', default: 'willingham-k8s' },
       json: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      file: { type: 'string', default: 'schedules/schedules.yaml' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -99,9 +107,12 @@ async function run(argv: string[]): Promise<void> {
     if (!ok) process.exitCode = 1;
     return;
   }
+  // Checked whole before connecting: a bad entry means no schedule is touched.
+  if (command === 'schedules' && args[0] !== 'apply') throw new UsageError(`unknown command "schedules ${args[0] ?? ''}"\n\n${USAGE}`);
+  const schedules = command === 'schedules' ? planSchedules(values.file!) : undefined;
   if (command === 'start' || command === 'plan') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
   if (command === 'plan' && !hasDryRun(args[0]!)) throw new UsageError(`${args[0]} has no dry run`);
-  if (!['start', 'plan', 'progress', 'signal', 'cancel', 'list'].includes(command)) {
+  if (!['start', 'plan', 'progress', 'signal', 'cancel', 'list', 'schedules'].includes(command)) {
     throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
 
@@ -148,6 +159,10 @@ async function run(argv: string[]): Promise<void> {
         const id = need(args[0], 'workflow id');
         await client.workflow.getHandle(id).cancel();
         console.log(`cancellation requested for ${id}`);
+        return;
+      }
+      case 'schedules': {
+        for (const { id, action } of await applySchedules(client, env.TASK_QUEUE, schedules!)) console.log(`${action} schedule ${id}`);
         return;
       }
       case 'list': {

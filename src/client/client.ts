@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from '../codec.js';
 import type { TemporalEnv } from '../config.js';
 import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
 import type { WorkflowName } from '../schemas/workflows.js';
@@ -12,7 +13,7 @@ export class UsageError extends Error {
 
 export async function connectClient(env: TemporalEnv): Promise<Client> {
   const connection = await Connection.connect({ ...temporalConnectionOptions(env), connectTimeout: '5 seconds' });
-  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv(env) });
 }
 
 /** Validates the input with the workflow's own schema before anything reaches Temporal. */

@@ -4,6 +4,7 @@ import { DrainNodeInput } from './drain-node.js';
 import { NcclJobInput, ncclJobId } from './nccl-job.js';
 import { NodeMaintenanceInput, nodeMaintenanceId } from './node-maintenance.js';
 import { BootstrapNodeInput } from './node-inventory.js';
+import { RotateOidcClientInput, RotateOidcSecretsInput } from './rotate-oidc-secrets.js';
 import { SriovRolloutInput, sriovRolloutId } from './sriov-rollout.js';
 
 interface CatalogEntry {
@@ -48,6 +49,16 @@ export const workflowCatalog = {
     summary: 'node by node: cordon, drain, hold for the operator (done signal) or a time, verify Ready, uncordon',
     workflowId: (input) => nodeMaintenanceId(input.cluster),
     plannable: true,
+  }),
+  rotateOidcClient: entry({
+    input: RotateOidcClientInput,
+    summary: 'rotate one OIDC client secret: Keycloak → Infisical → ExternalSecret → consumers, old secret revoked after a soak',
+    workflowId: (input) => `rotate-oidc-client-${input.client.clientId}`,
+  }),
+  rotateOidcSecrets: entry({
+    input: RotateOidcSecretsInput,
+    summary: 'rotate the OIDC client secrets of a client list, one client at a time',
+    workflowId: () => 'rotate-oidc-secrets',
   }),
   sriovRollout: entry({
     input: SriovRolloutInput,

@@ -7,3 +7,5 @@ export { nodeMaintenance } from './node-maintenance.js';
 export { ncclJob } from './nccl-job.js';
 export { sriovNodeReconfigure } from './sriov-node.js';
 export { sriovRollout } from './sriov-rollout.js';
+export { rotateOidcClient } from './rotate-oidc-client.js';
+export { rotateOidcSecrets } from './rotate-oidc-secrets.js';

@@ -69,7 +69,7 @@ test('a malformed input names the bad field, exits non-zero, and starts nothing'
 });
 
 test('unknown workflows, bad JSON and unknown commands are usage errors', async () => {
-  expect(await cli('start', 'rebootEverything', '--input', '{}')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown workflow "rebootEverything"; known: bootstrapCluster, bootstrapNode, drainNode, ncclJob, nodeMaintenance, sriovRollout/) });
+  expect(await cli('start', 'rebootEverything', '--input', '{}')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown workflow "rebootEverything"; known: bootstrapCluster, bootstrapNode, drainNode, ncclJob, nodeMaintenance, rotateOidcClient, rotateOidcSecrets, sriovRollout/) });
   expect(await cli('start', 'drainNode', '--input', '{node')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--input is not valid JSON/) });
   expect(await cli('frobnicate')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
 });

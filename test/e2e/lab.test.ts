@@ -21,10 +21,17 @@ function isAlive(pid: number): boolean {
 
 test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves nothing behind when stopped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lab-'));
-  const [temporalPort, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const [temporalPort, uiPort, metricsPort, keycloakPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const address = `127.0.0.1:${temporalPort}`;
   const lab = spawn(process.execPath, ['dist/lab/run.js'], {
-    env: { ...process.env, LAB_DIR: dir, LAB_TEMPORAL_PORT: String(temporalPort), LAB_UI_PORT: String(uiPort), LAB_VICTORIA_METRICS_PORT: String(metricsPort) },
+    env: {
+      ...process.env,
+      LAB_DIR: dir,
+      LAB_TEMPORAL_PORT: String(temporalPort),
+      LAB_UI_PORT: String(uiPort),
+      LAB_VICTORIA_METRICS_PORT: String(metricsPort),
+      LAB_KEYCLOAK_PORT: String(keycloakPort),
+    },
   });
   let output = '';
   lab.stdout.on('data', (chunk) => (output += chunk));
@@ -51,6 +58,14 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     const spark = await kube.core.readNode({ name: 'talos-7aj-lwl' });
     expect(spark.status?.allocatable).toMatchObject({ 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '4' });
     expect(spark.metadata?.labels?.['kubernetes.io/arch']).toBe('arm64');
+
+    // The OIDC side: Keycloak launched, the fake Infisical's secrets synced by the simulated ESO.
+    expect(output).toContain(`Keycloak         http://127.0.0.1:${keycloakPort}/admin`);
+    const grafana = await eventually(
+      async () => (await kube.core.readNamespacedSecret({ namespace: 'vmks', name: 'grafana-oidc' }).catch(() => undefined))?.data?.['client-secret'],
+      'the grafana-oidc Secret',
+    );
+    expect(Buffer.from(grafana, 'base64').toString()).toBe('lab-grafana-initial-secret');
 
     await run(testEnv('temporalCli'), ['workflow', 'start', '--address', address, '--task-queue', 'cluster-ops',
       '--type', 'drainNode', '--workflow-id', 'lab-dry-run', '--input', '{"node":"talos-ysi-4k0","dryRun":true}']);

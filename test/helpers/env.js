@@ -8,6 +8,10 @@ export const TEST_ENV = {
   crds: 'CLUSTER_OPS_TEST_CRDS',
   bundle: 'CLUSTER_OPS_TEST_WORKFLOW_BUNDLE',
   victoriaMetrics: 'CLUSTER_OPS_TEST_VICTORIA_METRICS_URL',
+  keycloakUrl: 'CLUSTER_OPS_TEST_KEYCLOAK_URL',
+  /** user:password of Keycloak's bootstrap admin (master realm). */
+  keycloakAdmin: 'CLUSTER_OPS_TEST_KEYCLOAK_ADMIN',
+  keycloakLog: 'CLUSTER_OPS_TEST_KEYCLOAK_LOG',
 };
 
 /** @param {keyof typeof TEST_ENV} name */

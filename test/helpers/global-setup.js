@@ -8,6 +8,7 @@ import { killLeftovers } from '../../dist/lab/process.js';
 import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
 import { installCrds } from '../../dist/lab/kube/crds.js';
 import { loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
+import { startKeycloak } from '../../dist/lab/keycloak.js';
 import { startTemporalDevServer } from '../../dist/lab/temporal.js';
 import { startVictoriaMetrics } from '../../dist/lab/victoria-metrics.js';
 import { bundleWorkflows } from '../../dist/src/workflow-bundle.js';
@@ -15,14 +16,18 @@ import { TEST_ENV } from './env.js';
 
 /**
  * Starts one of each real server for the whole run (control plane with KWOK, Temporal dev server,
- * VictoriaMetrics) and bundles the workflows once. Test files get their own namespaces, nodes and task
- * queues (and metric labels); each makes its own time-skipping server, because that server's clock is shared by everything connected to it.
+ * VictoriaMetrics, Keycloak) and bundles the workflows once. Keycloak takes about a minute to start: it is
+ * launched first and not awaited, so the other tests run meanwhile; Keycloak tests wait for it
+ * (test/helpers/keycloak.ts). Test files get their own namespaces, nodes, task queues and metric labels;
+ * each makes its own time-skipping server, because that server's clock is shared by everything connected to it.
  */
 export default async function globalSetup() {
   removeDeadRuns();
   const dir = join(tmpdir(), `${RUN_PREFIX}${process.pid}`);
   const infra = await installInfra();
   mkdirSync(dir, { recursive: true });
+  const keycloak = await startKeycloak(join(dir, 'keycloak'), infra);
+  keycloak.ready.catch(() => undefined); // reported by the tests that wait for it, with its log
   const [controlPlane, temporal, victoriaMetrics, bundle] = await Promise.all([
     startControlPlane(join(dir, 'kube'), infra),
     startTemporalDevServer(join(dir, 'temporal'), infra, { headless: true }),
@@ -41,9 +46,12 @@ export default async function globalSetup() {
     [TEST_ENV.crds]: infra.crds,
     [TEST_ENV.bundle]: bundlePath,
     [TEST_ENV.victoriaMetrics]: victoriaMetrics.url,
+    [TEST_ENV.keycloakUrl]: keycloak.url,
+    [TEST_ENV.keycloakAdmin]: `${keycloak.admin.username}:${keycloak.admin.password}`,
+    [TEST_ENV.keycloakLog]: keycloak.logFile,
   });
   globalThis.clusterOpsStop = async () => {
-    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
 }
@@ -57,7 +65,7 @@ function removeDeadRuns() {
     const pid = Number(entry.slice(RUN_PREFIX.length));
     if (isAlive(pid)) continue;
     const dir = join(tmpdir(), entry);
-    for (const server of ['kube', 'temporal', 'victoria-metrics']) killLeftovers(join(dir, server));
+    for (const server of ['kube', 'temporal', 'victoria-metrics', 'keycloak']) killLeftovers(join(dir, server));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,8 @@ import { TestCluster } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
 
 const home = mkdtempSync(join(tmpdir(), 'kubectl-'));
+/** Where the OIDC clients' ExternalSecrets and consumers live (schedules/oidc-clients.yaml). */
+const OIDC_NAMESPACES = ['argo', 'vmks', 'temporal-system', 'kafka', 'kgateway-system', 'rabbitmq'];
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const child = promisify(execFile)(join(testEnv('kubeBin'), 'kubectl'), ['--kubeconfig', testEnv('kubeconfig'), ...args], {
@@ -36,7 +38,7 @@ beforeAll(async () => {
   ];
   await kubectl(['apply', '--server-side', '--force-conflicts', ...crds.flatMap((file) => ['-f', file])]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.flatMap((file) => ['-f', file])]);
-  for (const namespace of ['temporal-system', 'flux-system', 'nccl']) {
+  for (const namespace of new Set(['temporal-system', 'flux-system', 'nccl', ...OIDC_NAMESPACES])) {
     await kubectl(['create', 'namespace', namespace]).catch((error: { stderr: string }) => {
       if (!/AlreadyExists/.test(error.stderr)) throw error;
     });
@@ -47,12 +49,14 @@ afterAll(() => cluster.close());
 
 const documents = () => parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string } });
 
-test('the base renders to the expected objects, in temporal-system but for the kube-system restart role and the NCCL jobs', () => {
+test('the base renders to the expected objects, in temporal-system but for the kube-system restart role, the NCCL jobs and the OIDC rotation bindings', () => {
   expect(documents().map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort()).toEqual([
     'ClusterRole//cluster-ops',
+    'ClusterRole//cluster-ops-oidc-rotation',
     'ClusterRoleBinding//cluster-ops',
     'Deployment/temporal-system/cluster-ops-worker',
     'ExternalSecret/temporal-system/cluster-ops-github',
+    'ExternalSecret/temporal-system/cluster-ops-oidc-rotation',
     'ExternalSecret/temporal-system/cluster-ops-temporal-client',
     'Namespace//nccl',
     'Role/kube-system/cluster-ops-daemonset-restart',
@@ -61,14 +65,15 @@ test('the base renders to the expected objects, in temporal-system but for the k
     'RoleBinding/kube-system/cluster-ops-daemonset-restart',
     'RoleBinding/nccl/cluster-ops-nccl-jobs',
     'RoleBinding/temporal-system/cluster-ops-hooks',
+    ...OIDC_NAMESPACES.map((ns) => `RoleBinding/${ns}/cluster-ops-oidc-rotation`),
     'ServiceAccount/temporal-system/cluster-ops',
     'VMPodScrape/temporal-system/cluster-ops-worker',
-  ]);
+  ].sort());
 });
 
 test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
   const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], rendered);
-  expect(out.trim().split('\n')).toHaveLength(14);
+  expect(out.trim().split('\n')).toHaveLength(14 + OIDC_NAMESPACES.length);
   expect(out).toMatch(/externalsecret\.external-secrets\.io\/cluster-ops-temporal-client serverside-applied \(server dry run\)/);
   const flux = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', 'manifests/flux/kustomization.yaml']);
   expect(flux).toMatch(/kustomization\.kustomize\.toolkit\.fluxcd\.io\/cluster-ops serverside-applied \(server dry run\)/);
@@ -136,4 +141,14 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
     })).status?.allowed;
   expect(await canDelete('kube-system')).toBe(true);
   expect(await canDelete(cluster.namespace)).toBe(false);
+  // OIDC rotation: Secrets, ExternalSecrets and consumer restarts only in the clients' namespaces.
+  const can = async (namespace: string, verb: string, resource: string, group = '') =>
+    (await cluster.kube.config.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+      body: { spec: { user: 'system:serviceaccount:temporal-system:cluster-ops', resourceAttributes: { namespace, verb, resource, group } } },
+    })).status?.allowed;
+  expect(await can('vmks', 'get', 'secrets')).toBe(true);
+  expect(await can('vmks', 'patch', 'externalsecrets', 'external-secrets.io')).toBe(true);
+  expect(await can('rabbitmq', 'patch', 'statefulsets', 'apps')).toBe(true);
+  expect(await can(cluster.namespace, 'get', 'secrets')).toBe(false);
+  expect(await can('vmks', 'delete', 'secrets')).toBe(false);
 });

@@ -7,7 +7,7 @@ import { NodeInventory } from '../../schemas/node-inventory.js';
 import { describeIssues } from '../../schemas/validate.js';
 import { buildGraph, FluxGraphError, parseKustomizations } from '../../domain/flux-graph.js';
 import type { FluxGraph } from '../../domain/flux-graph.js';
-import { failForGoodOn } from '../failures.js';
+import { failForGoodOn, notConfigured } from '../failures.js';
 import { INVALID_FLUX_GRAPH } from '../flux/kustomizations.js';
 import { commitFile, readAt, readClusterManifests, remoteBranchSha } from './repo.js';
 import type { GitOpsRepo } from './repo.js';
@@ -58,9 +58,6 @@ export interface PullRequestState {
   merged: boolean;
   mergeCommit?: string;
 }
-
-const notConfigured = (what: string) =>
-  ApplicationFailure.nonRetryable(`${what} is not configured on this worker (see docs/operations.md)`, 'NotConfigured');
 
 const parseConfig = (text: string, path: string): VfConfig =>
   failForGoodOn(VfConfigError, 'BadVfConfigFile', () => readVfConfig(text), `${path}: `);

@@ -19,3 +19,6 @@ export const approveSignal = defineSignal('approve');
 export const rollbackSignal = defineSignal<[reason?: string]>('rollback');
 /** Ends a node's maintenance (node maintenance runs): the operator's work on that node is finished. */
 export const maintenanceDoneSignal = defineSignal<[node?: string]>('done');
+
+/** A run waiting after a failed step tries that step again (after someone fixed the cause); bootstrapCluster's own 'retry' names a Kustomization. */
+export const retryStepSignal = defineSignal('retry');

@@ -1,0 +1,101 @@
+import { ApplicationFailure, executeChild, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { RotateOidcSecretsInput, rotateOidcClientId } from '../schemas/rotate-oidc-secrets.js';
+import { parseWorkflowInput } from '../schemas/validate.js';
+import { OperatorControls } from './shared/controls.js';
+import { rootMessage } from './shared/failures.js';
+import { abortSignal, progressQuery, retryStepSignal } from './shared/messages.js';
+import { ProgressTracker } from './shared/progress.js';
+import { rollNodes } from './shared/rolling.js';
+import { rotateOidcClient } from './rotate-oidc-client.js';
+import type { RotateOidcClientResult } from './rotate-oidc-client.js';
+
+export interface ClientReport {
+  clientId: string;
+  status: 'rotated' | 'failed' | 'aborted' | 'not-started';
+  message: string;
+  /** The child workflow (its progress shows the step it is at; send it retry/abort). */
+  workflowId: string;
+  newFingerprint?: string;
+}
+
+export interface RotateOidcSecretsResult {
+  outcome: 'completed' | 'aborted';
+  clients: ClientReport[];
+}
+
+/**
+ * Rotates the OIDC client secrets of a client list, one client at a time by default (each a
+ * rotateOidcClient child), and stops starting clients at the first failure. `abort` stops starting new
+ * clients and is passed on to the running ones; `retry` is passed on to them too.
+ */
+export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promise<RotateOidcSecretsResult> {
+  const input = parseWorkflowInput(RotateOidcSecretsInput, rawInput);
+  const { workflowId } = workflowInfo();
+  const selected = input.clients.filter((c) => !input.only || input.only.includes(c.clientId));
+  const progress = new ProgressTracker('rotate-oidc-secrets', selected.map((c) => c.clientId));
+  setHandler(progressQuery, () => progress.snapshot());
+  const controls = new OperatorControls(progress);
+  const running = new Set<string>();
+  // A child that already finished ignores the signal's failure: nothing to pass on to.
+  const children = () => [...running].map((id) => getExternalWorkflowHandle(id));
+  setHandler(retryStepSignal, () => {
+    for (const child of children()) void child.signal(retryStepSignal).catch(() => undefined);
+  });
+  // Replaces the handler OperatorControls set: records the abort as it does, and passes it on.
+  setHandler(abortSignal, (reason) => {
+    const why = reason ?? 'aborted by operator';
+    controls.abortReason = why;
+    for (const child of children()) void child.signal(abortSignal, why).catch(() => undefined);
+  });
+
+  const reports = new Map<string, ClientReport>(
+    selected.map((c) => [c.clientId, { clientId: c.clientId, status: 'not-started', message: '', workflowId: rotateOidcClientId(workflowId, c.clientId) }]),
+  );
+  progress.phase = 'rotating';
+  // Abort reaches the running children as a signal, so they stop at a safe point and report what they
+  // left (never a revoke); the rolling engine must never cancel them mid-step.
+  const rolling = { maxUnavailable: input.maxParallel, beforeNode: async () => !(await controls.checkpoint()), stopRequested: () => false };
+  const rolled = await rollNodes(
+    selected.map((c) => c.clientId),
+    rolling,
+    async (clientId): Promise<RotateOidcClientResult> => {
+      const childId = reports.get(clientId)!.workflowId;
+      progress.step(clientId, 'running', `child ${childId}`);
+      running.add(childId);
+      try {
+        return await executeChild(rotateOidcClient, {
+          workflowId: childId,
+          args: [{ client: selected.find((c) => c.clientId === clientId)!, policy: input.policy }],
+        });
+      } finally {
+        running.delete(childId);
+      }
+    },
+  );
+  for (const outcome of rolled.outcomes) {
+    const report = reports.get(outcome.node)!;
+    if (outcome.ok) {
+      const r = outcome.result;
+      Object.assign(report, { status: r.outcome, message: r.message, newFingerprint: r.newFingerprint });
+      progress.step(outcome.node, r.outcome === 'rotated' ? 'done' : 'failed', r.message);
+    } else {
+      Object.assign(report, { status: 'failed', message: rootMessage(outcome.error) });
+      progress.step(outcome.node, 'failed', report.message);
+    }
+  }
+  for (const clientId of rolled.notStarted) progress.step(clientId, 'skipped', 'not started');
+  const clients = [...reports.values()];
+  const failed = clients.find((c) => c.status === 'failed');
+  if (failed) {
+    progress.phase = 'failed';
+    throw ApplicationFailure.create({
+      type: 'RotationStopped',
+      nonRetryable: true,
+      message: `OIDC secret rotation stopped at ${failed.clientId}: ${failed.message}\n${clients.map((c) => `${c.clientId}: ${c.status}`).join('\n')}`,
+      details: [clients],
+    });
+  }
+  const aborted = controls.aborted || clients.some((c) => c.status !== 'rotated');
+  progress.phase = aborted ? 'aborted' : 'completed';
+  return { outcome: aborted ? 'aborted' : 'completed', clients };
+}

@@ -1,0 +1,161 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../src/activities/index.js';
+import { adminClient, findClient, tryClientSecret } from '../../src/activities/keycloak/admin.js';
+import { fingerprint } from '../../src/activities/fingerprint.js';
+import { createTestClient, createTestRealm, keycloakDeps, secretsOf } from '../helpers/keycloak.js';
+import { eventually, TestCluster } from '../helpers/kube.js';
+import { startOidcTestBed } from '../helpers/oidc.js';
+import type { OidcTestBed } from '../helpers/oidc.js';
+import { activityRunner } from '../helpers/temporal.js';
+
+// The rotation activities against the real Keycloak (started by global setup), the fake Infisical behind
+// the real SDK, and the simulated ESO on the real API server.
+let cluster: TestCluster;
+let bed: OidcTestBed;
+let activities: ReturnType<typeof createActivities>;
+const run = activityRunner();
+const policy = { name: 'cluster-ops-secret-rotation', graceSeconds: 3600, expirationSeconds: 365 * 24 * 3600 };
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('oidc');
+  bed = await startOidcTestBed(cluster);
+  activities = createActivities(bed.deps);
+  // The shared wcloud realm gets the rotation policy once; the realm-level behaviour has its own test below.
+  const setup = await createTestClient('oidc-setup');
+  await run(activities.preflightOidcRotation, { clientId: setup.clientId, secret: (await bed.target(setup, { consumers: 0 })).infisical, ensureClientPolicy: true, clientPolicy: policy });
+}, 420_000);
+afterAll(async () => {
+  await bed?.stop();
+  await cluster?.close();
+});
+
+const failureType = async (promise: Promise<unknown>) => {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return { type: (error as ApplicationFailure).type, nonRetryable: (error as ApplicationFailure).nonRetryable, message: (error as Error).message };
+};
+
+test('preflight refuses a realm without a secret-rotation policy, and creates one when asked (keeping existing policies)', async () => {
+  const deps = await createTestRealm('rot');
+  const kc = await adminClient(deps);
+  await kc.clientPolicies.createProfiles({ profiles: [{ name: 'admins-own', executors: [] }] });
+  const client = await createTestClient('policy', deps);
+  const realmBed = createActivities({ ...bed.deps, keycloak: deps });
+  const target = await bed.target(client, { consumers: 0 });
+  const input = { clientId: client.clientId, secret: target.infisical, ensureClientPolicy: false, clientPolicy: policy };
+
+  const refused = await failureType(run(realmBed.preflightOidcRotation, input));
+  expect(refused).toMatchObject({ type: 'SecretRotationNotPossible', nonRetryable: true });
+  expect(refused.message).toContain('secret-rotation');
+
+  const result = await run(realmBed.preflightOidcRotation, { ...input, ensureClientPolicy: true });
+  expect(result.clientPolicy).toEqual({ name: policy.name, created: true, graceSeconds: 3600 });
+  expect(result.stored.fingerprint).toBe(fingerprint(client.secret));
+  expect(result.keycloak.current).toBe(fingerprint(client.secret));
+  const profiles = await kc.clientPolicies.listProfiles({});
+  expect(profiles.profiles?.map((p) => p.name).sort()).toEqual(['admins-own', policy.name]);
+  // A second preflight finds it and creates nothing.
+  expect((await run(realmBed.preflightOidcRotation, { ...input, ensureClientPolicy: true })).clientPolicy.created).toBe(false);
+}, 120_000);
+
+test('regenerate keeps the old secret in the rotated slot, stores the new one, and a retry does not regenerate again', async () => {
+  const client = await createTestClient('regen');
+  const target = await bed.target(client, { consumers: 0 });
+  const baseline = fingerprint(client.secret);
+  const input = { clientId: client.clientId, secret: target.infisical, baseline };
+
+  const first = await run(activities.regenerateAndStoreSecret, input);
+  expect(first.action).toBe('regenerated');
+  expect(first.fingerprint).not.toBe(baseline);
+  const after = await secretsOf(client.clientId);
+  expect(after.rotated).toBe(client.secret);
+  expect(fingerprint(after.current)).toBe(first.fingerprint);
+  expect(bed.infisical.history({ ...target.infisical })).toEqual([client.secret, after.current]);
+  // Both secrets work during the grace period.
+  expect(await tryClientSecret(keycloakDeps(), client.clientId, client.secret)).toBe('accepted');
+  expect(await tryClientSecret(keycloakDeps(), client.clientId, after.current)).toBe('accepted');
+
+  const retry = await run(activities.regenerateAndStoreSecret, input);
+  expect(retry).toEqual({ action: 'already-done', fingerprint: first.fingerprint, version: first.version });
+  expect(await secretsOf(client.clientId)).toEqual(after);
+  expect(bed.infisical.history({ ...target.infisical })).toHaveLength(2);
+});
+
+test('already regenerated but not stored (a crash in between): stores Keycloak’s secret, no second regeneration', async () => {
+  const client = await createTestClient('crash');
+  const target = await bed.target(client, { consumers: 0 });
+  const deps = keycloakDeps();
+  const kc = await adminClient(deps);
+  const { id } = await findClient(kc, deps, client.clientId);
+  const generated = (await kc.clients.generateNewClientSecret({ id })).value!;
+
+  const preflight = await run(activities.preflightOidcRotation, { clientId: client.clientId, secret: target.infisical, ensureClientPolicy: false, clientPolicy: policy });
+  expect(preflight.resuming).toBe(true);
+  const result = await run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: target.infisical, baseline: preflight.stored.fingerprint });
+  expect(result.action).toBe('stored-existing');
+  expect(result.fingerprint).toBe(fingerprint(generated));
+  expect(await secretsOf(client.clientId)).toEqual({ current: generated, rotated: client.secret });
+  expect(bed.infisical.history({ ...target.infisical })).toEqual([client.secret, generated]);
+});
+
+test('revoke deletes the rotated secret: the old one is refused, the new one works; a retry is a no-op', async () => {
+  const client = await createTestClient('revoke');
+  const target = await bed.target(client, { consumers: 0 });
+  const regenerated = await run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: target.infisical, baseline: fingerprint(client.secret) });
+  const revokeInput = { clientId: client.clientId, secret: target.infisical, previousFingerprint: fingerprint(client.secret) };
+
+  expect(await run(activities.revokeRotatedSecret, revokeInput)).toEqual({ revoked: true });
+  expect(await run(activities.revokeRotatedSecret, revokeInput)).toEqual({ revoked: false });
+  const verify = { clientId: client.clientId, secret: target.infisical };
+  await expect(run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'refused' })).resolves.toMatchObject({ verdict: 'refused' });
+  await expect(run(activities.verifyClientSecret, { ...verify, version: regenerated.version, expectedFingerprint: regenerated.fingerprint, expect: 'accepted' })).resolves.toMatchObject({ verdict: 'accepted' });
+  const wrongExpectation = await failureType(run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'accepted' }));
+  expect(wrongExpectation).toMatchObject({ type: 'SecretVerificationFailed', nonRetryable: true });
+  expect(wrongExpectation.message).not.toContain(client.secret);
+});
+
+test('an unknown client fails for good; a path under an approval policy is refused and nothing is regenerated', async () => {
+  const unknown = await failureType(
+    run(activities.preflightOidcRotation, { clientId: 'no-such-client', secret: { projectId: 'p', environment: 'prod', secretPath: '/', secretName: 'X' }, ensureClientPolicy: false, clientPolicy: policy }),
+  );
+  expect(unknown).toMatchObject({ type: 'OidcClientNotFound', nonRetryable: true });
+
+  const client = await createTestClient('approval');
+  const target = await bed.target(client, { consumers: 0 });
+  bed.infisical.addApprovalPolicy({ projectId: target.infisical.projectId, environment: 'prod', secretPath: `/keycloak/${client.clientId}` });
+  const gated = { ...target, infisical: { ...target.infisical, secretPath: `/keycloak/${client.clientId}/oidc` } };
+  bed.infisical.seed({ ...gated.infisical }, client.secret);
+  const refused = await failureType(run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: gated.infisical, baseline: fingerprint(client.secret) }));
+  expect(refused).toMatchObject({ type: 'InfisicalApprovalRequired', nonRetryable: true });
+  // Keycloak did regenerate before the store was refused: the next attempt must only store.
+  const state = await secretsOf(client.clientId);
+  expect(state.rotated).toBe(client.secret);
+  expect(bed.infisical.history({ ...gated.infisical })).toEqual([client.secret]);
+});
+
+test('ESO force-sync writes the new value into the consumer Secret; rollout restart rolls the consumer', async () => {
+  const client = await createTestClient('eso');
+  const target = await bed.target(client, { consumers: 1 });
+  const es = { ...target.externalSecret, secret: target.infisical };
+  await eventually(async () => (await run(activities.readExternalSecret, es)).ready, 'first sync');
+  expect((await run(activities.readExternalSecret, es)).fingerprint).toBe(fingerprint(client.secret));
+
+  const regenerated = await run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: target.infisical, baseline: fingerprint(client.secret) });
+  const synced = await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
+  expect(synced.target).toBe(target.externalSecret.name);
+  expect(fingerprint((await bed.consumerSecret(target))!)).toBe(regenerated.fingerprint);
+  const syncsBefore = bed.eso.syncs.get(`${es.namespace}/${es.name}`);
+  // Same request id again (a retry): no new sync is triggered, and it still finds the value.
+  await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
+  expect(bed.eso.syncs.get(`${es.namespace}/${es.name}`)).toBe(syncsBefore);
+
+  const consumer = target.consumers[0]!;
+  await run(activities.waitForRollout, { ...consumer, timeoutSeconds: 60 });
+  const restart = await run(activities.restartWorkload, { ...consumer, restartedAt: '2026-11-25T20:00:00Z' });
+  expect(restart.restarted).toBe(true);
+  expect((await run(activities.restartWorkload, { ...consumer, restartedAt: '2026-11-25T20:00:00Z' })).restarted).toBe(false);
+  await run(activities.waitForRollout, { ...consumer, timeoutSeconds: 60 });
+  const deployment = await cluster.kube.apps.readNamespacedDeployment({ namespace: consumer.namespace, name: consumer.name });
+  expect(deployment.status?.observedGeneration).toBe(restart.generation);
+  expect(deployment.status?.updatedReplicas).toBe(1);
+});

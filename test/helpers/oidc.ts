@@ -1,0 +1,70 @@
+import { WILLINGHAM_NODES } from '../../lab/kube/nodes.js';
+import { startFakeInfisical } from '../../lab/fakes/infisical.js';
+import type { FakeInfisical } from '../../lab/fakes/infisical.js';
+import { CLIENT_SECRET_KEY, provisionInfisicalStore, provisionOidcClient } from '../../lab/oidc.js';
+import { startSimulatedExternalSecrets } from '../../lab/sim/external-secrets.js';
+import type { SimulatedExternalSecrets } from '../../lab/sim/external-secrets.js';
+import type { ActivityDeps } from '../../src/activities/index.js';
+import type { InfisicalDeps } from '../../src/activities/infisical/secrets.js';
+import type { OidcClientTarget } from '../../src/schemas/rotate-oidc-secrets.js';
+import { keycloakDeps, keycloakReady } from './keycloak.js';
+import type { TestClient } from './keycloak.js';
+import type { TestCluster } from './kube.js';
+import { uniqueName } from './kube.js';
+
+/**
+ * What a rotation test needs around the real Keycloak: the fake Infisical, the simulated ESO, a
+ * ClusterSecretStore of its own, and a simulated node for the consumer pods — all in the test's cluster share.
+ */
+export interface OidcTestBed {
+  infisical: FakeInfisical;
+  eso: SimulatedExternalSecrets;
+  deps: ActivityDeps;
+  infisicalDeps: InfisicalDeps;
+  /** Provisions a client's secret path (Infisical secret, ExternalSecret, consumer Deployments). */
+  target(client: TestClient, options?: { consumers?: number }): Promise<OidcClientTarget>;
+  /** The value the consumer's Kubernetes Secret holds now. */
+  consumerSecret(target: OidcClientTarget): Promise<string | undefined>;
+  stop(): Promise<void>;
+}
+
+export const TEST_PROJECT = 'willingham-k8s';
+
+export async function startOidcTestBed(cluster: TestCluster): Promise<OidcTestBed> {
+  const [infisical, node] = await Promise.all([startFakeInfisical(), cluster.addNode(WILLINGHAM_NODES[0]!), keycloakReady()]);
+  const eso = startSimulatedExternalSecrets(cluster.kube.config);
+  await eso.ready;
+  const store = uniqueName('infisical');
+  await provisionInfisicalStore(cluster.kube, infisical, { name: store, projectId: TEST_PROJECT, environment: 'prod', credentialsNamespace: cluster.namespace });
+  const infisicalDeps = { siteUrl: infisical.url, ...infisical.identity };
+  const namespace = cluster.namespace;
+  return {
+    infisical,
+    eso,
+    infisicalDeps,
+    deps: { kube: cluster.kube, keycloak: keycloakDeps(), infisical: infisicalDeps },
+    async target(client, { consumers = 1 } = {}) {
+      const target: OidcClientTarget = {
+        clientId: client.clientId,
+        infisical: { projectId: TEST_PROJECT, environment: 'prod', secretPath: '/keycloak', secretName: `${client.clientId.toUpperCase().replace(/-/g, '_')}_CLIENT_SECRET` },
+        externalSecret: { namespace, name: `${client.clientId}-oidc` },
+        consumers: Array.from({ length: consumers }, (_, i) => ({ kind: 'Deployment' as const, namespace, name: `${client.clientId}-app${i}` })),
+      };
+      await provisionOidcClient(cluster.kube, infisical, target, {
+        store,
+        initialSecret: client.secret,
+        podTemplate: { nodeSelector: { 'kubernetes.io/hostname': node } },
+      });
+      return target;
+    },
+    async consumerSecret(target) {
+      const secret = await cluster.kube.core.readNamespacedSecret({ namespace, name: target.externalSecret.name }).catch(() => undefined);
+      const encoded = secret?.data?.[CLIENT_SECRET_KEY];
+      return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8');
+    },
+    async stop() {
+      await eso.stop();
+      await infisical.close();
+    },
+  };
+}
