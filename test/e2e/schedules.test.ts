@@ -43,13 +43,17 @@ const exists = (id: string) =>
     },
   );
 
-test('the committed schedules file is valid: the 90-day OIDC rotation over the seven clients', () => {
+test('the committed schedules file is valid: the 90-day OIDC rotation over the seven clients, the nightly NCCL benchmark', () => {
   const [rotation, ...others] = planSchedules('schedules/schedules.yaml').filter((p) => p.entry.workflow === 'rotateOidcSecrets');
   expect(others).toEqual([]);
   expect(rotation!.entry.every).toBe('90d');
   expect((rotation!.input as { clients: { clientId: string }[] }).clients.map((c) => c.clientId)).toEqual([
     'argocd', 'argo-workflows', 'grafana', 'temporal', 'kafbat', 'headlamp', 'rabbitmq',
   ]);
+  const [nightly, ...moreNccl] = planSchedules('schedules/schedules.yaml').filter((p) => p.entry.workflow === 'ncclJob');
+  expect(moreNccl).toEqual([]);
+  expect(nightly!.entry.cron).toEqual(['0 3 * * *']);
+  expect(nightly!.input).toMatchObject({ kind: 'benchmark', benchmark: { test: 'all_reduce_perf' } });
 });
 
 test('creates schedules, then updates them in place (create or update by id)', async () => {
