@@ -32,13 +32,14 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 
   const infra = await installInfra();
-  // Keycloak needs a minute to start: launched first, awaited only by whoever uses it.
-  const keycloak = keycloakAvailable(infra) ? await startKeycloak(join(dir, 'keycloak'), infra, { port: Number(process.env.LAB_KEYCLOAK_PORT ?? 8180) }) : undefined;
   const [temporal, controlPlane, victoriaMetrics] = await Promise.all([
     startTemporalDevServer(join(dir, 'temporal'), infra, { port: temporalPort, uiPort }),
     startControlPlane(join(dir, 'kube'), infra),
     startVictoriaMetrics(join(dir, 'victoria-metrics'), infra, { port: Number(process.env.LAB_VICTORIA_METRICS_PORT ?? 8428) }),
   ]);
+  // Keycloak needs a minute to start: awaited only by whoever uses it. Launched once the other servers hold
+  // their ports, so the free port it picks for its management interface cannot be one of theirs.
+  const keycloak = keycloakAvailable(infra) ? await startKeycloak(join(dir, 'keycloak'), infra, { port: Number(process.env.LAB_KEYCLOAK_PORT ?? 8180) }) : undefined;
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   for (const node of WILLINGHAM_NODES) await ensureNode(kube.core, node);
   await installCrds(kube.config, infra.crds);

@@ -55,7 +55,11 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
       return names.length === 3 && names;
     }, 'three Ready nodes');
     expect(ready).toEqual(['talos-76w-3r0', 'talos-7aj-lwl', 'talos-ysi-4k0']);
-    const spark = await kube.core.readNode({ name: 'talos-7aj-lwl' });
+    // The VFs appear once the simulated Flux has applied base and the SR-IOV plugin pod runs.
+    const spark = await eventually(async () => {
+      const node = await kube.core.readNode({ name: 'talos-7aj-lwl' });
+      return node.status?.allocatable?.['nvidia.com/cx7_qsfp'] === '4' && node;
+    }, 'the SR-IOV VFs on talos-7aj-lwl');
     expect(spark.status?.allocatable).toMatchObject({ 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '4' });
     expect(spark.metadata?.labels?.['kubernetes.io/arch']).toBe('arm64');
 
@@ -94,8 +98,9 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     const result = JSON.parse(benchmark.stdout).closeEvent.workflowExecutionCompletedEventAttributes.result[0];
     expect(result).toMatchObject({ outcome: 'succeeded', metricsPushed: true, summary: { peakBusBwGBps: 2.83 } });
     const query = new URLSearchParams({ 'match[]': 'nccl_busbw_peak_gbps{job="lab-allgather"}', start: '0' });
-    const exported = await (await fetch(`http://127.0.0.1:${metricsPort}/api/v1/export?${query}`)).text();
-    expect(JSON.parse(exported.trim())).toMatchObject({ values: [2.83] });
+    // An export over all time sees a new series a few seconds after the flush (VictoriaMetrics' per-day index).
+    const exported = await eventually(async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/api/v1/export?${query}`)).text()).trim(), 'the pushed figures in VictoriaMetrics');
+    expect(JSON.parse(exported)).toMatchObject({ values: [2.83] });
   } finally {
     lab.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -73,7 +73,7 @@ test('the base renders to the expected objects, in temporal-system but for the k
 
 test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
   const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], rendered);
-  expect(out.trim().split('\n')).toHaveLength(14 + OIDC_NAMESPACES.length);
+  expect(out.trim().split('\n')).toHaveLength(documents().length);
   expect(out).toMatch(/externalsecret\.external-secrets\.io\/cluster-ops-temporal-client serverside-applied \(server dry run\)/);
   const flux = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', 'manifests/flux/kustomization.yaml']);
   expect(flux).toMatch(/kustomization\.kustomize\.toolkit\.fluxcd\.io\/cluster-ops serverside-applied \(server dry run\)/);
