@@ -13,10 +13,9 @@ import { ProgressTracker } from './progress.js';
 const READY_TIMEOUT_S = 120;
 /** Failure types kept as they are, so the run's report says what happened to the node. */
 const KEPT_TYPES = [...NODE_LOST_TYPES, 'HookFailed'];
-/** Hook Jobs take as long as their own timeout says; they heartbeat while they wait. */
-const { runHookJob } = proxyActivities<Activities>(WATCHES);
+/** Hook Jobs, like watches, take as long as their own timeout says; they heartbeat while they wait. */
+const { runHookJob, waitForNode } = proxyActivities<Activities>(WATCHES);
 const { nodeIdentity, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
-const { waitForNode } = proxyActivities<Activities>(WATCHES);
 
 export interface NodeStepsResult {
   cordonedByOthers: boolean;
