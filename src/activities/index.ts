@@ -14,6 +14,7 @@ import { createInventoryActivities } from './kube/inventory.js';
 import { createNodeActivities } from './kube/nodes.js';
 import { createRolloutActivities } from './kube/rollout.js';
 import { createWaitActivities } from './kube/wait.js';
+import { createTemporalActivities } from './temporal/runs.js';
 import { createPrometheusActivities } from './metrics/prometheus.js';
 import { createMetricsActivities } from './metrics/victoria-metrics.js';
 import { createNcclJobActivities } from './nccl/jobs.js';
@@ -47,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFluxActivities(deps.kube),
     ...createGitOpsActivities(deps.gitops),
     ...createPrometheusActivities(),
+    ...createTemporalActivities(),
     ...createMetricsActivities(deps.metrics),
     ...createNcclJobActivities(deps.kube, {
       logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),

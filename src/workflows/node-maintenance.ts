@@ -13,6 +13,7 @@ import { ProgressTracker } from './shared/progress.js';
 import { finishReports, recordOutcome, rollingStopped } from './shared/rolling.js';
 import type { NodeReport } from './shared/rolling.js';
 import { RollingGates, rollWithGates } from './shared/rolling-gates.js';
+import { refuseWhileOtherRollingRuns } from './shared/rolling-lock.js';
 import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './shared/search-attributes.js';
 
 const { listNodes } = proxyActivities<Activities>(QUICK_CALLS);
@@ -55,6 +56,7 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
   const gates = new RollingGates(input, nodes, progress, stopRequested);
 
   progress.step('plan', 'running');
+  if (!input.dryRun) await refuseWhileOtherRollingRuns(input.cluster);
   await listNodes({ names: nodes });
   const plan = {
     nodes,

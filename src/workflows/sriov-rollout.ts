@@ -20,6 +20,7 @@ import { ProgressTracker } from './shared/progress.js';
 import { finishReports, recordOutcome, rollingStopped } from './shared/rolling.js';
 import type { NodeReport as RollingNodeReport } from './shared/rolling.js';
 import { RollingGates, rollWithGates } from './shared/rolling-gates.js';
+import { refuseWhileOtherRollingRuns } from './shared/rolling-lock.js';
 import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './shared/search-attributes.js';
 import { sriovNodeReconfigure, SRIOV_RESOURCE } from './sriov-node.js';
 import type { SriovNodeResult } from './sriov-node.js';
@@ -87,6 +88,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
   // Plan
   progress.phase = 'planning';
   progress.step('plan', 'running');
+  if (!input.dryRun) await refuseWhileOtherRollingRuns(input.cluster);
   const facts = await listNodes(input.nodes ? { names: input.nodes } : { selector: input.nodeSelector });
   const nodes = input.nodes ?? facts.map((n) => n.name);
   if (nodes.length === 0) throw ApplicationFailure.nonRetryable(`no node matches ${input.nodeSelector}`, 'NoNodes');

@@ -8,6 +8,8 @@ import type { Progress } from '../../src/schemas/progress.js';
 import { nodeMaintenanceId } from '../../src/schemas/node-maintenance.js';
 import type { NodeMaintenanceInput } from '../../src/schemas/node-maintenance.js';
 import { nodeMaintenance } from '../../src/workflows/node-maintenance.js';
+import { sriovRollout } from '../../src/workflows/sriov-rollout.js';
+import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
@@ -196,3 +198,17 @@ async function failingKustomization(name: string, reason: string, message: strin
   );
   return namespace;
 }
+
+test('one rolling operation per cluster: an SR-IOV rollout is refused while a maintenance run holds the cluster', async () => {
+  const [node] = [await cluster.addNode()];
+  const { result } = await maintain({ nodes: [node!], until: 'done-signal' }, async (handle) => {
+    await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'), 'maintenance started');
+    const clusterName = handle.workflowId.slice('node-maintenance-'.length);
+    const refused = await env.client.workflow
+      .execute(sriovRollout, { taskQueue: (await handle.describe()).taskQueue, workflowId: sriovRolloutId(clusterName), args: [{ cluster: clusterName, numVfs: 8, nodes: [node!] }] })
+      .catch((error: unknown) => error);
+    expect(failureOf(refused)).toMatchObject({ type: 'ClusterBusy', message: expect.stringContaining(`${handle.workflowId} is in progress`) });
+    await handle.signal('done');
+  });
+  expect(result?.outcome).toBe('completed');
+});
