@@ -14,13 +14,13 @@ import { createInventoryActivities } from './kube/inventory.js';
 import { createNodeActivities } from './kube/nodes.js';
 import { createRolloutActivities } from './kube/rollout.js';
 import { createWaitActivities } from './kube/wait.js';
-import { createTemporalActivities } from './temporal/runs.js';
 import { createPrometheusActivities } from './metrics/prometheus.js';
 import { createMetricsActivities } from './metrics/victoria-metrics.js';
 import { createNcclJobActivities } from './nccl/jobs.js';
 import type { NcclSources } from './nccl/jobs.js';
 import { kubePodLogs, podCheckpointLister } from './nccl/sources.js';
 import type { MetricsDeps } from './metrics/victoria-metrics.js';
+import { createTemporalActivities } from './temporal/runs.js';
 
 /** Everything activities talk to, injected so tests and the lab point them at local servers. */
 export interface ActivityDeps {

@@ -30,12 +30,15 @@ const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as { 
 type Input = Partial<NodeMaintenanceInput> & { nodes: string[] };
 
 /** Runs a maintenance over `nodes` under a worker; `drive` acts while it runs. Returns outcome and progress. */
-function maintain(overrides: Input, drive: (handle: WorkflowHandle<typeof nodeMaintenance>) => Promise<void> = async () => undefined) {
+function maintain(
+  overrides: Input,
+  drive: (handle: WorkflowHandle<typeof nodeMaintenance>, run: { cluster: string; taskQueue: string }) => Promise<void> = async () => undefined,
+) {
   const cluster_ = uniqueName('lab');
   const input: NodeMaintenanceInput = { cluster: cluster_, reason: 'Talos upgrade', until: 'duration', durationSeconds: 60, settleSeconds: 0, healthGate: { fluxNamespace: '' }, ...overrides };
   return withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
     const handle = await env.client.workflow.start(nodeMaintenance, { taskQueue, workflowId: nodeMaintenanceId(cluster_), args: [input] });
-    await drive(handle);
+    await drive(handle, { cluster: cluster_, taskQueue });
     const outcome: { result?: NodeMaintenanceResult; error?: unknown } = await handle.result().then(
       (result) => ({ result }),
       (error: unknown) => ({ error }),
@@ -200,14 +203,13 @@ async function failingKustomization(name: string, reason: string, message: strin
 }
 
 test('one rolling operation per cluster: an SR-IOV rollout is refused while a maintenance run holds the cluster', async () => {
-  const [node] = [await cluster.addNode()];
-  const { result } = await maintain({ nodes: [node!], until: 'done-signal' }, async (handle) => {
+  const node = await cluster.addNode();
+  const { result } = await maintain({ nodes: [node], until: 'done-signal' }, async (handle, { cluster: clusterName, taskQueue }) => {
     await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'), 'maintenance started');
-    const clusterName = handle.workflowId.slice('node-maintenance-'.length);
     // A plain client: the time-skipping client would let the server's clock run while it waits, and with the
     // maintenance idle on its signal that clock jumps to the server's default run timeout.
     const refused = await new WorkflowClient({ connection: env.connection, namespace: env.namespace })
-      .execute(sriovRollout, { taskQueue: (await handle.describe()).taskQueue, workflowId: sriovRolloutId(clusterName), args: [{ cluster: clusterName, numVfs: 8, nodes: [node!] }] })
+      .execute(sriovRollout, { taskQueue, workflowId: sriovRolloutId(clusterName), args: [{ cluster: clusterName, numVfs: 8, nodes: [node] }] })
       .catch((error: unknown) => error);
     expect(failureOf(refused)).toMatchObject({ type: 'ClusterBusy', message: expect.stringContaining(`${handle.workflowId} is in progress`) });
     await handle.signal('done');

@@ -3,7 +3,7 @@ import type { Activities } from '../../activities/index.js';
 import { rollingOperationIds } from '../../schemas/rolling-lock.js';
 import { QUICK_CALLS } from './activity-options.js';
 
-export const CLUSTER_BUSY = 'ClusterBusy';
+const CLUSTER_BUSY = 'ClusterBusy';
 const { runningWorkflows } = proxyActivities<Activities>(QUICK_CALLS);
 
 /**
