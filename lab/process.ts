@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { appendFileSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
@@ -81,16 +82,42 @@ export async function waitReady(proc: ManagedProcess, probe: () => Promise<boole
   throw new Error(`${proc.name} not ready after ${timeoutMs / 1000}s:\n${logTail(proc)}`);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports this process has handed out: a server that has not bound its port yet must not get it twice. */
+const handedOut = new Set<number>();
+const LOWEST_PORT = 10_000;
+
+/** The first port of the kernel's range for outgoing connections (Linux's default where it cannot be read). */
+function ephemeralPortsStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 32_768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.on('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port below the range the kernel hands to outgoing connections: a server that binds late
+ * (Keycloak takes most of a minute) would otherwise lose its port to one of the many client connections
+ * a test run opens meanwhile.
+ */
+export async function freePort(): Promise<number> {
+  const span = ephemeralPortsStart() - LOWEST_PORT;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = LOWEST_PORT + randomInt(span);
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found between ${LOWEST_PORT} and ${LOWEST_PORT + span}`);
 }
 
 /** The HTTP status of a GET over TLS with our own CA (or none, for self-signed health endpoints). */
