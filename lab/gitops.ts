@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { simpleGit } from 'simple-git';
+import { startFakeGitHub } from './fakes/github.js';
+import type { FakeGitHub } from './fakes/github.js';
 import { applyObjects, parseObjects } from './kube/apply.js';
+import { startSimulatedSriovDevicePlugin } from './sim/sriov-device-plugin.js';
 import { repoRoot } from './repo-root.js';
 
 /** The lab's GitOps repository seed: the seeds' k8s-config layout (clusters/willingham-k8s + one dir per layer). */
@@ -12,8 +15,11 @@ export const GITOPS_BRANCH = 'master';
 export const SRIOV_CONFIG_PATH = 'base/sriov-device-plugin/sriov-device-plugin.yaml';
 export const INVENTORY_PATH = 'inventory/nodes.yaml';
 export const TEST_GROUP_LABEL = 'cluster-ops.test/group';
-/** The GitRepository's URL as on the real cluster; the simulated Flux maps it to the lab's bare repo. */
-export const GITOPS_URL = 'ssh://git@github.com/willingham-cloud/k8s-config.git';
+/**
+ * How long source-controller may take to fetch. Set explicitly: source-controller v1.9.0 panicked in
+ * gitCheckout on a GitRepository without spec.timeout when the CRD's defaults were not applied.
+ */
+const GIT_TIMEOUT = '60s';
 
 /**
  * Where the cluster config lands. The lab uses the real namespaces. A test passes its own namespace: Flux
@@ -61,22 +67,71 @@ export async function seedGitOpsRepo(bareRepo: string, placement: GitOpsPlacemen
   }
 }
 
-/** What `flux bootstrap` would create: the flux-system GitRepository and the cluster's Kustomizations. */
-export function fluxBootstrapObjects(placement: GitOpsPlacement = {}): KubernetesObject[] {
-  const clusterDir = join(GITOPS_SEED(), 'clusters', 'willingham-k8s');
-  const gitRepository = {
+/** The flux-system GitRepository `flux bootstrap` makes, pointed at a repository served over loopback http. */
+export function gitRepositoryObject(namespace: string, url: string): KubernetesObject {
+  return {
     apiVersion: 'source.toolkit.fluxcd.io/v1',
     kind: 'GitRepository',
-    metadata: { name: 'flux-system', namespace: fluxNamespace(placement) },
-    spec: { interval: '1m', url: GITOPS_URL, ref: { branch: GITOPS_BRANCH } },
-  };
+    metadata: { name: 'flux-system', namespace },
+    spec: { interval: '1m', timeout: GIT_TIMEOUT, url, ref: { branch: GITOPS_BRANCH } },
+  } as KubernetesObject;
+}
+
+/** What `flux bootstrap` would create: the flux-system GitRepository and the cluster's Kustomizations. */
+export function fluxBootstrapObjects(url: string, placement: GitOpsPlacement = {}): KubernetesObject[] {
+  const clusterDir = join(GITOPS_SEED(), 'clusters', 'willingham-k8s');
   const kustomizations = readdirSync(clusterDir).flatMap((file) =>
     parseObjects(place(readFileSync(join(clusterDir, file), 'utf8'), placement)),
   );
-  return [gitRepository, ...kustomizations];
+  return [gitRepositoryObject(fluxNamespace(placement), url), ...kustomizations];
 }
 
-export async function bootstrapFlux(config: KubeConfig, placement: GitOpsPlacement = {}): Promise<void> {
+export async function bootstrapFlux(config: KubeConfig, url: string, placement: GitOpsPlacement = {}): Promise<void> {
   const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: fluxNamespace(placement) } };
-  await applyObjects(config, [namespace, ...fluxBootstrapObjects(placement)], 'cluster-ops-lab');
+  await applyObjects(config, [namespace, ...fluxBootstrapObjects(url, placement)], 'cluster-ops-lab');
+}
+
+/** Where the lab's repositories live and how source-controller reaches them (lab/git-server.ts). */
+export interface GitServing {
+  /** Directory the git http server serves. */
+  root: string;
+  /** That server's base URL. */
+  url: string;
+}
+
+export interface LabGitOps {
+  bareRepo: string;
+  /** The URL the GitRepository clones. */
+  url: string;
+  github: FakeGitHub;
+  stop(): Promise<void>;
+}
+
+/**
+ * The GitOps side of the lab: a bare repo seeded with the cluster config and served over http, the
+ * flux-system GitRepository and the cluster's Kustomizations for the real Flux controllers (started
+ * separately, lab/flux.ts), the simulated SR-IOV device plugin and the fake GitHub. Needs the Flux CRDs.
+ */
+export async function startLabGitOps(
+  config: KubeConfig,
+  git: GitServing,
+  options: { name?: string; autoMerge?: boolean; placement?: GitOpsPlacement } = {},
+): Promise<LabGitOps> {
+  const placement = options.placement ?? {};
+  const repoPath = `${options.name ?? 'k8s-config'}.git`;
+  const bareRepo = join(git.root, repoPath);
+  const url = `${git.url}/${repoPath}`;
+  await seedGitOpsRepo(bareRepo, placement);
+  await bootstrapFlux(config, url, placement);
+  const devicePlugin = startSimulatedSriovDevicePlugin(config, { namespace: sriovNamespace(placement) });
+  await devicePlugin.ready;
+  const github = await startFakeGitHub({ bareRepo, autoMerge: options.autoMerge });
+  return {
+    bareRepo,
+    url,
+    github,
+    stop: async () => {
+      await Promise.all([devicePlugin.stop(), github.close()]);
+    },
+  };
 }

@@ -121,8 +121,8 @@ export async function provisionConsumer(kube: KubeClients, workload: WorkloadRef
     selector: { matchLabels: labels },
     template: {
       metadata: { labels },
+      // No blanket toleration: it would let a drained pod be scheduled straight back onto the cordoned node.
       spec: {
-        tolerations: [{ operator: 'Exists' }],
         ...podSpec,
         containers: [
           {

@@ -4,11 +4,12 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import { loadEnv, WorkerEnv } from '../src/config.js';
 import { createWorker, gitOpsFromEnv, secretRotationFromEnv } from '../src/worker.js';
-import { GITOPS_BRANCH } from './gitops.js';
+import { startFluxControllers } from './flux.js';
+import { startGitHttpServer } from './git-server.js';
+import { GITOPS_BRANCH, startLabGitOps } from './gitops.js';
 import { installCrds } from './kube/crds.js';
 import { initialLabSecret, keycloakAvailable, LAB_REALM, startKeycloak } from './keycloak.js';
 import { startLabOidc } from './oidc.js';
-import { startLabGitOps } from './sim/index.js';
 import { installInfra } from './infra/paths.js';
 import { startControlPlane } from './kube/control-plane.js';
 import { ensureNode, WILLINGHAM_NODES } from './kube/nodes.js';
@@ -43,7 +44,13 @@ async function main() {
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   for (const node of WILLINGHAM_NODES) await ensureNode(kube.core, node);
   await installCrds(kube.config, infra.crds);
-  const gitops = await startLabGitOps(kube.config, join(dir, 'gitops'));
+  const gitRoot = join(dir, 'git');
+  mkdirSync(gitRoot, { recursive: true });
+  const [git, flux] = await Promise.all([
+    startGitHttpServer(gitRoot, { port: Number(process.env.LAB_GIT_PORT ?? 8190) }),
+    startFluxControllers(join(dir, 'flux'), infra, controlPlane.kubeconfig, { storagePort: Number(process.env.LAB_FLUX_STORAGE_PORT ?? 8191) }),
+  ]);
+  const gitops = await startLabGitOps(kube.config, { root: gitRoot, url: git.url });
   // NCCL jobs run in namespace nccl; the simulated runner completes each attempt with a real recorded
   // two-DGX-Spark log unless told otherwise.
   await kube.core.createNamespace({ body: { metadata: { name: 'nccl' } } }).catch((error: { code?: number }) => {
@@ -61,6 +68,7 @@ async function main() {
     GITOPS_REPO_URL: gitops.bareRepo,
     GITOPS_BRANCH,
     GITOPS_CHECKOUT_DIR: join(dir, 'worker-gitops'),
+    KUBECTL: join(infra.kubeBin, 'kubectl'),
     GITHUB_REPOSITORY: `${gitops.github.owner}/${gitops.github.repo}`,
     GITHUB_TOKEN: gitops.github.token,
     GITHUB_API_URL: gitops.github.url,
@@ -97,7 +105,7 @@ async function main() {
     worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
-    await Promise.all([gitops.stop(), oidc.stop(), ncclRunner.stop()]);
+    await Promise.all([gitops.stop(), oidc.stop(), ncclRunner.stop(), flux.stop(), git.close()]);
     await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak?.stop()]);
     console.log('lab stopped');
     process.exit(0);
@@ -107,12 +115,14 @@ async function main() {
   const kubeconfig = relative(process.cwd(), controlPlane.kubeconfig) || controlPlane.kubeconfig;
   const kubectl = join(infra.kubeBin, 'kubectl');
   console.log(`
-cluster-ops lab is up (simulated: kubelets (KWOK), Flux, the SR-IOV device plugin, External Secrets, NCCL job pods; fakes: GitHub, Infisical)
+cluster-ops lab is up (real: Temporal, Kubernetes control plane, Flux source- and kustomize-controller, Keycloak, VictoriaMetrics;
+simulated: kubelets (KWOK), the SR-IOV device plugin, External Secrets, NCCL job pods; fakes: GitHub, Infisical)
 
   Temporal UI      ${temporal.uiUrl}
   Temporal gRPC    ${temporal.address}   task queue: ${taskQueue}
   Kubernetes API   ${controlPlane.server}
-  GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}; simulated Flux applies it)
+  GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}), served to Flux at ${gitops.url}
+  Flux             ${kubectl} --kubeconfig ${kubeconfig} get kustomizations -n flux-system (logs: ${join(dir, 'flux')})
   GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
   VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results)
   Keycloak         ${keycloak ? `${keycloak.url}/admin (admin / ${keycloak.admin.password}; realm ${LAB_REALM}; starting, ~1 min)` : 'not started: no Java/Keycloak (bash lab/infra/install.sh)'}

@@ -40,6 +40,12 @@ const always = { when: () => true };
 export const TemporalEnv = z.object(temporalFields).check(z.superRefine(requireCertAndKeyTogether, always));
 export type TemporalEnv = z.output<typeof TemporalEnv>;
 
+/** The kubectl whose `kubectl kustomize` renders Flux Kustomizations read from Git (flux plan, graphSource git). */
+const kubectlField = { KUBECTL: z.string().min(1).default('kubectl') };
+
+/** What the offline `cluster-ops flux plan` reads from the environment. */
+export const FluxPlanEnv = z.object(kubectlField);
+
 /** The worker's whole environment. */
 export const WorkerEnv = z
   .object({
@@ -59,6 +65,7 @@ export const WorkerEnv = z
     GITOPS_CHECKOUT_DIR: z.string().min(1).default('/tmp/cluster-ops/gitops'),
     GIT_AUTHOR_NAME: z.string().min(1).default('cluster-ops'),
     GIT_AUTHOR_EMAIL: z.string().email().default('cluster-ops@wcloud.sh'),
+    ...kubectlField,
     /** owner/name of the GitOps repository on GitHub, for pull requests. */
     GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional(),
     GITHUB_TOKEN: z.string().min(1).optional(),

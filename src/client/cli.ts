@@ -5,11 +5,13 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import { ConfigError, loadEnv, TemporalEnv } from '../config.js';
+import { ConfigError, FluxPlanEnv, loadEnv, TemporalEnv } from '../config.js';
+import { FluxSourceMissing } from '../activities/gitops/flux-tree.js';
+import { FluxGraphError } from '../domain/flux-graph.js';
 import type { Progress } from '../schemas/progress.js';
 import { hasDryRun, workflowCatalog } from '../schemas/workflows.js';
 import { connectClient, startWorkflow, UsageError, validateStart } from './client.js';
-import { planFromRepo, renderPlan } from './flux-plan.js';
+import { planFromRepo, planJson, renderPlan } from './flux-plan.js';
 import { parseNcclFile } from './nccl-parse.js';
 import { renderNodePlan, renderProgress, table } from './render.js';
 import { applySchedules, planSchedules } from './schedules.js';
@@ -26,8 +28,12 @@ const USAGE = `usage: cluster-ops <command>
   workflows                                                     what can be started
   schedules apply [--file <schedules.yaml>]                     create or update the Temporal Schedules
                                                                 of a file (default schedules/schedules.yaml)
-  flux plan --repo <dir> [--ref <ref>] [--cluster <name>] [--json]
-                                                                the Flux dependsOn order, offline
+  flux plan --repo <dir> [--ref <ref>] [--cluster <name>] [--path <entry folder>] [--strict] [--json]
+                                                                the cluster's Flux order, offline: from the
+                                                                entry folder (default clusters/<cluster>,
+                                                                found when missing) through every spec.path,
+                                                                rendered by \`kubectl kustomize\` (KUBECTL);
+                                                                --strict: an unknown dependsOn is an error
   nccl parse <file> [--baseline <GB/s>] [--json]                summarize a saved nccl-tests log
                                                                 (exit 1 when the run failed or regressed)
 
@@ -77,6 +83,8 @@ async function run(argv: string[]): Promise<void> {
       repo: { type: 'string' },
       ref: { type: 'string', default: 'HEAD' },
       cluster: { type: 'string', default: 'willingham-k8s' },
+      path: { type: 'string' },
+      strict: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       file: { type: 'string', default: 'schedules/schedules.yaml' },
@@ -94,10 +102,12 @@ async function run(argv: string[]): Promise<void> {
   }
   if (command === 'flux') {
     if (args[0] !== 'plan') throw new UsageError(`unknown command "flux ${args[0] ?? ''}"\n\n${USAGE}`);
-    const graph = await planFromRepo(need(values.repo, '--repo'), values.ref!, values.cluster!).catch((error: Error) => {
-      throw new UsageError(error.message);
+    const options = { repo: need(values.repo, '--repo'), ref: values.ref!, cluster: values.cluster!, entryPath: values.path, strict: values.strict! };
+    // Bad repo content (YAML, graph, kustomize) or a missing ref/entry exits 2 with the message.
+    const plan = await planFromRepo({ ...options, kubectl: loadEnv(FluxPlanEnv).KUBECTL }).catch((error: Error) => {
+      throw error instanceof FluxGraphError || error instanceof FluxSourceMissing ? new UsageError(error.message) : error;
     });
-    console.log(values.json ? JSON.stringify(graph, null, 2) : renderPlan(graph));
+    console.log(values.json ? JSON.stringify(planJson(plan), null, 2) : renderPlan(plan));
     return;
   }
   if (command === 'nccl') {

@@ -7,11 +7,13 @@ export const BootstrapClusterInput = z.strictObject({
   /** Where the Kustomizations live. */
   namespace: kubeName.default('flux-system'),
   /**
-   * Where the graph is read: the live cluster, or the GitOps repo at gitRef (clusters/<cluster>/*.yaml),
-   * e.g. to bring a rebuilt cluster up to a known revision's plan.
+   * Where the graph is read: the live cluster, or the GitOps repo at gitRef (from entryPath, following
+   * every Kustomization's spec.path), e.g. to bring a rebuilt cluster up to a known revision's plan.
    */
   graphSource: z.enum(['cluster', 'git']).default('cluster'),
   gitRef: z.string().min(1).default('master'),
+  /** graphSource git: the cluster's entry folder in the repo; default clusters/<cluster>, discovered when missing. */
+  entryPath: z.string().min(1).optional(),
   /** How many Kustomizations reconcile at once (Flux's own --concurrent is 4 by default). */
   parallelism: z.number().int().min(1).max(32).default(4),
   /** Per Kustomization: how long Flux may take to report Ready for our request. */

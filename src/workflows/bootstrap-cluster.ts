@@ -1,4 +1,4 @@
-import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, defineSignal, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { criticalPath } from '../domain/flux-graph.js';
 import type { FluxGraph } from '../domain/flux-graph.js';
@@ -24,6 +24,8 @@ export interface KustomizationReport {
   startedAt?: number;
   finishedAt?: number;
   durationMs?: number;
+  /** How long kustomize-controller itself took for the revision (status.history lastReconciledDuration). */
+  fluxDurationMs?: number;
   message: string;
 }
 
@@ -40,9 +42,11 @@ export interface BootstrapClusterResult {
 
 /**
  * Brings the cluster up Kustomization by Kustomization in dependsOn order, as parallel as the graph and
- * `parallelism` allow: each one gets a reconcile request as soon as its dependencies are Ready, instead
- * of waiting for Flux's requeue interval. A failure blocks only its dependents; when nothing else can
- * run, the workflow waits for the operator: `retry <name>`, `skip <name>`, `abort`.
+ * `parallelism` allow: each one gets a reconcile request as soon as its dependencies (and the parent
+ * Kustomization that creates it) are Ready, instead of waiting for Flux's requeue interval. The graph grows
+ * when a parent applies new Kustomizations. A failure blocks only its dependents; when nothing else can
+ * run, the workflow waits for the operator: `retry <name>` (fetches the source again first), `skip <name>`,
+ * `abort`.
  */
 export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise<BootstrapClusterResult> {
   const input = parseWorkflowInput(BootstrapClusterInput, rawInput);
@@ -55,16 +59,32 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
   setHandler(skipSignal, (name) => void requests.push({ kind: 'skip', id: idOf(name) }));
 
   progress.phase = 'reading the graph';
-  const graph: FluxGraph =
+  let graph: FluxGraph =
     input.graphSource === 'git'
-      ? await readFluxGraphFromGit({ ref: input.gitRef, cluster: input.cluster })
+      ? await readFluxGraphFromGit({ ref: input.gitRef, cluster: input.cluster, entryPath: input.entryPath })
       : await readFluxGraph({ namespace: input.namespace });
-  const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
-  const reports = new Map<string, KustomizationReport>(graph.nodes.map((n) => [n.id, { id: n.id, phase: 'pending', message: '' }]));
-  for (const level of graph.levels) for (const id of level) progress.addStep(id);
+  const nodeById = new Map<string, FluxGraph['nodes'][number]>();
+  const reports = new Map<string, KustomizationReport>();
+  /** Takes in a (re)read graph: Kustomizations not seen before join as pending, those Flux holds back as skipped. */
+  const adopt = (next: FluxGraph) => {
+    graph = next;
+    for (const node of next.nodes) nodeById.set(node.id, node);
+    for (const id of next.levels.flat()) {
+      if (reports.has(id)) continue;
+      reports.set(id, { id, phase: 'pending', message: '' });
+      progress.addStep(id);
+    }
+    for (const { id, reason } of next.heldBack) {
+      if (reports.has(id)) continue;
+      reports.set(id, { id, phase: 'skipped', message: `held back: ${reason}` });
+      progress.addStep(id);
+      progress.step(id, 'skipped', `held back: ${reason}`);
+    }
+  };
+  adopt(graph);
   const started = Date.now();
   const result = (outcome: BootstrapClusterResult['outcome']): BootstrapClusterResult => {
-    const durations = Object.fromEntries([...reports.values()].map((r) => [r.id, r.durationMs ?? 0]));
+    const durations = Object.fromEntries([...reports.values()].map((r) => [r.id, r.fluxDurationMs ?? r.durationMs ?? 0]));
     const path = criticalPath(graph, durations);
     const wallMs = Date.now() - started;
     progress.phase = outcome;
@@ -82,16 +102,22 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
     }
     progress.step(id, phase === 'ready' ? 'done' : phase, message);
   };
-  const ready = (id: string) => reports.get(id)!.phase === 'ready';
-  const runnable = () =>
-    graph.levels.flat().filter((id) => reports.get(id)!.phase === 'pending' && nodeById.get(id)!.dependsOn.every(ready));
+  const ready = (id: string) => reports.get(id)?.phase === 'ready';
+  // A child Kustomization exists only once its parent has applied it.
+  const needs = (id: string) => {
+    const node = nodeById.get(id)!;
+    return node.createdBy ? [...node.dependsOn, node.createdBy] : node.dependsOn;
+  };
+  const runnable = () => graph.levels.flat().filter((id) => reports.get(id)!.phase === 'pending' && needs(id).every(ready));
+  const retried = new Set<string>();
+  const growsWithChildren = patched('bootstrap-cluster-children');
   const running = new Map<string, Promise<void>>();
   // Flux itself never reconciles a Kustomization whose dependency is not Ready, so skipping one gives
   // up on everything that depends on it, too.
   const skipWithDependents = (id: string, why: string) => {
     set(id, 'skipped', why);
     for (const node of graph.nodes) {
-      if (node.dependsOn.includes(id) && reports.get(node.id)!.phase === 'pending') skipWithDependents(node.id, `depends on skipped ${id}`);
+      if (needs(node.id).includes(id) && reports.get(node.id)?.phase === 'pending') skipWithDependents(node.id, `depends on skipped ${id}`);
     }
   };
 
@@ -99,9 +125,20 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
     const node = nodeById.get(id)!;
     if (node.suspend && !input.resumeSuspended) return skipWithDependents(id, 'suspended');
     set(id, 'running', 'reconcile requested');
-    const run = reconcileKustomization({ namespace: node.namespace, name: node.name, timeoutSeconds: input.kustomizationTimeoutSeconds, resume: node.suspend })
+    const run = reconcileKustomization({
+      namespace: node.namespace,
+      name: node.name,
+      timeoutSeconds: input.kustomizationTimeoutSeconds,
+      resume: node.suspend,
+      // After a failure the operator has usually pushed a fix: fetch it before reconciling again.
+      withSource: retried.has(id),
+    })
       .then(
-        (done) => set(id, 'ready', done.message),
+        async (done) => {
+          reports.get(id)!.fluxDurationMs = done.fluxDurationMs;
+          if (growsWithChildren && done.children.some((child) => !nodeById.has(child))) adopt(await readFluxGraph({ namespace: input.namespace }));
+          set(id, 'ready', done.message);
+        },
         (error: unknown) => set(id, 'failed', rootMessage(error)),
       )
       .finally(() => running.delete(id));
@@ -114,8 +151,12 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
       const request = requests.shift()!;
       const report = reports.get(request.id);
       if (!report || report.phase !== 'failed') continue;
-      if (request.kind === 'retry') set(request.id, 'pending', 'retry requested');
-      else skipWithDependents(request.id, 'skipped by operator');
+      if (request.kind === 'retry') {
+        retried.add(request.id);
+        set(request.id, 'pending', 'retry requested');
+      } else {
+        skipWithDependents(request.id, 'skipped by operator');
+      }
     }
     if (await controls.checkpoint()) break;
     for (const id of runnable().slice(0, input.parallelism - running.size)) start(id);

@@ -1,26 +1,24 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startLabGitOps } from '../../lab/sim/index.js';
-import type { LabGitOps } from '../../lab/sim/index.js';
+import { startLabGitOps, TEST_GROUP_LABEL } from '../../lab/gitops.js';
+import type { LabGitOps } from '../../lab/gitops.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import type { bootstrapCluster } from '../../src/workflows/bootstrap-cluster.js';
 import { testEnv } from '../helpers/env.js';
+import { testGitServing } from '../helpers/gitops.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { spawnBuiltWorker } from '../helpers/temporal.js';
 
-// bootstrapCluster on the dev server with the built worker as a process, SIGKILLed in the middle.
+// bootstrapCluster on the dev server with the built worker as a process, SIGKILLed in the middle, driving the
+// run's real Flux controllers over the seed's layers: Namespaces, a CRD and the resource that needs it,
+// DaemonSets and Deployments that KWOK makes Ready, under `wait: true`.
 let cluster: TestCluster;
 let lab: LabGitOps;
 let client: Client;
 
 beforeAll(async () => {
   cluster = await TestCluster.create('e2e-bootstrap');
-  lab = await startLabGitOps(cluster.kube.config, mkdtempSync(join(tmpdir(), 'e2e-bootstrap-')), {
-    placement: { namespace: cluster.namespace },
-    flux: { requestedOnly: true, applyMs: () => 1_000 },
-  });
+  await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: cluster.namespace });
+  lab = await startLabGitOps(cluster.kube.config, testGitServing(), { name: cluster.namespace, placement: { namespace: cluster.namespace } });
   client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
 });
 afterAll(async () => {
@@ -50,6 +48,9 @@ test('a worker killed mid-bootstrap is replaced and the run finishes with every 
     const result = await handle.result();
     expect(result.outcome).toBe('completed');
     expect(result.kustomizations.map((k) => k.phase)).toEqual(Array(12).fill('ready'));
+    // The Deployments Flux waited for are really there and Ready.
+    const deployment = await cluster.kube.apps.readNamespacedDeployment({ namespace: cluster.namespace, name: 'lab-vpa' });
+    expect(deployment.status?.readyReplicas).toBe(1);
     // The longest chain ends at a Kustomization nothing depends on; which one depends on timing (the
     // Kustomization reconciling while the worker was dead takes longest).
     const sinks = ['argo', 'dev-platform', 'messaging', 'network', 'security', 'vpa'].map((name) => `${cluster.namespace}/${name}`);

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createWorker } from '../../src/worker.js';
 import { testEnv } from '../helpers/env.js';
-import { names, WILLINGHAM_FLUX_LEVELS } from '../helpers/flux.js';
 import { TestCluster, uniqueName } from '../helpers/kube.js';
 
 // The built `cluster-ops` CLI against the Temporal CLI's dev server, with a real worker behind it.
@@ -125,52 +124,4 @@ test('an unreachable Temporal is explained', async () => {
     env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1' },
   }).catch((error: { code: number; stderr: string }) => error);
   expect(result).toMatchObject({ code: 1, stderr: expect.stringMatching(/cannot reach Temporal at 127\.0\.0\.1:1/) });
-});
-
-describe('flux plan (offline)', () => {
-  async function repoWith(files: Record<string, string>) {
-    const dir = mkdtempSync(join(tmpdir(), 'flux-plan-'));
-    const { simpleGit } = await import('simple-git');
-    const git = simpleGit(dir);
-    await git.init();
-    for (const [path, text] of Object.entries(files)) {
-      mkdirSync(join(dir, dirname(path)), { recursive: true });
-      writeFileSync(join(dir, path), text);
-    }
-    await git.add('.').commit('config', { '--author': 'test <test@invalid>' });
-    return dir;
-  }
-  const ks = (name: string, ...deps: string[]) =>
-    `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: ${name}\n  namespace: flux-system\nspec:\n  path: ./${name}\n` +
-    (deps.length ? `  dependsOn:\n${deps.map((d) => `    - name: ${d}\n`).join('')}` : '');
-
-  test("prints the cluster's levels from the GitOps repo without touching a cluster", async () => {
-    const files = Object.fromEntries(
-      readdirSync('lab/gitops/clusters/willingham-k8s').map((f) => [`clusters/willingham-k8s/${f}`, readFileSync(join('lab/gitops/clusters/willingham-k8s', f), 'utf8')]),
-    );
-    const repo = await repoWith(files);
-    const result = await cli('flux', 'plan', '--repo', repo);
-    expect(result.code).toBe(0);
-    expect(result.stdout.trim().split('\n')).toEqual([
-      'level 0: namespaces',
-      'level 1: crds',
-      'level 2: base, routes',
-      'level 3: operators',
-      'level 4: argo, dev-platform, messaging, network, observability, security',
-      'level 5: vpa',
-    ]);
-    const json = JSON.parse((await cli('flux', 'plan', '--repo', repo, '--json')).stdout) as { levels: string[][] };
-    expect(names(json.levels)).toEqual(WILLINGHAM_FLUX_LEVELS);
-  });
-
-  test('a bad graph exits non-zero and names the problem', async () => {
-    const repo = await repoWith({
-      'clusters/lab/a.yaml': ks('a', 'b'),
-      'clusters/lab/b.yaml': ks('b', 'a'),
-      'clusters/lab/c.yaml': ks('c', 'ghost'),
-    });
-    const result = await cli('flux', 'plan', '--repo', repo, '--cluster', 'lab');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('flux-system/c depends on unknown flux-system/ghost');
-  });
 });

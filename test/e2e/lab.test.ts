@@ -21,7 +21,7 @@ function isAlive(pid: number): boolean {
 
 test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves nothing behind when stopped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lab-'));
-  const [temporalPort, uiPort, metricsPort, keycloakPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [temporalPort, uiPort, metricsPort, keycloakPort, gitPort, fluxStoragePort] = await Promise.all(Array.from({ length: 6 }, freePort));
   const address = `127.0.0.1:${temporalPort}`;
   const lab = spawn(process.execPath, ['dist/lab/run.js'], {
     env: {
@@ -31,6 +31,8 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
       LAB_UI_PORT: String(uiPort),
       LAB_VICTORIA_METRICS_PORT: String(metricsPort),
       LAB_KEYCLOAK_PORT: String(keycloakPort),
+      LAB_GIT_PORT: String(gitPort),
+      LAB_FLUX_STORAGE_PORT: String(fluxStoragePort),
     },
   });
   let output = '';
@@ -55,11 +57,13 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
       return names.length === 3 && names;
     }, 'three Ready nodes');
     expect(ready).toEqual(['talos-76w-3r0', 'talos-7aj-lwl', 'talos-ysi-4k0']);
-    // The VFs appear once the simulated Flux has applied base and the SR-IOV plugin pod runs.
+    // The VFs appear once the real Flux has applied namespaces → crds → base (its own pace: a 30 s
+    // dependency requeue per level) and the SR-IOV plugin pod runs.
     const spark = await eventually(async () => {
       const node = await kube.core.readNode({ name: 'talos-7aj-lwl' });
       return node.status?.allocatable?.['nvidia.com/cx7_qsfp'] === '4' && node;
-    }, 'the SR-IOV VFs on talos-7aj-lwl');
+    }, 'the SR-IOV VFs on talos-7aj-lwl', 150_000);
+    expect(output).toContain(`served to Flux at http://127.0.0.1:${gitPort}/k8s-config.git`);
     expect(spark.status?.allocatable).toMatchObject({ 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '4' });
     expect(spark.metadata?.labels?.['kubernetes.io/arch']).toBe('arm64');
 
@@ -110,4 +114,4 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     .flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map(Number));
   expect(pids.length).toBeGreaterThanOrEqual(6);
   expect(pids.filter(isAlive)).toEqual([]);
-}, 180_000);
+}, 300_000);

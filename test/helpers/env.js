@@ -12,6 +12,9 @@ export const TEST_ENV = {
   /** user:password of Keycloak's bootstrap admin (master realm). */
   keycloakAdmin: 'CLUSTER_OPS_TEST_KEYCLOAK_ADMIN',
   keycloakLog: 'CLUSTER_OPS_TEST_KEYCLOAK_LOG',
+  /** Bare repositories put under this directory are served to Flux at gitUrl/<name>.git. */
+  gitRoot: 'CLUSTER_OPS_TEST_GIT_ROOT',
+  gitUrl: 'CLUSTER_OPS_TEST_GIT_URL',
 };
 
 /** @param {keyof typeof TEST_ENV} name */

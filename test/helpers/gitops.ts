@@ -4,18 +4,22 @@ import { join } from 'node:path';
 import { Octokit } from 'octokit';
 import type { GitOpsDeps } from '../../src/activities/gitops/activities.js';
 import { GitOpsRepo } from '../../src/activities/gitops/repo.js';
-import { GITOPS_BRANCH, SRIOV_CONFIG_PATH, TEST_GROUP_LABEL } from '../../lab/gitops.js';
-import { startLabGitOps } from '../../lab/sim/index.js';
-import type { LabGitOps } from '../../lab/sim/index.js';
+import { GITOPS_BRANCH, SRIOV_CONFIG_PATH, startLabGitOps, TEST_GROUP_LABEL } from '../../lab/gitops.js';
+import type { GitServing, LabGitOps } from '../../lab/gitops.js';
 import { SRIOV_RESOURCE } from '../../lab/sim/sriov-device-plugin.js';
 import type { SriovRolloutInput } from '../../src/schemas/sriov-rollout.js';
+import { testEnv } from './env.js';
 import { eventually, uniqueName } from './kube.js';
 import type { TestCluster } from './kube.js';
 
+/** The run's git http server, which the run's real source-controller clones from (global setup). */
+export const testGitServing = (): GitServing => ({ root: testEnv('gitRoot'), url: testEnv('gitUrl') });
+
 /**
- * A test file's own GitOps world on the shared control plane: a seeded bare repo, Flux (simulated) in the
- * test namespace, the SR-IOV DaemonSet it applies there, the simulated device plugin, a fake GitHub, and
- * two DGX-like nodes that only this file's DaemonSet selects.
+ * A test file's own GitOps world on the shared control plane: a seeded bare repo served over http, its
+ * GitRepository and Kustomizations in the test namespace for the run's real Flux controllers, the SR-IOV
+ * DaemonSet Flux applies there, the simulated device plugin, a fake GitHub, and two DGX-like nodes that
+ * only this file's workloads select.
  */
 export interface TestGitOps {
   lab: LabGitOps;
@@ -30,13 +34,13 @@ export async function startTestGitOps(cluster: TestCluster, options: { autoMerge
   const namespace = cluster.namespace;
   const dir = mkdtempSync(join(tmpdir(), 'gitops-'));
   const dgxNodes = [await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace }), await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace })].sort();
-  const lab = await startLabGitOps(cluster.kube.config, dir, { placement: { namespace }, autoMerge: options.autoMerge ?? true });
+  const lab = await startLabGitOps(cluster.kube.config, testGitServing(), { name: namespace, placement: { namespace }, autoMerge: options.autoMerge ?? true });
   // Flux applies namespaces → crds → base; base brings the SR-IOV DaemonSet, whose pods make the simulated
   // device plugin advertise 4 VFs per node.
   await eventually(async () => {
     const nodes = await Promise.all(dgxNodes.map((name) => cluster.kube.core.readNode({ name })));
     return nodes.every((node) => node.status?.allocatable?.[SRIOV_RESOURCE] === '4') && (await sriovPodsReady(cluster, dgxNodes.length));
-  }, 'the SR-IOV DaemonSet up on both DGX test nodes', 60_000).catch(async (error: unknown) => {
+  }, 'the SR-IOV DaemonSet up on both DGX test nodes', 90_000).catch(async (error: unknown) => {
     await lab.stop();
     throw error;
   });

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { installInfra } from '../../dist/lab/infra/paths.js';
 import { killLeftovers } from '../../dist/lab/process.js';
 import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
+import { startFluxControllers } from '../../dist/lab/flux.js';
+import { startGitHttpServer } from '../../dist/lab/git-server.js';
 import { installCrds } from '../../dist/lab/kube/crds.js';
 import { loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
 import { startKeycloak } from '../../dist/lab/keycloak.js';
@@ -15,7 +17,8 @@ import { bundleWorkflows } from '../../dist/src/workflow-bundle.js';
 import { TEST_ENV } from './env.js';
 
 /**
- * Starts one of each real server for the whole run (control plane with KWOK, Temporal dev server,
+ * Starts one of each real server for the whole run (control plane with KWOK, Flux's source- and
+ * kustomize-controller with a git http server for their repositories, Temporal dev server,
  * VictoriaMetrics, Keycloak) and bundles the workflows once. Keycloak takes about a minute to start: it is
  * launched first and not awaited, so the other tests run meanwhile; Keycloak tests wait for it
  * (test/helpers/keycloak.ts). Test files get their own namespaces, nodes, task queues and metric labels;
@@ -35,6 +38,15 @@ export default async function globalSetup() {
     bundleWorkflows(),
   ]);
   await installCrds(loadKubeConfig(controlPlane.kubeconfig), infra.crds);
+  const gitRoot = join(dir, 'git');
+  mkdirSync(gitRoot);
+  const [git, flux] = await Promise.all([
+    startGitHttpServer(gitRoot),
+    // One pair serves every test file's namespace, as on a large cluster: 16 reconciles at once, so a few
+    // Kustomizations waiting out health checks do not hold up the rest; and a Kustomization whose
+    // dependency was not Ready tries again after 5 s, not Flux's default 30 s.
+    startFluxControllers(join(dir, 'flux'), infra, controlPlane.kubeconfig, { requeueDependency: '5s', concurrent: 16 }),
+  ]);
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
   Object.assign(process.env, {
@@ -49,8 +61,11 @@ export default async function globalSetup() {
     [TEST_ENV.keycloakUrl]: keycloak.url,
     [TEST_ENV.keycloakAdmin]: `${keycloak.admin.username}:${keycloak.admin.password}`,
     [TEST_ENV.keycloakLog]: keycloak.logFile,
+    [TEST_ENV.gitRoot]: gitRoot,
+    [TEST_ENV.gitUrl]: git.url,
   });
   globalThis.clusterOpsStop = async () => {
+    await Promise.all([flux.stop(), git.close()]);
     await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -65,7 +80,7 @@ function removeDeadRuns() {
     const pid = Number(entry.slice(RUN_PREFIX.length));
     if (isAlive(pid)) continue;
     const dir = join(tmpdir(), entry);
-    for (const server of ['kube', 'temporal', 'victoria-metrics', 'keycloak']) killLeftovers(join(dir, server));
+    for (const server of ['kube', 'flux', 'temporal', 'victoria-metrics', 'keycloak']) killLeftovers(join(dir, server));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -11,6 +11,7 @@ import { kubeClients } from '../../src/activities/kube/clients.js';
 import { HookInput } from '../../src/schemas/rolling.js';
 import { NcclJobInput } from '../../src/schemas/nccl-job.js';
 import { testEnv } from '../helpers/env.js';
+import { startFluxRepoWorld } from '../helpers/flux.js';
 import { TestCluster } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
 
@@ -124,6 +125,12 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   expect(await run(activities.runHookJob, { hook, point: 'beforeDrain', node, name: `rbac-hook-${node}`, owner: 'rbac-test' })).toMatchObject({ job: `temporal-system/rbac-hook-${node}` });
   expect((await run(activities.nodeIdentity, { node })).uid).not.toBe('');
   expect(await run(activities.failingKustomizations, { namespace: cluster.namespace })).toEqual([]);
+  // Flux, as sriovRollout drives it: fetch the source, reconcile, wait for the revision (real controllers).
+  const flux = await startFluxRepoWorld(cluster.kube, cluster.namespace, { graph: [{ name: 'rbac', dependsOn: [] }], content: 'configmap' });
+  await run(activities.requestReconcile, { namespace: cluster.namespace, name: 'rbac' });
+  expect(await run(activities.waitForAppliedRevision, { namespace: cluster.namespace, name: 'rbac', commit: flux.commit, timeoutSeconds: 60 })).toMatchObject({
+    revision: `master@sha1:${flux.commit}`,
+  });
 
   // ncclJob: an attempt's objects (and the checkpoint claim) created and cleaned up in namespace nccl.
   const spec = NcclJobInput.parse({ name: 'rbac', kind: 'training', image: 'registry.invalid/t:1', nodes: [node, 'elsewhere'], training: { command: ['t.py'], checkpointClaim: 'rbac-checkpoints' } });

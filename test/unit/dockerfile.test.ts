@@ -38,6 +38,15 @@ test('the runtime ships the prebuilt workflow bundle and points the worker at it
   expect(existsSync('dist/src/worker.js')).toBe(true);
 });
 
+test('the runtime has kubectl for kubectl kustomize, built from the pinned wrapper module the tests build', () => {
+  const kubectlStage = stages.find((stage) => / AS kubectl$/.test(stage[0]!))!;
+  expect(kubectlStage[0]).toMatch(/^FROM --platform=\$BUILDPLATFORM \S+ AS kubectl$/);
+  expect(kubectlStage).toContain('COPY lab/infra/go/kubernetes ./');
+  expect(kubectlStage.some((line) => /GOARCH=\$TARGETARCH go build .* k8s\.io\/kubernetes\/cmd\/kubectl$/.test(line))).toBe(true);
+  expect(existsSync('lab/infra/go/kubernetes/go.sum')).toBe(true);
+  expect(runtime).toContain('COPY --from=kubectl /kubectl /usr/local/bin/kubectl');
+});
+
 test('the build context leaves out local installs and outputs', () => {
   const ignored = readFileSync('.dockerignore', 'utf8').split('\n');
   expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.lab']));

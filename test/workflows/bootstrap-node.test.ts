@@ -5,13 +5,13 @@ import type { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { simpleGit } from 'simple-git';
 import { parse, stringify } from 'yaml';
-import { GITOPS_BRANCH, GITOPS_SEED, INVENTORY_PATH, TEST_GROUP_LABEL } from '../../lab/gitops.js';
+import { GITOPS_BRANCH, GITOPS_SEED, INVENTORY_PATH, startLabGitOps, TEST_GROUP_LABEL } from '../../lab/gitops.js';
+import type { LabGitOps } from '../../lab/gitops.js';
 import { registerJoiningNode, startKubelet, WILLINGHAM_NODES } from '../../lab/kube/nodes.js';
-import { startLabGitOps } from '../../lab/sim/index.js';
-import type { LabGitOps } from '../../lab/sim/index.js';
 import { GitOpsRepo } from '../../src/activities/gitops/repo.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { bootstrapNode } from '../../src/workflows/bootstrap-node.js';
+import { testGitServing } from '../helpers/gitops.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
@@ -43,8 +43,15 @@ async function publishInventory() {
 beforeAll(async () => {
   [env, cluster] = await Promise.all([timeSkippingEnvironment(), TestCluster.create('bootstrap-node')]);
   dir = mkdtempSync(join(tmpdir(), 'bootstrap-node-'));
-  lab = await startLabGitOps(cluster.kube.config, dir, { placement: { namespace: cluster.namespace } });
+  lab = await startLabGitOps(cluster.kube.config, testGitServing(), { name: cluster.namespace, placement: { namespace: cluster.namespace } });
   await publishInventory();
+  // A node joins a cluster Flux has already brought up: the real controllers apply namespaces → crds →
+  // base, which holds the node agents' DaemonSets.
+  await eventually(
+    () => cluster.kube.apps.readNamespacedDaemonSet({ namespace: cluster.namespace, name: 'kube-multus-ds' }).then(() => true, () => false),
+    'Flux to apply the base layer',
+    90_000,
+  );
 }, 120_000);
 afterAll(async () => {
   await lab?.stop();

@@ -11,6 +11,7 @@ import { nodeMaintenance } from '../../src/workflows/node-maintenance.js';
 import { sriovRollout } from '../../src/workflows/sriov-rollout.js';
 import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance.js';
+import { brokenManifest, startFluxRepoWorld } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
@@ -124,12 +125,13 @@ test('the settle time delays the next node by a durable timer', async () => {
 
 test('a failing health gate stops the run before the next node, naming the problem', async () => {
   const nodes = [await cluster.addNode(), await cluster.addNode()];
-  const flux = await failingKustomization('observability', 'HealthCheckFailed', 'timeout waiting for: [Deployment/vmks/vmagent status: InProgress]');
+  const flux = await failingKustomization('observability');
   const { error } = await maintain({ nodes, healthGate: { fluxNamespace: flux, timeoutSeconds: 120 } });
   const failure = failureOf(error);
   expect(failure.type).toBe('RolloutStopped');
   expect(failure.message).toContain(`gate after ${nodes[0]} failed`);
-  expect(failure.message).toContain('observability: HealthCheckFailed');
+  expect(failure.message).toContain('observability: ReconciliationFailed');
+  expect(failure.message).toContain('Not_A_Valid_Name');
   expect(failure.message).toContain(`${nodes[1]}: not-started`);
   expect(await unschedulable(nodes[0]!)).toBe(false);
   expect(await unschedulable(nodes[1]!)).toBe(false);
@@ -187,18 +189,19 @@ test('dry run lists, per node, the steps, hooks, gates and window, and changes n
   for (const node of nodes) expect(await unschedulable(node)).toBe(false);
 });
 
-/** A Flux Kustomization that has failed (Ready=False for a reason that is not "in progress"), in its own namespace. */
-async function failingKustomization(name: string, reason: string, message: string): Promise<string> {
+/**
+ * A Kustomization the real kustomize-controller has failed to apply (its manifest is one the API server
+ * refuses), in this file's namespace; returns once Flux reports it Ready=False.
+ */
+async function failingKustomization(name: string): Promise<string> {
   const namespace = cluster.namespace;
-  const api = { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace, plural: 'kustomizations' };
-  await cluster.kube.custom.createNamespacedCustomObject({
-    ...api,
-    body: { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name }, spec: { interval: '10m', prune: true, path: `./${name}`, sourceRef: { kind: 'GitRepository', name: 'flux-system' } } },
-  });
-  await cluster.kube.custom.patchNamespacedCustomObjectStatus(
-    { ...api, name, body: { status: { conditions: [{ type: 'Ready', status: 'False', reason, message, lastTransitionTime: new Date().toISOString() }] } } },
-    mergePatch,
-  );
+  await startFluxRepoWorld(cluster.kube, namespace, { graph: [{ name, dependsOn: [] }], content: 'configmap' }, { layers: { [name]: brokenManifest(namespace) } });
+  await eventually(async () => {
+    const k = (await cluster.kube.custom.getNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace, plural: 'kustomizations', name })) as {
+      status?: { conditions?: { type: string; reason?: string }[] };
+    };
+    return k.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'ReconciliationFailed');
+  }, `Flux to fail ${name}`, 60_000);
   return namespace;
 }
 

@@ -5,11 +5,13 @@ import type { VfConfig } from '../../domain/sriov-config.js';
 import { parse as parseYaml } from 'yaml';
 import { NodeInventory } from '../../schemas/node-inventory.js';
 import { describeIssues } from '../../schemas/validate.js';
-import { buildGraph, FluxGraphError, parseKustomizations } from '../../domain/flux-graph.js';
+import { FluxGraphError } from '../../domain/flux-graph.js';
 import type { FluxGraph } from '../../domain/flux-graph.js';
 import { failForGoodOn, notConfigured } from '../failures.js';
 import { INVALID_FLUX_GRAPH } from '../flux/kustomizations.js';
-import { commitFile, readAt, readClusterManifests, remoteBranchSha } from './repo.js';
+import { FluxSourceMissing, kubectlKustomize, readFluxGraphAt } from './flux-tree.js';
+import type { RenderKustomize } from './flux-tree.js';
+import { commitFile, readAt, remoteBranchSha } from './repo.js';
 import type { GitOpsRepo } from './repo.js';
 
 export interface GitHubTarget {
@@ -22,6 +24,15 @@ export interface GitOpsDeps {
   repo: GitOpsRepo;
   /** Absent: only direct pushes to the base branch are possible. */
   github?: GitHubTarget;
+  /** Renders Kustomization paths for readFluxGraphFromGit; default `kubectl kustomize` of the kubectl on PATH. */
+  renderKustomize?: RenderKustomize;
+}
+
+export interface ReadFluxGraphFromGitInput {
+  ref: string;
+  cluster: string;
+  /** The cluster's entry folder; default clusters/<cluster>, discovered when missing. */
+  entryPath?: string;
 }
 
 export interface ReadVfConfigInput {
@@ -117,16 +128,22 @@ export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
       return { ...result, pullRequest: await openPullRequest(github!, input.branch, base, input.title, result) };
     },
 
-    /** The Kustomizations Flux would create from the GitOps repo at `ref` (a branch, tag or commit). */
-    async readFluxGraphFromGit({ ref, cluster }: { ref: string; cluster: string }): Promise<FluxGraph> {
-      const { repo } = need();
-      const texts = await repo.exclusive(async (git) => {
+    /**
+     * The Kustomizations Flux would create for the cluster from the GitOps repo at `ref` (a branch, tag or
+     * commit), following every spec.path from the entry folder (flux-tree.ts).
+     */
+    async readFluxGraphFromGit({ ref, cluster, entryPath }: ReadFluxGraphFromGitInput): Promise<FluxGraph> {
+      const { repo, renderKustomize = kubectlKustomize() } = need();
+      return repo.exclusive(async (git) => {
         const resolved = (await remoteBranchSha(git, ref)) ?? ref;
-        return readClusterManifests(git, resolved, cluster).catch((error: Error) => {
-          throw ApplicationFailure.nonRetryable(error.message, 'GitOpsFileMissing');
-        });
+        try {
+          return (await readFluxGraphAt(git, { ref: resolved, cluster, entryPath, render: renderKustomize })).graph;
+        } catch (error) {
+          if (error instanceof FluxSourceMissing) throw ApplicationFailure.nonRetryable(error.message, 'GitOpsFileMissing');
+          if (error instanceof FluxGraphError) throw ApplicationFailure.nonRetryable(error.message, INVALID_FLUX_GRAPH);
+          throw error;
+        }
       });
-      return failForGoodOn(FluxGraphError, INVALID_FLUX_GRAPH, () => buildGraph(parseKustomizations(texts)));
     },
 
     /** The node inventory at the head of the base branch, validated. */

@@ -70,13 +70,3 @@ export async function commitFile(git: SimpleGit, dir: string, branch: string, st
   await git.commit(message, [path]);
   return (await git.revparse(['HEAD'])).trim();
 }
-
-/** The YAML files of Flux's entry point for a cluster (clusters/<cluster>/*.yaml) at a ref. */
-export async function readClusterManifests(git: SimpleGit, ref: string, cluster: string): Promise<string[]> {
-  const dir = `clusters/${cluster}`;
-  const files = (await git.raw(['ls-tree', '--name-only', `${ref}:${dir}`]))
-    .split('\n')
-    .filter((file) => /\.ya?ml$/.test(file));
-  if (files.length === 0) throw new Error(`no YAML files in ${dir} at ${ref}`);
-  return Promise.all(files.map((file) => git.show([`${ref}:${dir}/${file}`])));
-}
