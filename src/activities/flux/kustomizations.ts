@@ -132,7 +132,6 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
       unmet: ([repo]) => (answered(repo, requestedAt) && readyNow(repo) ? [] : [`GitRepository ${describe(repo)}`]),
       timeoutSeconds,
     });
-    return (await read(SOURCE, source))!;
   };
 
   /** Requests a reconcile and watches until Flux has answered it: Ready for the current spec, or failed. */
@@ -153,7 +152,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
    * kustomize-controller counts such a dependency Ready only once it has applied the source's current
    * revision, so a new commit walks down a dependsOn chain one --requeue-dependency (30 s) per level.
    */
-  const sameSourceDependencies = async (ref: KustomizationRef, source: KustomizationRef) => {
+  const sameSourceDependencies = async (ref: KustomizationRef, object: FluxObject, source: KustomizationRef) => {
     const ordered: { ref: KustomizationRef; object: FluxObject }[] = [];
     const seen = new Set<string>();
     const visit = async (current: FluxObject, namespace: string) => {
@@ -169,7 +168,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
         ordered.push({ ref: depRef, object });
       }
     };
-    await visit((await read(KUSTOMIZE, ref))!, ref.namespace);
+    await visit(object, ref.namespace);
     return ordered;
   };
 
@@ -242,7 +241,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
       const left = () => Math.max(1, timeoutSeconds - Math.floor((Date.now() - started) / 1000));
       if (source) {
         await watchOne(SOURCE, source, { unmet: ([repo]) => (applied(repo?.status?.artifact?.revision) ? [] : [`GitRepository has ${repo?.status?.artifact?.revision ?? 'no artifact'}, want ${want}`]), timeoutSeconds: left() });
-        for (const dependency of await sameSourceDependencies(ref, source)) {
+        for (const dependency of await sameSourceDependencies(ref, k, source)) {
           if (!applied(dependency.object.status?.lastAppliedRevision)) await reconcileAndWait(dependency.ref, left());
         }
         // It last tried while its dependencies were behind: ask again rather than wait for its requeue.
