@@ -75,7 +75,7 @@ export const located = (node: Kustomization) => (node.source ? `${node.id} (${no
  * What a node waits for among the known nodes. A createdBy outside the set (e.g. a live object applied
  * by a Kustomization in a namespace not read) is no edge: its creator has evidently run already.
  */
-function predecessors(node: Kustomization, known: (id: string) => boolean): string[] {
+export function predecessors(node: Kustomization, known: (id: string) => boolean): string[] {
   return [...new Set([...node.dependsOn, ...(node.createdBy && known(node.createdBy) ? [node.createdBy] : [])])];
 }
 

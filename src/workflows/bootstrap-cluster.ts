@@ -1,6 +1,6 @@
 import { condition, defineSignal, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { criticalPath } from '../domain/flux-graph.js';
+import { criticalPath, predecessors } from '../domain/flux-graph.js';
 import type { FluxGraph } from '../domain/flux-graph.js';
 import { BootstrapClusterInput } from '../schemas/bootstrap-cluster.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
@@ -103,11 +103,8 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
     progress.step(id, phase === 'ready' ? 'done' : phase, message);
   };
   const ready = (id: string) => reports.get(id)?.phase === 'ready';
-  // A child Kustomization exists only once its parent has applied it.
-  const needs = (id: string) => {
-    const node = nodeById.get(id)!;
-    return node.createdBy ? [...node.dependsOn, node.createdBy] : node.dependsOn;
-  };
+  // The graph's own edges: dependsOn, and the parent that applies a child (when the run knows that parent).
+  const needs = (id: string) => predecessors(nodeById.get(id)!, (other) => nodeById.has(other));
   const runnable = () => graph.levels.flat().filter((id) => reports.get(id)!.phase === 'pending' && needs(id).every(ready));
   const retried = new Set<string>();
   const growsWithChildren = patched('bootstrap-cluster-children');
