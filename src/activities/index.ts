@@ -11,6 +11,7 @@ import { createDaemonSetActivities } from './kube/daemonsets.js';
 import { createDrainActivities } from './kube/drain.js';
 import { createHookActivities } from './kube/hooks.js';
 import { createInventoryActivities } from './kube/inventory.js';
+import { createRollingLockActivities, DEFAULT_LEASE_NAMESPACE } from './kube/lease.js';
 import { createNodeActivities } from './kube/nodes.js';
 import { createRolloutActivities } from './kube/rollout.js';
 import { createWaitActivities } from './kube/wait.js';
@@ -35,6 +36,8 @@ export interface ActivityDeps {
   keycloak?: KeycloakDeps;
   /** Infisical (machine identity); absent likewise. */
   infisical?: InfisicalDeps;
+  /** Where the rolling lock's Leases live; default temporal-system (tests use their own namespace). */
+  leaseNamespace?: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -45,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInventoryActivities(deps.kube),
     ...createDaemonSetActivities(deps.kube),
     ...createHookActivities(deps.kube),
+    ...createRollingLockActivities(deps.kube, deps.leaseNamespace ?? DEFAULT_LEASE_NAMESPACE),
     ...createFluxActivities(deps.kube),
     ...createGitOpsActivities(deps.gitops),
     ...createPrometheusActivities(),

@@ -130,14 +130,14 @@ export class TestCluster {
 }
 
 /**
- * For activity test files: a TestCluster for the file and the activities built on its clients, made in
- * beforeAll and removed in afterAll. Read the fields inside tests, after beforeAll has run.
+ * For activity test files: a TestCluster for the file and the activities built on its clients (rolling-lock
+ * Leases in the file's namespace), made in beforeAll and removed in afterAll. Read the fields inside tests, after beforeAll has run.
  */
 export function clusterForActivities(prefix: string) {
   const context = {} as { cluster: TestCluster; activities: ReturnType<typeof createActivities> };
   beforeAll(async () => {
     context.cluster = await TestCluster.create(prefix);
-    context.activities = createActivities({ kube: context.cluster.kube });
+    context.activities = createActivities({ kube: context.cluster.kube, leaseNamespace: context.cluster.namespace });
   });
   afterAll(() => context.cluster?.close());
   return context;

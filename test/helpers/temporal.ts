@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
+import type { MockActivityEnvironmentOptions } from '@temporalio/testing';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import { createWorker } from '../../src/worker.js';
 import { testEnv } from './env.js';
@@ -42,10 +43,10 @@ export async function withWorker<T>(
 
 /**
  * Calls an activity function inside a real activity context (heartbeats, cancellation) without a worker;
- * whatever the activity talks to is real.
+ * whatever the activity talks to is real. Activities that use the worker's Temporal client need `client`.
  */
-export function activityRunner() {
-  const env = new MockActivityEnvironment();
+export function activityRunner(options?: Pick<MockActivityEnvironmentOptions, 'client'>) {
+  const env = new MockActivityEnvironment(undefined, options);
   return <F extends (...args: any[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> =>
     env.run(fn, ...args) as ReturnType<F>;
 }

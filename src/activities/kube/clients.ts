@@ -1,4 +1,4 @@
-import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PolicyV1Api, Watch } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PolicyV1Api, Watch } from '@kubernetes/client-node';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { NodeFacts } from '../../domain/node.js';
 import type { PodFacts } from '../../domain/drain.js';
@@ -11,6 +11,8 @@ export interface KubeClients {
   batch: BatchV1Api;
   policy: PolicyV1Api;
   custom: CustomObjectsApi;
+  /** Leases: the one-rolling-operation-per-cluster lock. */
+  coordination: CoordinationV1Api;
   watch: Watch;
 }
 
@@ -22,6 +24,7 @@ export function kubeClients(config: KubeConfig): KubeClients {
     batch: config.makeApiClient(BatchV1Api),
     policy: config.makeApiClient(PolicyV1Api),
     custom: config.makeApiClient(CustomObjectsApi),
+    coordination: config.makeApiClient(CoordinationV1Api),
     watch: new Watch(config),
   };
 }
