@@ -63,9 +63,11 @@ test('the base renders to the expected objects, in temporal-system but for the k
     'Role/kube-system/cluster-ops-daemonset-restart',
     'Role/nccl/cluster-ops-nccl-jobs',
     'Role/temporal-system/cluster-ops-hooks',
+    'Role/temporal-system/cluster-ops-rolling-lock',
     'RoleBinding/kube-system/cluster-ops-daemonset-restart',
     'RoleBinding/nccl/cluster-ops-nccl-jobs',
     'RoleBinding/temporal-system/cluster-ops-hooks',
+    'RoleBinding/temporal-system/cluster-ops-rolling-lock',
     ...OIDC_NAMESPACES.map((ns) => `RoleBinding/${ns}/cluster-ops-oidc-rotation`),
     'ServiceAccount/temporal-system/cluster-ops',
     'VMPodScrape/temporal-system/cluster-ops-worker',
@@ -132,6 +134,16 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
     revision: `master@sha1:${flux.commit}`,
   });
 
+  // The rolling lock: its Lease in temporal-system created, freed, and taken again from free.
+  const lock = { cluster: node, holder: 'rbac-test', runId: 'run-1' };
+  const leaseName = `cluster-ops-rolling-${node}`;
+  const lease = `temporal-system/${leaseName}`;
+  expect(await run(activities.acquireRollingLock, { ...lock, operation: 'nodeMaintenance' })).toEqual({ acquired: true, lease });
+  expect(await run(activities.releaseRollingLock, lock)).toEqual({ released: true });
+  expect(await run(activities.acquireRollingLock, { ...lock, runId: 'run-2', operation: 'nodeMaintenance' })).toEqual({ acquired: true, lease });
+  await expect(worker.coordination.deleteNamespacedLease({ name: leaseName, namespace: 'temporal-system' })).rejects.toMatchObject({ code: 403 });
+  await cluster.kube.coordination.deleteNamespacedLease({ name: leaseName, namespace: 'temporal-system' });
+
   // ncclJob: an attempt's objects (and the checkpoint claim) created and cleaned up in namespace nccl.
   const spec = NcclJobInput.parse({ name: 'rbac', kind: 'training', image: 'registry.invalid/t:1', nodes: [node, 'elsewhere'], training: { command: ['t.py'], checkpointClaim: 'rbac-checkpoints' } });
   expect(await run(activities.createJobAttempt, { spec, attempt: 1 })).toEqual({ job: 'rbac-a1' });
@@ -158,4 +170,5 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   expect(await can('rabbitmq', 'patch', 'statefulsets', 'apps')).toBe(true);
   expect(await can(cluster.namespace, 'get', 'secrets')).toBe(false);
   expect(await can('vmks', 'delete', 'secrets')).toBe(false);
+  expect(await can(cluster.namespace, 'create', 'leases', 'coordination.k8s.io')).toBe(false);
 });
