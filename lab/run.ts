@@ -51,11 +51,14 @@ async function main() {
     startFluxControllers(join(dir, 'flux'), infra, controlPlane.kubeconfig, { storagePort: Number(process.env.LAB_FLUX_STORAGE_PORT ?? 8191) }),
   ]);
   const gitops = await startLabGitOps(kube.config, { root: gitRoot, url: git.url });
-  // NCCL jobs run in namespace nccl; the simulated runner completes each attempt with a real recorded
-  // two-DGX-Spark log unless told otherwise.
-  await kube.core.createNamespace({ body: { metadata: { name: 'nccl' } } }).catch((error: { code?: number }) => {
-    if (error.code !== 409) throw error;
-  });
+  // NCCL jobs run in namespace nccl; the worker's rolling lock (a Lease) lives in temporal-system, as in the
+  // cluster. The simulated NCCL runner completes each attempt with a real recorded two-DGX-Spark log unless
+  // told otherwise.
+  for (const name of ['nccl', 'temporal-system']) {
+    await kube.core.createNamespace({ body: { metadata: { name } } }).catch((error: { code?: number }) => {
+      if (error.code !== 409) throw error;
+    });
+  }
   const fixture = (name: string) => readFileSync(join(root, 'test/fixtures/nccl', name), 'utf8');
   const ncclRunner = new SimulatedNcclRunner(kube.core, 'nccl', {
     kind: 'complete',

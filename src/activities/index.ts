@@ -21,7 +21,6 @@ import { createNcclJobActivities } from './nccl/jobs.js';
 import type { NcclSources } from './nccl/jobs.js';
 import { kubePodLogs, podCheckpointLister } from './nccl/sources.js';
 import type { MetricsDeps } from './metrics/victoria-metrics.js';
-import { createTemporalActivities } from './temporal/runs.js';
 
 /** Everything activities talk to, injected so tests and the lab point them at local servers. */
 export interface ActivityDeps {
@@ -52,7 +51,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createFluxActivities(deps.kube),
     ...createGitOpsActivities(deps.gitops),
     ...createPrometheusActivities(),
-    ...createTemporalActivities(),
     ...createMetricsActivities(deps.metrics),
     ...createNcclJobActivities(deps.kube, {
       logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),

@@ -10,7 +10,7 @@ import { FluxSourceMissing } from '../activities/gitops/flux-tree.js';
 import { FluxGraphError } from '../domain/flux-graph.js';
 import type { Progress } from '../schemas/progress.js';
 import { hasDryRun, workflowCatalog } from '../schemas/workflows.js';
-import { connectClient, startWorkflow, UsageError, validateStart } from './client.js';
+import { CommandRefused, connectClient, sendCommand, startWorkflow, UsageError, validateStart } from './client.js';
 import { planFromRepo, planJson, renderPlan } from './flux-plan.js';
 import { parseNcclFile } from './nccl-parse.js';
 import { renderNodePlan, renderProgress, table } from './render.js';
@@ -22,7 +22,10 @@ const USAGE = `usage: cluster-ops <command>
                                                                 @file: JSON or YAML)
   plan <workflow> --input <json|@file> [--json]                 dry run: per node, the steps, hooks, gates, window
   progress <workflow-id> [--watch] [--interval <seconds>]       show a run's progress
-  signal <workflow-id> <name> [json]                            send pause, resume, abort, approve ...
+  send <workflow-id> <command> [argument]                       an operator command (pause, resume, abort,
+                                                                approve, rollback, done, retry,
+                                                                retryKustomization, skipKustomization);
+                                                                prints the run's answer, or why it refused
   cancel <workflow-id>                                          request cancellation
   list [--query <visibility query>] [--limit <n>]               recent runs
   workflows                                                     what can be started
@@ -122,7 +125,7 @@ async function run(argv: string[]): Promise<void> {
   const schedules = command === 'schedules' ? planSchedules(values.file!) : undefined;
   if (command === 'start' || command === 'plan') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
   if (command === 'plan' && !hasDryRun(args[0]!)) throw new UsageError(`${args[0]} has no dry run`);
-  if (!['start', 'plan', 'progress', 'signal', 'cancel', 'list', 'schedules'].includes(command)) {
+  if (!['start', 'plan', 'progress', 'send', 'cancel', 'list', 'schedules'].includes(command)) {
     throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
 
@@ -157,12 +160,10 @@ async function run(argv: string[]): Promise<void> {
           await delay(intervalMs);
         }
       }
-      case 'signal': {
-        const id = need(args[0], 'workflow id');
-        const name = need(args[1], 'signal name');
-        const payload = args[2] === undefined ? [] : [parseJson(args[2], 'signal argument')];
-        await client.workflow.getHandle(id).signal(name, ...payload);
-        console.log(`sent ${name} to ${id}`);
+      case 'send': {
+        // Every command's argument is one string (a node, a Kustomization, a reason): taken as typed.
+        const answer = await sendCommand(client, need(args[0], 'workflow id'), need(args[1], 'command'), args[2]);
+        console.log(answer);
         return;
       }
       case 'cancel': {
@@ -193,6 +194,7 @@ async function run(argv: string[]): Promise<void> {
 function explain(error: unknown): { message: string; code: number } {
   if (error instanceof UsageError || error instanceof ConfigError) return { message: error.message, code: 2 };
   if (error instanceof WorkflowNotFoundError) return { message: `no such workflow: ${error.workflowId}`, code: 1 };
+  if (error instanceof CommandRefused) return { message: error.message, code: 1 };
   if (error instanceof WorkflowExecutionAlreadyStartedError) {
     return { message: `a ${error.workflowType} run with id ${error.workflowId} is already running; pass --id to start another`, code: 1 };
   }

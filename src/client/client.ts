@@ -1,6 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { dataConverterFromEnv } from '../codec.js';
 import type { TemporalEnv } from '../config.js';
+import { rootMessage } from '../failures.js';
 import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
 import type { WorkflowName } from '../schemas/workflows.js';
 import { describeIssues } from '../schemas/validate.js';
@@ -9,6 +10,25 @@ import { temporalConnectionOptions } from '../temporal-connection.js';
 /** A mistake in what the caller asked for: nothing was started or changed. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** The run refused an operator command (it does not apply now, or the run has no such command). */
+export class CommandRefused extends Error {
+  override name = 'CommandRefused';
+}
+
+/**
+ * Sends an operator command as an Update and returns the run's answer. The run's validator refuses a
+ * command that does not apply now before it reaches the run's history; the reason comes back here.
+ */
+export async function sendCommand(client: Client, workflowId: string, command: string, arg?: unknown): Promise<string> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return arg === undefined ? await handle.executeUpdate<string, []>(command) : await handle.executeUpdate<string, [unknown]>(command, { args: [arg] });
+  } catch (error) {
+    if (error instanceof WorkflowUpdateFailedError) throw new CommandRefused(`${workflowId} refused ${command}: ${rootMessage(error)}`);
+    throw error;
+  }
 }
 
 export async function connectClient(env: TemporalEnv): Promise<Client> {

@@ -42,3 +42,19 @@ export function inventoryMismatches(node: NodeFacts, expected: { arch: string; l
   }
   return mismatches;
 }
+
+/** What tells one registration of a node from the next: a re-registered node gets a new uid, a reboot a new boot ID. */
+export interface NodeIdentity {
+  uid: string;
+  bootId: string;
+}
+
+/** Whose cordon a node carries, and what a run did about it: we only ever undo a cordon we made (kured's rule). */
+export interface CordonState {
+  /** Cordoned by someone else (an admin, another run) before us: never uncordon it. */
+  cordonedByOthers: boolean;
+  /** Who cordoned it before us, for the report: another run's id, or an admin (no annotation of ours). */
+  cordonedBefore?: string;
+  /** This run took its own cordon off again. */
+  uncordoned: boolean;
+}

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
+import { FailureType } from '../failures.js';
 
-export const INVALID_INPUT = 'InvalidInput';
 
 /** One line per problem, each naming the field it is about, e.g. `input.node: must not be empty`. */
 export function describeIssues(error: z.ZodError, root = 'input'): string {
@@ -20,5 +20,5 @@ export function describeIssues(error: z.ZodError, root = 'input'): string {
 export function parseWorkflowInput<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const result = schema.safeParse(raw ?? {});
   if (result.success) return result.data;
-  throw ApplicationFailure.nonRetryable(`invalid input\n${describeIssues(result.error)}`, INVALID_INPUT);
+  throw ApplicationFailure.nonRetryable(`invalid input\n${describeIssues(result.error)}`, FailureType.InvalidInput);
 }

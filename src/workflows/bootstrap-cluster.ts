@@ -1,20 +1,18 @@
-import { condition, defineSignal, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { criticalPath, predecessors } from '../domain/flux-graph.js';
 import type { FluxGraph } from '../domain/flux-graph.js';
 import { BootstrapClusterInput } from '../schemas/bootstrap-cluster.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
+import { handleCommand } from './shared/commands.js';
 import { OperatorControls } from './shared/controls.js';
-import { progressQuery } from './shared/messages.js';
-import { rootMessage } from './shared/failures.js';
+import { retryKustomizationCommand, skipKustomizationCommand } from './shared/messages.js';
+import { rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
 
 const { readFluxGraph, readFluxGraphFromGit } = proxyActivities<Activities>(QUICK_CALLS);
 const { reconcileKustomization } = proxyActivities<Activities>(WATCHES);
-
-export const retrySignal = defineSignal<[name: string]>('retry');
-export const skipSignal = defineSignal<[name: string]>('skip');
 
 type Phase = 'pending' | 'running' | 'ready' | 'failed' | 'skipped';
 
@@ -45,18 +43,32 @@ export interface BootstrapClusterResult {
  * `parallelism` allow: each one gets a reconcile request as soon as its dependencies (and the parent
  * Kustomization that creates it) are Ready, instead of waiting for Flux's requeue interval. The graph grows
  * when a parent applies new Kustomizations. A failure blocks only its dependents; when nothing else can
- * run, the workflow waits for the operator: `retry <name>` (fetches the source again first), `skip <name>`,
- * `abort`.
+ * run, the workflow waits for the operator: `retryKustomization <name>` (fetches the source again first),
+ * `skipKustomization <name>`, `abort`.
  */
 export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise<BootstrapClusterResult> {
   const input = parseWorkflowInput(BootstrapClusterInput, rawInput);
   const progress = new ProgressTracker('bootstrap-cluster', []);
-  setHandler(progressQuery, () => progress.snapshot());
   const controls = new OperatorControls(progress);
   const requests: { kind: 'retry' | 'skip'; id: string }[] = [];
+  const reports = new Map<string, KustomizationReport>();
   const idOf = (name: string) => (name.includes('/') ? name : `${input.namespace}/${name}`);
-  setHandler(retrySignal, (name) => void requests.push({ kind: 'retry', id: idOf(name) }));
-  setHandler(skipSignal, (name) => void requests.push({ kind: 'skip', id: idOf(name) }));
+  // Commands arrive from outside: the name is checked at run time whatever its declared type.
+  const operatorRequest = (kind: 'retry' | 'skip') => ({
+    reject: (name: unknown) => {
+      if (typeof name !== 'string' || name === '') return 'name the Kustomization: <name> or <namespace>/<name>';
+      const report = reports.get(idOf(name));
+      if (!report) return `no Kustomization ${idOf(name)} in this run`;
+      if (requests.some((r) => r.id === report.id)) return `${report.id} already has a ${kind} queued`;
+      return report.phase === 'failed' ? undefined : `${report.id} has not failed (it is ${report.phase})`;
+    },
+    apply: (name: string) => {
+      requests.push({ kind, id: idOf(name) });
+      return `${kind === 'retry' ? 'retrying' : 'skipping'} ${idOf(name)}`;
+    },
+  });
+  handleCommand(retryKustomizationCommand, operatorRequest('retry'));
+  handleCommand(skipKustomizationCommand, operatorRequest('skip'));
 
   progress.phase = 'reading the graph';
   let graph: FluxGraph =
@@ -64,7 +76,6 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
       ? await readFluxGraphFromGit({ ref: input.gitRef, cluster: input.cluster, entryPath: input.entryPath })
       : await readFluxGraph({ namespace: input.namespace });
   const nodeById = new Map<string, FluxGraph['nodes'][number]>();
-  const reports = new Map<string, KustomizationReport>();
   /** Takes in a (re)read graph: Kustomizations not seen before join as pending, those Flux holds back as skipped. */
   const adopt = (next: FluxGraph) => {
     graph = next;
@@ -164,7 +175,7 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
     if ([...reports.values()].every((r) => r.phase === 'ready' || r.phase === 'skipped')) return result('completed');
     // Nothing can run: a failure blocks the rest. Wait for the operator.
     const failed = [...reports.values()].filter((r) => r.phase === 'failed').map((r) => r.id);
-    progress.phase = `waiting for the operator: failed ${failed.join(', ')} (signal retry, skip or abort)`;
+    progress.phase = `waiting for the operator: failed ${failed.join(', ')} (send retryKustomization, skipKustomization or abort)`;
     await condition(() => requests.length > 0 || controls.aborted || controls.paused);
     progress.phase = 'reconciling';
   }

@@ -1,16 +1,16 @@
-import { ApplicationFailure, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { describeLeftovers, describePass } from '../domain/drain.js';
 import type { DrainPassResult, DrainPlan } from '../domain/drain.js';
+import type { CordonState } from '../domain/node.js';
+import { FailureType } from '../failures.js';
 import { DrainNodeInput } from '../schemas/drain-node.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
-import { progressQuery } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
 
 /** Pause between drain passes: gives PDB-guarded workloads time to bring replacements up. */
 const PASS_INTERVAL_MS = 5_000;
-export const DRAIN_TIMED_OUT = 'DrainTimedOut';
 
 const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -18,16 +18,11 @@ const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyActivities<A
   retry: { maximumAttempts: 5 },
 });
 
-export interface DrainNodeResult {
+export interface DrainNodeResult extends CordonState {
   node: string;
   outcome: 'planned' | 'drained' | 'aborted';
   plan: DrainPlan;
   passes: number;
-  /** The node was cordoned before this run (by an admin or another run), so this run never uncordons it. */
-  cordonedByOthers: boolean;
-  /** Who had cordoned it: another run's id, or an admin. */
-  cordonedBefore?: string;
-  uncordoned: boolean;
   lastPass?: DrainPassResult;
 }
 
@@ -41,7 +36,6 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
   const { node } = input;
   const owner = input.owner ?? workflowInfo().workflowId;
   const progress = new ProgressTracker('drain-node', ['plan', 'cordon', 'drain', 'uncordon']);
-  setHandler(progressQuery, () => progress.snapshot());
   const controls = new OperatorControls(progress);
   const result: DrainNodeResult = {
     node,
@@ -82,7 +76,7 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
       progress.step('drain', 'failed', describePass(result.lastPass));
       progress.phase = 'timed-out';
       throw ApplicationFailure.create({
-        type: DRAIN_TIMED_OUT,
+        type: FailureType.DrainTimedOut,
         nonRetryable: true,
         message:
           `drain of ${node} timed out after ${input.timeoutSeconds}s; node left cordoned. ` +

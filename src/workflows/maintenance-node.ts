@@ -1,15 +1,16 @@
 import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { CordonState } from '../domain/node.js';
 import { MaintenanceNodeInput } from '../schemas/node-maintenance.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { WATCHES } from './shared/activity-options.js';
-import { maintenanceDoneSignal } from './shared/messages.js';
-import { NodeSteps } from './shared/node-steps.js';
-import type { NodeStepsResult } from './shared/node-steps.js';
+import { endMaintenanceSignal } from './shared/messages.js';
+import { NodeSteps } from './rolling/node-steps.js';
+import { FailureType } from '../failures.js';
 
 const { waitForNode } = proxyActivities<Activities>(WATCHES);
 
-export interface MaintenanceNodeResult extends NodeStepsResult {
+export interface MaintenanceNodeResult extends CordonState {
   node: string;
   maintainedSeconds: number;
 }
@@ -24,25 +25,29 @@ export async function maintenanceNode(rawInput: MaintenanceNodeInput): Promise<M
   const input = parseWorkflowInput(MaintenanceNodeInput, rawInput);
   const { node } = input;
   const steps = new NodeSteps('maintenance-node', node, input.hooks, ['maintenance', 'verify'], input.rebootExpected);
+  let holding = false;
   let done = false;
-  setHandler(maintenanceDoneSignal, () => void (done = true));
+  // Only while the node is on hold: an early `done` must not cut the next hold short right after its drain.
+  setHandler(endMaintenanceSignal, () => void (done ||= holding));
 
   await steps.precheck();
   await steps.hook('beforeDrain');
   await steps.drain(input.drainTimeoutSeconds);
 
   const started = Date.now();
+  holding = true;
   if (input.until === 'done-signal') {
-    await steps.report('maintenance', 'running', `${input.reason}: drained; send the done signal when finished`);
+    await steps.report('maintenance', 'running', `${input.reason}: drained; send done when finished`);
     await condition(() => done);
   } else {
     await steps.report('maintenance', 'running', `${input.reason}: drained for ${input.durationSeconds}s`);
     await condition(() => done, input.durationSeconds! * 1000);
   }
+  holding = false;
   const maintainedSeconds = Math.round((Date.now() - started) / 1000);
   await steps.report('maintenance', 'done', `${input.reason}: finished after ${maintainedSeconds}s`);
 
-  await steps.run('verify', 'NodeNotReady', async () => {
+  await steps.run('verify', FailureType.NodeNotReady, async () => {
     // A deleted node would only time the Ready wait out: fail on it at once.
     await steps.sameNode();
     await waitForNode({ node, timeoutSeconds: input.readyTimeoutSeconds, condition: { type: 'Ready', status: 'True' } });

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { classifyFailure } from '../domain/nccl/failure-classifier.js';
 import type { FailureCause } from '../domain/nccl/failure-classifier.js';
@@ -8,11 +8,9 @@ import type { NcclJobSpec } from '../schemas/nccl-job.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
-import { rootMessage } from './shared/failures.js';
-import { progressQuery } from './shared/messages.js';
+import { FailureType, rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
 
-export const NCCL_JOB_FAILED = 'NcclJobFailed';
 const STORED_BASELINE_LOOKBACK_SECONDS = 30 * 24 * 3600;
 const CLEANUP_TIMEOUT_SECONDS = 300;
 
@@ -60,7 +58,6 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
   const spec = parseWorkflowInput(NcclJobInput, rawInput);
   const ref = { namespace: spec.namespace, name: spec.name };
   const progress = new ProgressTracker('nccl-job', []);
-  setHandler(progressQuery, () => progress.snapshot());
   const controls = new OperatorControls(progress);
   const result: NcclJobResult = { name: spec.name, kind: spec.kind, outcome: 'failed', attempts: [], metricsPushed: false, notes: [] };
   const cleanup = async () => {
@@ -109,7 +106,7 @@ function finish(result: NcclJobResult, progress: ProgressTracker, outcome: NcclJ
 
 function fail(result: NcclJobResult, progress: ProgressTracker, message: string): never {
   finish(result, progress, 'failed');
-  throw ApplicationFailure.create({ type: NCCL_JOB_FAILED, nonRetryable: true, message, details: [result] });
+  throw ApplicationFailure.create({ type: FailureType.NcclJobFailed, nonRetryable: true, message, details: [result] });
 }
 
 async function runAttempt(spec: NcclJobSpec, attempt: number, progress: ProgressTracker, controls: OperatorControls): Promise<NcclAttemptReport> {
@@ -126,7 +123,7 @@ async function runAttempt(spec: NcclJobSpec, attempt: number, progress: Progress
 
   progress.phase = `attempt ${attempt}: waiting for ${spec.nodes.join(', ')}`;
   try {
-    await untilAborted(controls, () =>
+    await controls.untilAborted(() =>
       waitForJobNodes({
         nodes: spec.nodes,
         vfsPerPod: spec.vfsPerPod,
@@ -156,21 +153,13 @@ async function runAttempt(spec: NcclJobSpec, attempt: number, progress: Progress
   progress.phase = `attempt ${attempt}: running`;
   progress.step(step, 'running', report.resumedFrom ? `running, resumed from ${report.resumedFrom}` : 'running');
   try {
-    const watched = await untilAborted(controls, () => watchJobAttempt({ spec, attempt }));
+    const watched = await controls.untilAborted(() => watchJobAttempt({ spec, attempt }));
     if (watched.outcome === 'succeeded') return done({ outcome: 'succeeded' });
     return done(classifyFailure(watched.observation));
   } catch (error) {
     if (isCancellation(error) && controls.aborted) return done({ outcome: 'aborted', detail: controls.abortReason });
     throw error;
   }
-}
-
-/** Abort stops the long waits of an attempt at once (they are cancelled); pause only holds off the next attempt. */
-function untilAborted<T>(controls: OperatorControls, wait: () => Promise<T>): Promise<T> {
-  const scope = new CancellationScope();
-  // This wait is itself cancelled with the workflow: that is no error.
-  void condition(() => controls.aborted).then(() => scope.cancel(), () => undefined);
-  return scope.run(wait);
 }
 
 async function benchmarkResults(spec: NcclJobSpec, result: NcclJobResult, progress: ProgressTracker) {

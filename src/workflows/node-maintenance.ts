@@ -1,20 +1,14 @@
-import { ApplicationFailure, condition, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { executeChild, getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { unmetExpectations } from '../domain/node.js';
-import { planNodeSteps } from '../domain/rolling-plan.js';
-import { NodeMaintenanceInput, nodeMaintenanceId } from '../schemas/node-maintenance.js';
+import { NodeMaintenanceInput } from '../schemas/node-maintenance.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { maintenanceNode } from './maintenance-node.js';
 import type { MaintenanceNodeResult } from './maintenance-node.js';
+import { RollingRun } from './rolling/run.js';
+import type { NodeReport } from './rolling/run.js';
 import { QUICK_CALLS } from './shared/activity-options.js';
-import { OperatorControls } from './shared/controls.js';
-import { maintenanceDoneSignal, nodeProgressSignal, progressQuery } from './shared/messages.js';
-import { ProgressTracker } from './shared/progress.js';
-import { finishReports, recordOutcome, rollingStopped } from './shared/rolling.js';
-import type { NodeReport } from './shared/rolling.js';
-import { RollingGates, rollWithGates } from './shared/rolling-gates.js';
-import { refuseWhileOtherRollingRuns } from './shared/rolling-lock.js';
-import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './shared/search-attributes.js';
+import { handleCommand } from './shared/commands.js';
+import { endMaintenanceSignal, maintenanceDoneCommand } from './shared/messages.js';
 
 const { listNodes } = proxyActivities<Activities>(QUICK_CALLS);
 
@@ -27,98 +21,74 @@ export interface NodeMaintenanceResult {
 /**
  * Node maintenance, node by node (a manual Talos upgrade, a hardware fix): per node, as a child workflow,
  * cordon and drain, hold the node until the operator sends `done` (or a set time passes), check it is
- * Ready and the same node, uncordon; with the rolling options (hooks, settle, health gate, window). The
- * `done` signal goes to this run, naming the node (or not, when only one node is in maintenance).
+ * Ready and the same node, uncordon; with the rolling options (hooks, settle, health gate, window). `done`
+ * goes to this run, naming the node (or not, when only one node is on hold); it is rejected for a node
+ * that is not on hold now.
  */
 export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<NodeMaintenanceResult> {
   const input = parseWorkflowInput(NodeMaintenanceInput, rawInput);
-  const { workflowId } = workflowInfo();
-  const lock = nodeMaintenanceId(input.cluster);
-  if (workflowId !== lock && !input.dryRun) {
-    throw ApplicationFailure.nonRetryable(`start this run with workflow id ${lock}: one maintenance run per cluster`, 'WrongWorkflowId');
-  }
   const { nodes } = input;
-  const progress = new ProgressTracker('node-maintenance', ['plan', ...nodes.map((n) => `node ${n}`)]);
-  setHandler(progressQuery, () => progress.snapshot());
-  const controls = new OperatorControls(progress);
-  const inMaintenance = new Set<string>();
-  const doneFor = new Set<string>();
-  setHandler(nodeProgressSignal, ({ node, step, phase, message }) => {
-    progress.step(`node ${node}`, phase === 'failed' ? 'failed' : 'running', `${step}: ${message ?? phase}`);
-    if (step === 'maintenance' && phase === 'running') inMaintenance.add(node);
-    if (step === 'maintenance' && phase !== 'running') inMaintenance.delete(node);
+  const onHold = new Set<string>();
+  const ending = new Set<string>();
+  const run = new RollingRun<'maintained'>({
+    operation: 'node-maintenance',
+    title: 'node maintenance',
+    cluster: input.cluster,
+    policy: input,
+    dryRun: input.dryRun,
+    steps: [],
+    onNodeProgress: ({ node, step, phase }) => {
+      if (step !== 'maintenance') return;
+      if (phase === 'running') onHold.add(node);
+      else onHold.delete(node);
+    },
   });
-  setHandler(maintenanceDoneSignal, (node) => {
-    const target = node ?? (inMaintenance.size === 1 ? [...inMaintenance][0] : undefined);
-    if (target) doneFor.add(target);
+  handleCommand(maintenanceDoneCommand, {
+    reject: (node) => {
+      if (node !== undefined && typeof node !== 'string') return 'the node must be a name';
+      if (node === undefined) return onHold.size === 1 ? undefined : onHold.size === 0 ? 'no node is on hold now' : `name the node: ${[...onHold].join(', ')} are on hold`;
+      if (!nodes.includes(node)) return `${node} is not in this run (${nodes.join(', ')})`;
+      if (ending.has(node)) return `done was already sent for ${node}`;
+      return onHold.has(node) ? undefined : `${node} is not on hold now`;
+    },
+    apply: (node) => {
+      const target = node ?? [...onHold][0]!;
+      ending.add(target);
+      // A child that finished meanwhile has nothing left to end.
+      void getExternalWorkflowHandle(run.childId(target)).signal(endMaintenanceSignal).catch(() => undefined);
+      return `ending the maintenance of ${target}`;
+    },
   });
-  const stopRequested = () => controls.aborted;
-  const gates = new RollingGates(input, nodes, progress, stopRequested);
 
-  progress.step('plan', 'running');
-  if (!input.dryRun) await refuseWhileOtherRollingRuns(input.cluster);
-  await listNodes({ names: nodes });
-  const plan = {
-    nodes,
-    reason: input.reason,
-    steps: Object.fromEntries(
-      nodes.map((node, i) => [
-        node,
-        planNodeSteps({
+  return run.execute(async () => {
+    await listNodes({ names: nodes });
+    const hold = input.until === 'done-signal' ? `${input.reason}: wait for done` : `${input.reason}: wait ${input.durationSeconds}s`;
+    const plan = {
+      nodes,
+      reason: input.reason,
+      steps: run.planNodes(
+        nodes,
+        {
           precheck: 'Ready',
           drainTimeoutSeconds: input.drainTimeoutSeconds,
-          ownSteps: [
-            input.until === 'done-signal' ? `${input.reason}: wait for the done signal` : `${input.reason}: wait ${input.durationSeconds}s`,
-            `verify Ready within ${input.readyTimeoutSeconds}s, same node${input.rebootExpected ? ' (a reboot is expected)' : ', not rebooted'}`,
-          ],
-          hooks: input.hooks,
-          gates: gates.describe(),
-          last: i === nodes.length - 1,
-        }),
-      ]),
-    ),
-  };
-  upsertSearchAttributes([
-    { key: OPERATION_ATTRIBUTE, value: 'node-maintenance' },
-    { key: NODES_ATTRIBUTE, value: nodes },
-  ]);
-  progress.step('plan', 'done', `${input.reason} on ${nodes.join(', ')}`);
-  const reports = new Map<string, NodeReport<'maintained'>>(nodes.map((node) => [node, { node, status: 'not-started', message: '', leftCordoned: false }]));
-  const result = (outcome: NodeMaintenanceResult['outcome']): NodeMaintenanceResult => {
-    progress.phase = outcome;
-    return { outcome, plan, nodes: [...reports.values()] };
-  };
-  if (input.dryRun) {
-    for (const node of nodes) progress.step(`node ${node}`, 'skipped', 'dry run');
-    return result('planned');
-  }
+          ownSteps: [hold, `verify Ready within ${input.readyTimeoutSeconds}s, same node${input.rebootExpected ? ' (a reboot is expected)' : ', not rebooted'}`],
+        },
+        `${input.reason} on ${nodes.join(', ')}`,
+      ),
+    };
+    if (input.dryRun) return { ...run.planned(), plan };
 
-  const rolled = await rollWithGates<MaintenanceNodeResult>(
-    nodes,
-    {
-      maxUnavailable: input.maxUnavailable,
-      gates,
-      controls,
-      stopRequested,
-      onOutcome: (outcome) =>
-        recordOutcome(reports, outcome, progress, (r) => ({ status: 'maintained', message: `maintained for ${r.maintainedSeconds}s${r.uncordoned ? ', uncordoned' : ''}` })),
-      stillVerified: async (node) => {
-        const [facts] = await listNodes({ names: [node] });
-        return unmetExpectations(facts!, { condition: { type: 'Ready', status: 'True' } });
-      },
-    },
-    async (node) => {
-      progress.phase = `node ${node}`;
-      const child = await startChild(maintenanceNode, {
-        workflowId: `${workflowId}/${node}`,
-        args: [{ node, reason: input.reason, until: input.until, durationSeconds: input.durationSeconds, rebootExpected: input.rebootExpected, drainTimeoutSeconds: input.drainTimeoutSeconds, readyTimeoutSeconds: input.readyTimeoutSeconds, hooks: input.hooks }],
-      });
-      void condition(() => doneFor.has(node)).then(() => child.signal(maintenanceDoneSignal).catch(() => undefined));
-      return child.result();
-    },
-  );
-  const stopReason = finishReports(reports, rolled, progress, await gates.cordonedNow());
-  if (controls.aborted) return result('aborted');
-  if (stopReason) throw rollingStopped('node maintenance', stopReason, [...reports.values()]);
-  return result('completed');
+    const stopReason = await run.roll<MaintenanceNodeResult>(nodes, {
+      succeeded: (r) => ({ status: 'maintained', message: `maintained for ${r.maintainedSeconds}s${r.uncordoned ? ', uncordoned' : ''}` }),
+      stillHolds: () => ({ condition: { type: 'Ready', status: 'True' } }),
+      runNode: (node) =>
+        executeChild(maintenanceNode, {
+          workflowId: run.childId(node),
+          args: [{ node, reason: input.reason, until: input.until, durationSeconds: input.durationSeconds, rebootExpected: input.rebootExpected, drainTimeoutSeconds: input.drainTimeoutSeconds, readyTimeoutSeconds: input.readyTimeoutSeconds, hooks: input.hooks }],
+        }),
+    });
+    if (run.controls.aborted) return { ...run.result('aborted'), plan };
+    if (stopReason) throw run.stopped(stopReason);
+    return { ...run.result('completed'), plan };
+  });
 }

@@ -1,11 +1,12 @@
-import { ApplicationFailure, condition, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { FailureType, rootMessage } from '../failures.js';
 import { RotateOidcClientInput } from '../schemas/rotate-oidc-secrets.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
+import { handleCommand } from './shared/commands.js';
 import { OperatorControls } from './shared/controls.js';
-import { rootMessage } from './shared/failures.js';
-import { progressQuery, retryStepSignal } from './shared/messages.js';
+import { retryStepCommand } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
 
 // Keycloak and Infisical answer in well under a second: a dead worker's call is retried within 30 s.
@@ -15,7 +16,6 @@ const { syncExternalSecret, waitForRollout } = proxyActivities<Activities>({ ...
 
 export const STEPS = ['preflight', 'regenerate', 'sync', 'restart', 'verify', 'soak', 'revoke'] as const;
 type Step = (typeof STEPS)[number];
-export const EXTERNAL_SECRET_NOT_READY = 'ExternalSecretNotReady';
 
 export interface RotateOidcClientResult {
   clientId: string;
@@ -41,10 +41,16 @@ export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise
   const { client, policy } = parseWorkflowInput(RotateOidcClientInput, rawInput);
   const { workflowId } = workflowInfo();
   const progress = new ProgressTracker('rotate-oidc-client', [...STEPS]);
-  setHandler(progressQuery, () => progress.snapshot());
   const controls = new OperatorControls(progress);
   let retries = 0;
-  setHandler(retryStepSignal, () => void (retries += 1));
+  let failedStep: Step | undefined;
+  handleCommand(retryStepCommand, {
+    reject: () => (failedStep ? undefined : `no failed step is waiting (the run is ${progress.snapshot().phase})`),
+    apply: () => {
+      retries += 1;
+      return `retrying ${failedStep}`;
+    },
+  });
   const secret = client.infisical;
   const externalSecret = { ...client.externalSecret, secret };
 
@@ -61,7 +67,7 @@ export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise
   if (!es.ready) {
     throw ApplicationFailure.nonRetryable(
       `ExternalSecret ${client.externalSecret.namespace}/${client.externalSecret.name} is not Ready (${es.message}): fix it before rotating`,
-      EXTERNAL_SECRET_NOT_READY,
+      FailureType.ExternalSecretNotReady,
     );
   }
   progress.step(
@@ -100,8 +106,10 @@ export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise
         if (isCancellation(error)) throw error;
         progress.step(step, 'failed', `${rootMessage(error)} — the old secret stays valid; send retry or abort`);
         progress.phase = `failed at ${step}: waiting for retry or abort`;
+        failedStep = step;
         const wanted = retries + 1;
         await condition(() => retries >= wanted || controls.aborted);
+        failedStep = undefined;
         if (controls.aborted) return undefined;
       }
     }

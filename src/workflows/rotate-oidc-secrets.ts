@@ -1,11 +1,12 @@
-import { ApplicationFailure, executeChild, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import { RotateOidcSecretsInput, rotateOidcClientId } from '../schemas/rotate-oidc-secrets.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
-import { rootMessage } from './shared/failures.js';
-import { abortSignal, progressQuery, retryStepSignal } from './shared/messages.js';
+import { FailureType, rootMessage } from '../failures.js';
+import { handleCommand } from './shared/commands.js';
+import { abortCommand, retryStepCommand } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
-import { rollNodes } from './shared/rolling.js';
+import { rollNodes } from './rolling/engine.js';
 import { rotateOidcClient } from './rotate-oidc-client.js';
 import type { RotateOidcClientResult } from './rotate-oidc-client.js';
 
@@ -33,19 +34,19 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
   const { workflowId } = workflowInfo();
   const selected = input.clients.filter((c) => !input.only || input.only.includes(c.clientId));
   const progress = new ProgressTracker('rotate-oidc-secrets', selected.map((c) => c.clientId));
-  setHandler(progressQuery, () => progress.snapshot());
-  const controls = new OperatorControls(progress);
   const running = new Set<string>();
   // A child that already finished ignores the signal's failure: nothing to pass on to.
-  const children = () => [...running].map((id) => getExternalWorkflowHandle(id));
-  setHandler(retryStepSignal, () => {
-    for (const child of children()) void child.signal(retryStepSignal).catch(() => undefined);
-  });
-  // Replaces the handler OperatorControls set: records the abort as it does, and passes it on.
-  setHandler(abortSignal, (reason) => {
-    const why = reason ?? 'aborted by operator';
-    controls.abortReason = why;
-    for (const child of children()) void child.signal(abortSignal, why).catch(() => undefined);
+  const passOn = (send: (child: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>) => {
+    for (const id of running) void send(getExternalWorkflowHandle(id)).catch(() => undefined);
+  };
+  // Abort reaches the running children too, so they stop at a safe point and report what they left.
+  const controls = new OperatorControls(progress, { onAbort: (why) => passOn((child) => child.signal(abortCommand.signal, why)) });
+  handleCommand(retryStepCommand, {
+    reject: () => (running.size > 0 ? undefined : 'no client is being rotated now'),
+    apply: () => {
+      passOn((child) => child.signal(retryStepCommand.signal));
+      return `passed on to ${[...running].join(', ')} (a child with no failed step ignores it)`;
+    },
   });
 
   const reports = new Map<string, ClientReport>(
@@ -89,7 +90,7 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
   if (failed) {
     progress.phase = 'failed';
     throw ApplicationFailure.create({
-      type: 'RotationStopped',
+      type: FailureType.RotationStopped,
       nonRetryable: true,
       message: `OIDC secret rotation stopped at ${failed.clientId}: ${failed.message}\n${clients.map((c) => `${c.clientId}: ${c.status}`).join('\n')}`,
       details: [clients],

@@ -1,19 +1,19 @@
 import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { CordonState } from '../domain/node.js';
 import { SriovNodeInput } from '../schemas/sriov-rollout.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
-import { NodeSteps } from './shared/node-steps.js';
-import type { NodeStepsResult } from './shared/node-steps.js';
+import { NodeSteps } from './rolling/node-steps.js';
+import { FailureType } from '../failures.js';
 
 export const SRIOV_RESOURCE = 'nvidia.com/cx7_qsfp';
 const RDMA_POLL_MS = 30_000;
-export const VERIFICATION_FAILED = 'VerificationFailed';
 
 const { podsUsingResource, restartDaemonPod } = proxyActivities<Activities>(QUICK_CALLS);
 const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>(WATCHES);
 
-export interface SriovNodeResult extends NodeStepsResult {
+export interface SriovNodeResult extends CordonState {
   node: string;
   numVfs: number;
   restartedPod?: string;
@@ -35,8 +35,8 @@ export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<Sr
       const users = await podsUsingResource({ node, resource: SRIOV_RESOURCE });
       if (users.length === 0 || policy.rdmaPods === 'evict') return 'Ready, no RDMA pods in the way';
       const message = `${users.length} pod(s) use ${SRIOV_RESOURCE}: ${users.join(', ')}`;
-      if (policy.rdmaPods === 'abort') await steps.fail('precheck', 'RdmaPodsRunning', `${node}: ${message}`);
-      if (Date.now() >= rdmaDeadline) await steps.fail('precheck', 'RdmaPodsRunning', `${node}: still ${message} after ${policy.rdmaWaitSeconds}s`);
+      if (policy.rdmaPods === 'abort') await steps.fail('precheck', FailureType.RdmaPodsRunning, `${node}: ${message}`);
+      if (Date.now() >= rdmaDeadline) await steps.fail('precheck', FailureType.RdmaPodsRunning, `${node}: still ${message} after ${policy.rdmaWaitSeconds}s`);
       await steps.report('precheck', 'running', `waiting: ${message}`);
       await sleep(RDMA_POLL_MS);
     }
@@ -45,12 +45,12 @@ export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<Sr
   await steps.drain(policy.drainTimeoutSeconds);
 
   const ds = { namespace: policy.daemonSet.namespace, daemonSet: policy.daemonSet.name, node };
-  const restart = await steps.run('restart', VERIFICATION_FAILED, async () => {
+  const restart = await steps.run('restart', FailureType.VerificationFailed, async () => {
     const restarted = await restartDaemonPod(ds);
     await waitForDaemonPod({ ...ds, generation: restarted.generation, timeoutSeconds: policy.verifyTimeoutSeconds });
     return restarted;
   }, (r) => (r.restarted ? `restarted ${r.deletedPod}` : 'already on the new template'));
-  await steps.run('verify', VERIFICATION_FAILED, async () => {
+  await steps.run('verify', FailureType.VerificationFailed, async () => {
     await waitForNode({ node, timeoutSeconds: policy.verifyTimeoutSeconds, allocatable: { resource: SRIOV_RESOURCE, quantity: String(numVfs) } });
     await steps.sameNode();
   }, () => `${SRIOV_RESOURCE} = ${numVfs}`);

@@ -1,7 +1,7 @@
-import { HOOK_FAILED } from '../../src/activities/kube/hooks.js';
 import { HookInput } from '../../src/schemas/rolling.js';
 import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 const run = activityRunner();
 const k8s = clusterForActivities('hooks');
@@ -34,7 +34,7 @@ test('a failed hook fails for good with its log tail', async () => {
   const node = await k8s.cluster.addNode();
   const failing = hook({ labels: { [FAIL_LABEL]: 'true' }, annotations: { [`${FAIL_LABEL}/message`]: 'nvme0 SMART status FAILED' } });
   await expect(run(k8s.activities.runHookJob, { hook: failing, point: 'afterReconfigure', node, name: `afterreconfigure-${node}`, owner: 'wf-hooks-2' })).rejects.toMatchObject({
-    type: HOOK_FAILED,
+    type: FailureType.HookFailed,
     nonRetryable: true,
     message: expect.stringContaining('nvme0 SMART status FAILED'),
   });

@@ -1,7 +1,8 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { ADMIN_CORDON, CORDONED_BY_ANNOTATION, NODE_GONE, NODE_REPLACED } from '../../src/activities/kube/nodes.js';
+import { ADMIN_CORDON, CORDONED_BY_ANNOTATION } from '../../src/activities/kube/nodes.js';
 import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 // MockActivityEnvironment only supplies the activity context (heartbeats, cancellation);
 // every call goes to the real API server.
@@ -58,9 +59,9 @@ test('a deleted node fails for good, and has no cordon left to undo', async () =
   const identity = await run(k8s.activities.nodeIdentity, { node });
   expect(identity.uid).not.toBe('');
   await k8s.cluster.kube.core.deleteNode({ name: node });
-  await expect(run(k8s.activities.cordonNode, { node, owner: 'wf-5' })).rejects.toMatchObject({ type: NODE_GONE, nonRetryable: true });
-  await expect(run(k8s.activities.drainPass, { node })).rejects.toMatchObject({ type: NODE_GONE });
-  await expect(run(k8s.activities.nodeIdentity, { node, expected: identity })).rejects.toMatchObject({ type: NODE_GONE });
+  await expect(run(k8s.activities.cordonNode, { node, owner: 'wf-5' })).rejects.toMatchObject({ type: FailureType.NodeGone, nonRetryable: true });
+  await expect(run(k8s.activities.drainPass, { node })).rejects.toMatchObject({ type: FailureType.NodeGone });
+  await expect(run(k8s.activities.nodeIdentity, { node, expected: identity })).rejects.toMatchObject({ type: FailureType.NodeGone });
   expect(await run(k8s.activities.uncordonNode, { node, owner: 'wf-5' })).toEqual({ node, uncordoned: false, reason: 'node no longer exists' });
 });
 
@@ -70,7 +71,7 @@ test('a node registered again under the same name is told apart by its uid', asy
   await k8s.cluster.kube.core.deleteNode({ name: node });
   await k8s.cluster.addNode(undefined, {}, { name: node });
   await expect(run(k8s.activities.nodeIdentity, { node, expected: identity, rebootExpected: true })).rejects.toMatchObject({
-    type: NODE_REPLACED,
+    type: FailureType.NodeReplaced,
     message: expect.stringContaining('registered again'),
   });
 });

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
-import { CLUSTER_BUSY, OPERATION_ANNOTATION, RUN_ID_ANNOTATION, rollingLeaseName } from '../../src/activities/kube/lease.js';
+import { OPERATION_ANNOTATION, RUN_ID_ANNOTATION, rollingLeaseName } from '../../src/activities/kube/lease.js';
+import { FailureType } from '../../src/failures.js';
 import type { AcquireRollingLockResult } from '../../src/activities/kube/lease.js';
 import { testEnv } from '../helpers/env.js';
 import { clusterForActivities, uniqueName } from '../helpers/kube.js';
@@ -47,7 +48,7 @@ const acquire = (cluster: string, { holder, runId }: Contender, operation = 'nod
 const release = (cluster: string, { holder, runId }: Contender) => run(k8s.activities.releaseRollingLock, { cluster, holder, runId });
 const readLease = (cluster: string) =>
   k8s.cluster.kube.coordination.readNamespacedLease({ name: rollingLeaseName(cluster), namespace: k8s.cluster.namespace });
-const busyNaming = (holder: string) => ({ type: CLUSTER_BUSY, nonRetryable: true, message: expect.stringContaining(holder) });
+const busyNaming = (holder: string) => ({ type: FailureType.ClusterBusy, nonRetryable: true, message: expect.stringContaining(holder) });
 
 /** Of settled acquires, the one that won, after checking every other one failed ClusterBusy naming it. */
 function soleWinner(contenders: Contender[], outcomes: PromiseSettledResult<AcquireRollingLockResult>[]): Contender {

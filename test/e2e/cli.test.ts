@@ -3,11 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { createWorker } from '../../src/worker.js';
+import type { Client } from '@temporalio/client';
 import { testEnv } from '../helpers/env.js';
-import { TestCluster, uniqueName } from '../helpers/kube.js';
+import type { Progress } from '../../src/schemas/progress.js';
+import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { devServerWorker } from '../helpers/temporal.js';
 
 // The built `cluster-ops` CLI against the Temporal CLI's dev server, with a real worker behind it.
 const taskQueue = uniqueName('cli');
@@ -17,26 +17,12 @@ let stopWorker: () => Promise<void>;
 
 beforeAll(async () => {
   cluster = await TestCluster.create('cli');
-  const address = testEnv('temporalAddress');
-  client = new Client({ connection: await Connection.connect({ address }) });
-  const connection = await NativeConnection.connect({ address });
-  const worker = await createWorker({
-    connection,
-    namespace: 'default',
-    taskQueue,
-    deps: { kube: cluster.kube },
-    workflowBundlePath: testEnv('bundle'),
-  });
-  const running = worker.run();
-  stopWorker = async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
-  };
+  const worker = await devServerWorker(taskQueue, { kube: cluster.kube });
+  client = worker.client;
+  stopWorker = worker.stop;
 });
 afterAll(async () => {
   await stopWorker?.();
-  await client?.connection.close();
   await cluster?.close();
 });
 
@@ -114,8 +100,25 @@ test('plan prints, per node, the steps, hooks, gates and window of a dry run, an
   expect((await cli('plan', 'bootstrapNode', '--input', JSON.stringify({ node: nodes[0] }))).stderr).toContain('bootstrapNode has no dry run');
 });
 
-test('signals and progress for a run that does not exist say so', async () => {
-  expect(await cli('signal', 'no-such-run', 'pause')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no-such-run/) });
+test('send: an operator command prints the run\'s answer, or why the run refused it (exit 1)', async () => {
+  const node = await cluster.addNode();
+  const id = uniqueName('maint');
+  const input = { cluster: uniqueName('lab'), nodes: [node], reason: 'fan swap', settleSeconds: 0, healthGate: { fluxNamespace: '' } };
+  expect(await cli('start', 'nodeMaintenance', '--input', JSON.stringify(input), '--id', id)).toMatchObject({ code: 0 });
+  const handle = client.workflow.getHandle(id);
+  await eventually(async () => (await handle.query<Progress>('progress')).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'), 'the node on hold');
+  expect(await cli('send', id, 'done', 'no-such-node')).toEqual({ code: 1, stdout: '', stderr: `cluster-ops: ${id} refused done: done rejected: no-such-node is not in this run (${node})\n` });
+  expect(await cli('send', id, 'pause')).toMatchObject({ code: 0, stdout: 'paused: the run stops before its next step\n' });
+  expect(await cli('send', id, 'pause')).toMatchObject({ code: 1, stderr: expect.stringContaining('pause rejected: already paused') });
+  expect(await cli('send', id, 'approve')).toMatchObject({ code: 1, stderr: expect.stringContaining('No registered handler for update: approve') });
+  expect(await cli('send', id, 'done')).toMatchObject({ code: 0, stdout: `ending the maintenance of ${node}\n` });
+  expect(await cli('send', id, 'resume')).toMatchObject({ code: 0, stdout: 'resumed\n' });
+  expect(await handle.result()).toMatchObject({ outcome: 'completed' });
+  expect((await cluster.kube.core.readNode({ name: node })).spec?.unschedulable).toBeFalsy();
+});
+
+test('commands and progress for a run that does not exist say so', async () => {
+  expect(await cli('send', 'no-such-run', 'pause')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no such workflow: no-such-run/) });
   expect(await cli('progress', 'no-such-run')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no such workflow: no-such-run/) });
 });
 

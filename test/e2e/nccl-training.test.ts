@@ -1,13 +1,11 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { ncclJobId } from '../../src/schemas/nccl-job.js';
 import type { NcclJobInput } from '../../src/schemas/nccl-job.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import type { ncclJob } from '../../src/workflows/nccl-job.js';
-import { createWorker } from '../../src/worker.js';
-import { testEnv } from '../helpers/env.js';
 import { uniqueName } from '../helpers/kube.js';
 import { ncclTestCluster } from '../helpers/nccl.js';
+import { devServerWorker } from '../helpers/temporal.js';
 
 // A training job on the Temporal dev server (real time, no skipping) against the real API server: the
 // simulated NCCL runner saves a checkpoint, then a node is lost; the second attempt must resume from it.
@@ -18,20 +16,12 @@ const taskQueue = uniqueName('e2e-nccl');
 
 beforeAll(async () => {
   lab = await ncclTestCluster('e2e-nccl');
-  const address = testEnv('temporalAddress');
-  client = new Client({ connection: await Connection.connect({ address }) });
-  const connection = await NativeConnection.connect({ address });
-  const worker = await createWorker({ connection, namespace: 'default', taskQueue, deps: lab.deps, workflowBundlePath: testEnv('bundle') });
-  const running = worker.run();
-  stopWorker = async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
-  };
+  const worker = await devServerWorker(taskQueue, lab.deps);
+  client = worker.client;
+  stopWorker = worker.stop;
 }, 120_000);
 afterAll(async () => {
   await stopWorker?.();
-  await client?.connection.close();
   await lab?.close();
 });
 

@@ -9,7 +9,7 @@ import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
 import { startFluxControllers } from '../../dist/lab/flux.js';
 import { startGitHttpServer } from '../../dist/lab/git-server.js';
 import { installCrds } from '../../dist/lab/kube/crds.js';
-import { loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
+import { kubeClients, loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
 import { startKeycloak } from '../../dist/lab/keycloak.js';
 import { startTemporalDevServer } from '../../dist/lab/temporal.js';
 import { startVictoriaMetrics } from '../../dist/lab/victoria-metrics.js';
@@ -37,7 +37,10 @@ export default async function globalSetup() {
     startVictoriaMetrics(join(dir, 'victoria-metrics'), infra),
     bundleWorkflows(),
   ]);
-  await installCrds(loadKubeConfig(controlPlane.kubeconfig), infra.crds);
+  const kubeConfig = loadKubeConfig(controlPlane.kubeconfig);
+  await installCrds(kubeConfig, infra.crds);
+  // The worker's own namespace, as in the cluster: the rolling lock's Leases live there.
+  await kubeClients(kubeConfig).core.createNamespace({ body: { metadata: { name: 'temporal-system' } } });
   const gitRoot = join(dir, 'git');
   mkdirSync(gitRoot);
   const [git, flux] = await Promise.all([

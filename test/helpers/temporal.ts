@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection } from '@temporalio/worker';
 import type { MockActivityEnvironmentOptions } from '@temporalio/testing';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import { createWorker } from '../../src/worker.js';
@@ -65,4 +68,44 @@ export function spawnBuiltWorker(taskQueue: string, extraEnv: Record<string, str
       ...extraEnv,
     },
   });
+}
+
+/**
+ * Sends an operator command as an Update and returns the rejection's message: fails the test if the run
+ * accepted it. The rejection never reaches the run's history, so the run is untouched.
+ */
+export async function rejectionOf(handle: WorkflowHandle, command: string, ...args: unknown[]): Promise<string> {
+  const answer = await (args.length ? handle.executeUpdate<string, [unknown]>(command, { args: [args[0]] }) : handle.executeUpdate<string, []>(command)).then(
+    (value) => `accepted: ${value}`,
+    (error: unknown) => (error instanceof WorkflowUpdateFailedError ? `rejected: ${(error.cause as Error | undefined)?.message}` : `failed: ${String(error)}`),
+  );
+  if (!answer.startsWith('rejected: ')) throw new Error(`${command} was expected to be rejected, got ${answer}`);
+  return answer.slice('rejected: '.length);
+}
+
+/** Whether any workflow task of the run failed (a handler that threw, nondeterminism): none should. */
+export async function workflowTaskFailures(handle: WorkflowHandle): Promise<number> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
+}
+
+/**
+ * A worker (all workflows, activities on `deps`) on the shared dev server, in real time, and a client for it:
+ * for runs that idle on an operator, which the time-skipping server would time out.
+ */
+export async function devServerWorker(taskQueue: string, deps: ActivityDeps): Promise<{ client: Client; stop: () => Promise<void> }> {
+  const address = testEnv('temporalAddress');
+  const client = new Client({ connection: await Connection.connect({ address }) });
+  const connection = await NativeConnection.connect({ address });
+  const worker = await createWorker({ connection, namespace: 'default', taskQueue, deps, workflowBundlePath: testEnv('bundle') });
+  const running = worker.run();
+  return {
+    client,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await client.connection.close();
+    },
+  };
 }

@@ -13,7 +13,7 @@ import type { BootstrapClusterResult } from '../../src/workflows/bootstrap-clust
 import { testEnv } from '../helpers/env.js';
 import { brokenManifest, names, startFluxRepoWorld, WILLINGHAM_FLUX_LEVELS } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
-import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
 
 // The real source- and kustomize-controller of the test run reconcile a synthetic repository with the
 // seeds' 12-Kustomization graph, one ConfigMap each (lab/flux-repo.ts): fast, and every failure is real.
@@ -54,7 +54,7 @@ function run(
       ? await env.client.workflow.signalWithStart(bootstrapCluster, { ...options, signal: 'pause', signalArgs: [] })
       : await env.client.workflow.start(bootstrapCluster, options);
     await drive(handle);
-    return handle.result().then((result) => ({ result, error: undefined }), (error: unknown) => ({ result: undefined, error }));
+    return handle.result().then((result) => ({ result, error: undefined, handle }), (error: unknown) => ({ result: undefined, error, handle }));
   });
 }
 
@@ -95,7 +95,7 @@ test('brings every Kustomization up in dependsOn order on real Flux, independent
 
 test('a real apply failure blocks only its dependents; after the fix is pushed, retry fetches it and finishes the run', async () => {
   const { cluster, world } = await freshCluster({ broken: 'operators' });
-  const { result } = await run(cluster, {}, async (handle) => {
+  const { result, handle: bootstrap } = await run(cluster, {}, async (handle) => {
     const waiting = await waitingForOperator(handle);
     const phase = (name: string) => waiting.steps.find((s) => s.name === `${cluster.namespace}/${name}`)?.phase;
     expect([phase('namespaces'), phase('crds'), phase('base'), phase('routes')]).toEqual(['done', 'done', 'done', 'done']);
@@ -103,9 +103,18 @@ test('a real apply failure blocks only its dependents; after the fix is pushed, 
     // Flux's own words: the API server refused the object.
     expect(waiting.steps.find((s) => s.name.endsWith('/operators'))?.message).toContain('Not_A_Valid_Name');
     expect([phase('network'), phase('security'), phase('vpa')]).toEqual(['pending', 'pending', 'pending']);
+    // Every bad form of the commands is refused with the reason, and the run is untouched.
+    const ns = cluster.namespace;
+    expect(await rejectionOf(handle, 'retryKustomization')).toBe('retryKustomization rejected: name the Kustomization: <name> or <namespace>/<name>');
+    expect(await rejectionOf(handle, 'retryKustomization', 'no-such')).toBe(`retryKustomization rejected: no Kustomization ${ns}/no-such in this run`);
+    expect(await rejectionOf(handle, 'skipKustomization', 'base')).toBe(`skipKustomization rejected: ${ns}/base has not failed (it is ready)`);
+    expect(await rejectionOf(handle, 'skipKustomization', 'network')).toBe(`skipKustomization rejected: ${ns}/network has not failed (it is pending)`);
+    // What the OIDC runs teach: a bare retry signal. Its handler drops it instead of failing the workflow task.
+    await handle.signal('retryKustomization');
     await world.restoreLayer('operators');
-    await handle.signal('retry', 'operators');
+    expect(await handle.executeUpdate<string, [string]>('retryKustomization', { args: ['operators'] })).toBe(`retrying ${ns}/operators`);
   });
+  expect(await workflowTaskFailures(bootstrap)).toBe(0);
   expect(result?.outcome).toBe('completed');
   expect(result?.kustomizations.every((k) => k.phase === 'ready')).toBe(true);
 });
@@ -114,7 +123,7 @@ test('skip gives up on a failed Kustomization and its dependents, the rest compl
   const { cluster } = await freshCluster({ broken: 'observability' });
   const { result } = await run(cluster, {}, async (handle) => {
     await waitingForOperator(handle);
-    await handle.signal('skip', 'observability');
+    await handle.signal('skipKustomization', 'observability');
   });
   expect(result?.outcome).toBe('completed');
   expect(result?.kustomizations.find((k) => k.id.endsWith('/observability'))?.phase).toBe('skipped');

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { simpleGit } from 'simple-git';
 import { parse, stringify } from 'yaml';
@@ -13,7 +13,7 @@ import type { Progress } from '../../src/schemas/progress.js';
 import { bootstrapNode } from '../../src/workflows/bootstrap-node.js';
 import { testGitServing } from '../helpers/gitops.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
-import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -21,6 +21,8 @@ let lab: LabGitOps;
 let dir: string;
 const spark = uniqueName('talos-spark');
 const misfiled = uniqueName('talos-misfiled');
+/** In the inventory, but never registers. */
+const absent = uniqueName('talos-absent');
 
 /** The seed inventory, moved into this test's namespace, with this test's node names added. */
 async function publishInventory() {
@@ -28,7 +30,7 @@ async function publishInventory() {
   for (const nodeClass of Object.values(seed.classes)) {
     nodeClass.daemonSets = nodeClass.daemonSets.map((ds) => ds.replace('kube-system/', `${cluster.namespace}/`));
   }
-  seed.nodes = { [spark]: 'dgx-spark', [misfiled]: 'ryzen' };
+  seed.nodes = { [spark]: 'dgx-spark', [misfiled]: 'ryzen', [absent]: 'dgx-spark' };
   const work = mkdtempSync(join(tmpdir(), 'inventory-'));
   const git = simpleGit();
   await git.clone(lab.bareRepo, work);
@@ -58,13 +60,13 @@ afterAll(async () => {
   await Promise.all([env?.teardown(), cluster?.close()]);
 });
 
-function run(node: string, drive: (progress: () => Promise<Progress>) => Promise<void>) {
+function run(node: string, drive: (progress: () => Promise<Progress>, handle: WorkflowHandle) => Promise<void>) {
   const gitops = {
     repo: new GitOpsRepo({ url: lab.bareRepo, baseBranch: GITOPS_BRANCH, checkoutDir: join(dir, uniqueName('checkout')), author: { name: 't', email: 't@invalid' } }),
   };
   return withWorker(env, { kube: cluster.kube, gitops }, async (taskQueue) => {
     const handle = await env.client.workflow.start(bootstrapNode, { taskQueue, workflowId: uniqueName('bootstrap-node'), args: [{ node, readyTimeoutSeconds: 120, agentTimeoutSeconds: 60 }] });
-    await drive(() => handle.query<Progress>('progress'));
+    await drive(() => handle.query<Progress>('progress'), handle);
     const result = await handle.result().then((value) => ({ value, error: undefined }), (error: unknown) => ({ value: undefined, error }));
     return { ...result, progress: await handle.query<Progress>('progress') };
   });
@@ -108,4 +110,20 @@ test('a node that does not match its inventory class stays cordoned, and the run
   expect(failure.type).toBe('BootstrapNodeFailed');
   expect(failure.message).toContain('arch is arm64, inventory says amd64');
   expect((await cluster.kube.core.readNode({ name: misfiled })).spec?.unschedulable).toBe(true);
+});
+
+test('pause holds the next step, abort stops the wait in progress: the run ends aborted, no later step runs', async () => {
+  const { value, progress } = await run(absent, async (progress, handle) => {
+    await eventually(async () => (await progress()).phase === 'ready', 'waiting for the node to register');
+    expect(await rejectionOf(handle, 'resume')).toBe('resume rejected: not paused');
+    expect(await handle.executeUpdate<string, []>('pause')).toBe('paused: the run stops before its next step');
+    expect(await rejectionOf(handle, 'pause')).toBe('pause rejected: already paused');
+    expect((await progress()).paused).toBe(true);
+    expect(await handle.executeUpdate<string, [string]>('abort', { args: ['node never came'] })).toBe('aborting: node never came');
+  });
+  expect(value).toMatchObject({ node: absent, outcome: 'aborted', uncordoned: false });
+  expect(progress.steps.map((s) => [s.name.replace(`${cluster.namespace}/`, ''), s.phase])).toEqual([
+    ['inventory', 'done'],
+    ...['ready', 'cordon', 'labels', 'agent cilium', 'agent nvidia-device-plugin', 'agent sriov-device-plugin', 'agent kube-multus-ds', 'allocatable', 'uncordon'].map((name) => [name, 'skipped']),
+  ]);
 });

@@ -13,7 +13,7 @@ import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance.js';
 import { brokenManifest, startFluxRepoWorld } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
-import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -66,15 +66,26 @@ const hookJob = (failWith?: string) => ({
   },
 });
 
-test('maintenance waits for the done signal on each node, then verifies and uncordons it', async () => {
+test('maintenance waits for done on each node, then verifies and uncordons it; done is refused where it does not apply', async () => {
   const nodes = [await cluster.addNode(), await cluster.addNode()];
-  const { result, progress } = await maintain({ nodes, until: 'done-signal' }, async (handle) => {
-    for (const node of nodes) {
-      await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance: Talos upgrade: drained'), `${node} in maintenance`);
-      expect(await unschedulable(node)).toBe(true);
-      await handle.signal('done');
-    }
+  const [first, second] = nodes as [string, string];
+  const { result, progress, handle } = await maintain({ nodes, until: 'done-signal' }, async (handle) => {
+    // Before any node is on hold: an early done must not pre-arm a node (its hold would end right after the drain).
+    expect(await rejectionOf(handle, 'done')).toBe('done rejected: no node is on hold now');
+    await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${first}`)?.message?.startsWith('maintenance: Talos upgrade: drained'), `${first} in maintenance`);
+    expect(await unschedulable(first)).toBe(true);
+    expect(await rejectionOf(handle, 'done', 'no-such-node')).toBe(`done rejected: no-such-node is not in this run (${first}, ${second})`);
+    expect(await rejectionOf(handle, 'done', second)).toBe(`done rejected: ${second} is not on hold now`);
+    expect(await rejectionOf(handle, 'done', 42)).toBe('done rejected: the node must be a name');
+    expect(await rejectionOf(handle, 'resume')).toBe('resume rejected: not paused');
+    // The Temporal UI's signal of the same command: a bad one is dropped, the run goes on.
+    await handle.signal('done', 'no-such-node');
+    expect(await handle.executeUpdate<string, [string]>('done', { args: [first] })).toBe(`ending the maintenance of ${first}`);
+    expect(await rejectionOf(handle, 'done', first)).toBe(`done rejected: done was already sent for ${first}`);
+    await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${second}`)?.message?.startsWith('maintenance: Talos upgrade: drained'), `${second} in maintenance`);
+    expect(await handle.executeUpdate<string, []>('done')).toBe(`ending the maintenance of ${second}`);
   });
+  expect(await workflowTaskFailures(handle)).toBe(0);
   expect(result?.outcome).toBe('completed');
   expect(result?.nodes.map((n) => [n.node, n.status, n.leftCordoned])).toEqual(nodes.map((n) => [n, 'maintained', false]));
   for (const node of nodes) expect(await unschedulable(node)).toBe(false);
@@ -163,7 +174,7 @@ test('a node deleted mid-run fails its step clearly, stops the run, and leaves n
   const [reports] = failure.details as [{ node: string; leftCordoned: boolean }[]];
   expect(reports.find((r) => r.node === doomed)?.leftCordoned).toBe(false);
   expect(await unschedulable(next)).toBe(false);
-  // The run is closed, so its workflow id (the per-cluster lock) is free for the next run.
+  // The run is closed, and it let the cluster's lock go.
   expect((await handle.describe()).status.name).toBe('FAILED');
 });
 
@@ -214,7 +225,7 @@ test('one rolling operation per cluster: an SR-IOV rollout is refused while a ma
     const refused = await new WorkflowClient({ connection: env.connection, namespace: env.namespace })
       .execute(sriovRollout, { taskQueue, workflowId: sriovRolloutId(clusterName), args: [{ cluster: clusterName, numVfs: 8, nodes: [node] }] })
       .catch((error: unknown) => error);
-    expect(failureOf(refused)).toMatchObject({ type: 'ClusterBusy', message: expect.stringContaining(`${handle.workflowId} is in progress`) });
+    expect(failureOf(refused)).toMatchObject({ type: 'ClusterBusy', message: expect.stringContaining(`node-maintenance ${handle.workflowId} (run `) });
     await handle.signal('done');
   });
   expect(result?.outcome).toBe('completed');

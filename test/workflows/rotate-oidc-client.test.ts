@@ -13,7 +13,7 @@ import type { TestClient } from '../helpers/keycloak.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { startOidcTestBed } from '../helpers/oidc.js';
 import type { OidcTestBed } from '../helpers/oidc.js';
-import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 // The per-client rotation on the time-skipping server with the real activities: real Keycloak, the fake
 // Infisical through its SDK, the simulated ESO and KWOK-run consumers on the real API server.
@@ -99,7 +99,9 @@ test('a failure after regeneration never revokes: the old secret keeps working u
     expect(await accepted(client, during.current)).toBe('accepted');
     // Someone fixes the cause, then asks for the step again.
     await provisionConsumer(cluster.kube, consumer, target.externalSecret.name, { nodeSelector: {} });
-    await handle.signal('retry');
+    expect(await handle.executeUpdate<string, []>('retry')).toBe('retrying restart');
+    // The failed step is being tried again: a second retry has nothing to retry.
+    expect(await rejectionOf(handle, 'retry')).toMatch(/^retry rejected: no failed step is waiting \(the run is /);
   });
   expect(result).toMatchObject({ outcome: 'rotated', revoked: true });
   expect(await accepted(client, client.secret)).toBe('refused');

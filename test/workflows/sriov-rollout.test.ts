@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowClient, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -14,7 +14,7 @@ import type { SriovRolloutResult } from '../../src/workflows/sriov-rollout.js';
 import { allocatableVfs, startTestGitOps } from '../helpers/gitops.js';
 import type { TestGitOps } from '../helpers/gitops.js';
 import { eventually, TestCluster } from '../helpers/kube.js';
-import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -98,23 +98,29 @@ async function resetNodes() {
   }
 }
 
-test('one rollout per cluster: a second start is refused, and so is a start under another id', async () => {
+test('one rollout per cluster: a second start is refused, and so is a start under another id; approve and rollback are refused where they do not apply', async () => {
   const prsBefore = gitops.lab.github.pulls.length;
   const { result } = await rollout({ numVfs: 8, approval: 'once' }, async ({ handle, input }) => {
+    expect(await rejectionOf(handle, 'approve')).toMatch(/^approve rejected: nothing is waiting for approval/);
     await eventually(async () => (await progressOf(handle)).phase.startsWith('awaiting approval'), 'approval gate');
     await expect(
       env.client.workflow.start(sriovRollout, { taskQueue: 'unused', workflowId: handle.workflowId, args: [input] }),
     ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-    await handle.signal('abort', 'test done');
+    // A plain client: the time-skipping one would let the server's clock run while the first run idles.
+    const other = await withWorker(env, { kube: cluster.kube, gitops: gitops.deps }, (taskQueue) =>
+      new WorkflowClient({ connection: env.connection, namespace: env.namespace })
+        .execute(sriovRollout, { taskQueue, workflowId: 'my-own-id', args: [input] })
+        .catch((e: unknown) => e),
+    );
+    expect(failureOf(other)).toMatchObject({ type: 'ClusterBusy', message: expect.stringContaining(`sriov-rollout ${handle.workflowId} (run `) });
+    expect(await rejectionOf(handle, 'rollback', { not: 'a reason' })).toBe('rollback rejected: the reason must be a string');
+    expect(await handle.executeUpdate<string, [string]>('abort', { args: ['test done'] })).toBe('aborting: test done');
+    expect(await rejectionOf(handle, 'abort')).toBe('abort rejected: already aborting (test done)');
+    expect(await rejectionOf(handle, 'rollback')).toBe('rollback rejected: the run is aborting (test done): nothing will be rolled back');
+    expect(await rejectionOf(handle, 'pause')).toBe('pause rejected: already aborting (test done)');
   });
   expect(result?.outcome).toBe('aborted');
   expect(gitops.lab.github.pulls).toHaveLength(prsBefore);
-
-  const input = gitops.rolloutInput({ numVfs: 8 });
-  const error = await withWorker(env, { kube: cluster.kube, gitops: gitops.deps }, (taskQueue) =>
-    env.client.workflow.execute(sriovRollout, { taskQueue, workflowId: 'my-own-id', args: [input] }).catch((e: unknown) => e),
-  );
-  expect(failureOf(error)).toMatchObject({ type: 'WrongWorkflowId', message: expect.stringContaining(`sriov-rollout-${input.cluster}`) });
 });
 
 test('pause holds the rollout before the next node, resume releases it, approval gates each node', async () => {

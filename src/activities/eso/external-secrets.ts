@@ -6,13 +6,13 @@ import type { KubeClients } from '../kube/clients.js';
 import { isApiStatus } from '../kube/clients.js';
 import { fingerprint } from '../fingerprint.js';
 import { watchUntil } from '../kube/watch.js';
+import { FailureType } from '../../failures.js';
 
 export const ESO_GROUP = 'external-secrets.io';
 export const ESO_VERSION = 'v1';
 export const EXTERNAL_SECRETS = 'externalsecrets';
 /** Changing this annotation makes ESO resync an ExternalSecret now (its documented force-sync). */
 export const FORCE_SYNC_ANNOTATION = 'force-sync';
-export const EXTERNAL_SECRET_NOT_READY = 'ExternalSecretNotReady';
 
 export interface ExternalSecret {
   metadata?: { name?: string; namespace?: string; uid?: string; annotations?: Record<string, string>; generation?: number };
@@ -52,7 +52,7 @@ function targetOf(es: ExternalSecret, { namespace, name, secret }: ExternalSecre
   if (!entry) {
     throw ApplicationFailure.nonRetryable(
       `ExternalSecret ${namespace}/${name} has no data entry for Infisical key ${secret.secretName}`,
-      EXTERNAL_SECRET_NOT_READY,
+      FailureType.ExternalSecretNotReady,
     );
   }
   return { name: es.spec?.target?.name ?? name, key: entry.secretKey };
@@ -69,7 +69,7 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
     try {
       return (await custom.getNamespacedCustomObject({ group: ESO_GROUP, version: ESO_VERSION, namespace, plural: EXTERNAL_SECRETS, name })) as ExternalSecret;
     } catch (error) {
-      if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`ExternalSecret ${namespace}/${name} does not exist`, EXTERNAL_SECRET_NOT_READY);
+      if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`ExternalSecret ${namespace}/${name} does not exist`, FailureType.ExternalSecretNotReady);
       throw error;
     }
   };

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { buildGraph, FluxGraphError, toKustomization } from '../../domain/flux-graph.js';
 import type { FluxGraph } from '../../domain/flux-graph.js';
 import { parseGoDuration } from '../../domain/go-duration.js';
-import { failForGoodOn } from '../failures.js';
+import { failForGoodOn, FailureType } from '../../failures.js';
 import type { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch.js';
 import type { WatchUntilOptions } from '../kube/watch.js';
@@ -46,8 +46,6 @@ interface FluxObject {
   };
 }
 
-export const INVALID_FLUX_GRAPH = 'InvalidFluxGraph';
-export const KUSTOMIZATION_SUSPENDED = 'KustomizationSuspended';
 
 /**
  * Ready=False reasons that mean "not yet", not "failed": kustomize-controller holds a Kustomization back
@@ -116,12 +114,12 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
   };
   const mustExist = async (ref: KustomizationRef) => {
     const k = await read(KUSTOMIZE, ref);
-    if (!k) throw ApplicationFailure.nonRetryable(`Kustomization ${ref.namespace}/${ref.name} does not exist`, 'KustomizationNotFound');
+    if (!k) throw ApplicationFailure.nonRetryable(`Kustomization ${ref.namespace}/${ref.name} does not exist`, FailureType.KustomizationNotFound);
     return k;
   };
   const refuseSuspended = (k: FluxObject, ref: KustomizationRef) => {
     if (k.spec?.suspend) {
-      throw ApplicationFailure.nonRetryable(`Kustomization ${ref.namespace}/${ref.name} is suspended: Flux ignores reconcile requests (flux resume ks)`, KUSTOMIZATION_SUSPENDED);
+      throw ApplicationFailure.nonRetryable(`Kustomization ${ref.namespace}/${ref.name} is suspended: Flux ignores reconcile requests (flux resume ks)`, FailureType.KustomizationSuspended);
     }
   };
   /** What `flux reconcile source git` does: a fresh fetch, waited for until source-controller answers it. */
@@ -176,7 +174,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
     /** The live cluster's Kustomizations as a validated graph; a bad graph fails for good, naming the problem. */
     async readFluxGraph({ namespace }: { namespace: string }): Promise<FluxGraph> {
       const { items } = await list(KUSTOMIZE, namespace);
-      return failForGoodOn(FluxGraphError, INVALID_FLUX_GRAPH, () => buildGraph(items.map((item) => toKustomization(item, namespace))));
+      return failForGoodOn(FluxGraphError, FailureType.InvalidFluxGraph, () => buildGraph(items.map((item) => toKustomization(item, namespace))));
     },
 
     /**

@@ -7,8 +7,7 @@ import { NodeInventory } from '../../schemas/node-inventory.js';
 import { describeIssues } from '../../schemas/validate.js';
 import { FluxGraphError } from '../../domain/flux-graph.js';
 import type { FluxGraph } from '../../domain/flux-graph.js';
-import { failForGoodOn, notConfigured } from '../failures.js';
-import { INVALID_FLUX_GRAPH } from '../flux/kustomizations.js';
+import { failForGoodOn, FailureType, notConfigured } from '../../failures.js';
 import { FluxSourceMissing, kubectlKustomize, readFluxGraphAt } from './flux-tree.js';
 import type { RenderKustomize } from './flux-tree.js';
 import { commitFile, readAt, remoteBranchSha } from './repo.js';
@@ -71,7 +70,7 @@ export interface PullRequestState {
 }
 
 const parseConfig = (text: string, path: string): VfConfig =>
-  failForGoodOn(VfConfigError, 'BadVfConfigFile', () => readVfConfig(text), `${path}: `);
+  failForGoodOn(VfConfigError, FailureType.BadVfConfigFile, () => readVfConfig(text), `${path}: `);
 
 export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
   const need = (): GitOpsDeps => {
@@ -139,8 +138,8 @@ export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
         try {
           return (await readFluxGraphAt(git, { ref: resolved, cluster, entryPath, render: renderKustomize })).graph;
         } catch (error) {
-          if (error instanceof FluxSourceMissing) throw ApplicationFailure.nonRetryable(error.message, 'GitOpsFileMissing');
-          if (error instanceof FluxGraphError) throw ApplicationFailure.nonRetryable(error.message, INVALID_FLUX_GRAPH);
+          if (error instanceof FluxSourceMissing) throw ApplicationFailure.nonRetryable(error.message, FailureType.GitOpsFileMissing);
+          if (error instanceof FluxGraphError) throw ApplicationFailure.nonRetryable(error.message, FailureType.InvalidFluxGraph);
           throw error;
         }
       });
@@ -151,7 +150,7 @@ export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
       const { repo } = need();
       const text = await repo.exclusive((git) => readAt(git, `origin/${repo.config.baseBranch}`, path));
       const parsed = NodeInventory.safeParse(parseYaml(text));
-      if (!parsed.success) throw ApplicationFailure.nonRetryable(`${path}:\n${describeIssues(parsed.error, 'inventory')}`, 'BadInventory');
+      if (!parsed.success) throw ApplicationFailure.nonRetryable(`${path}:\n${describeIssues(parsed.error, 'inventory')}`, FailureType.BadInventory);
       return parsed.data;
     },
 

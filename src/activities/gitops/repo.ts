@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { simpleGit } from 'simple-git';
 import type { SimpleGit } from 'simple-git';
+import { FailureType } from '../../failures.js';
 
 /** The GitOps repository Flux reconciles, and who commits to it. */
 export interface GitOpsRepoConfig {
@@ -55,7 +56,7 @@ export async function readAt(git: SimpleGit, ref: string, path: string): Promise
   try {
     return await git.show([`${ref}:${path}`]);
   } catch {
-    throw ApplicationFailure.nonRetryable(`${path} does not exist at ${ref} in the GitOps repository`, 'GitOpsFileMissing');
+    throw ApplicationFailure.nonRetryable(`${path} does not exist at ${ref} in the GitOps repository`, FailureType.GitOpsFileMissing);
   }
 }
 

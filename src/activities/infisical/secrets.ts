@@ -1,7 +1,7 @@
 import { InfisicalSDK } from '@infisical/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import type { InfisicalSecretRef } from '../../schemas/rotate-oidc-secrets.js';
-import { notConfigured } from '../failures.js';
+import { FailureType, notConfigured } from '../../failures.js';
 import { fingerprint } from '../fingerprint.js';
 
 /** A machine identity (universal auth) allowed to read and write the OIDC client secrets. */
@@ -11,9 +11,6 @@ export interface InfisicalDeps {
   clientSecret: string;
 }
 
-export const INFISICAL_SECRET_MISSING = 'InfisicalSecretMissing';
-export const INFISICAL_APPROVAL_REQUIRED = 'InfisicalApprovalRequired';
-export const INFISICAL_UNAUTHORIZED = 'InfisicalUnauthorized';
 
 export interface StoredSecret {
   value: string;
@@ -30,7 +27,7 @@ export class InfisicalSecrets {
       return await sdk.auth().universalAuth.login({ clientId: this.deps.clientId, clientSecret: this.deps.clientSecret });
     } catch (error) {
       throw statusOf(error) === 401
-        ? ApplicationFailure.nonRetryable(`Infisical refused the machine identity ${this.deps.clientId}`, INFISICAL_UNAUTHORIZED)
+        ? ApplicationFailure.nonRetryable(`Infisical refused the machine identity ${this.deps.clientId}`, FailureType.InfisicalUnauthorized)
         : error;
     }
   }
@@ -59,7 +56,7 @@ export class InfisicalSecrets {
     if (!secret) {
       throw ApplicationFailure.nonRetryable(
         `Infisical has no secret ${describeRef(ref)}${version ? ` at version ${version}` : ''}`,
-        INFISICAL_SECRET_MISSING,
+        FailureType.InfisicalSecretMissing,
       );
     }
     return secret;
@@ -81,7 +78,7 @@ export class InfisicalSecrets {
     if (!reply.secret) {
       throw ApplicationFailure.nonRetryable(
         `Infisical did not store ${describeRef(ref)}: the path is under an approval policy (a change request was opened instead)`,
-        INFISICAL_APPROVAL_REQUIRED,
+        FailureType.InfisicalApprovalRequired,
       );
     }
     return { version: reply.secret.version };

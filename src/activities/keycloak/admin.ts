@@ -2,6 +2,7 @@ import KcAdminClient from '@keycloak/keycloak-admin-client';
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyTokenReply } from '../../domain/secret-rotation.js';
 import type { TokenVerdict } from '../../domain/secret-rotation.js';
+import { FailureType } from '../../failures.js';
 
 /** How the worker reaches Keycloak's admin API: a service-account client, or a user (the lab's admin). */
 export interface KeycloakDeps {
@@ -13,7 +14,6 @@ export interface KeycloakDeps {
   credentials: { clientId: string; clientSecret: string } | { clientId: string; username: string; password: string };
 }
 
-export const CLIENT_NOT_FOUND = 'OidcClientNotFound';
 
 /**
  * A freshly authenticated admin client per activity: admin tokens live a minute by default, shorter than
@@ -42,7 +42,7 @@ export interface ClientSecrets {
 export async function findClient(kc: KcAdminClient, deps: KeycloakDeps, clientId: string) {
   const [client] = await kc.clients.find({ clientId });
   if (!client?.id) {
-    throw ApplicationFailure.nonRetryable(`Keycloak realm ${deps.realm} has no client ${clientId}`, CLIENT_NOT_FOUND);
+    throw ApplicationFailure.nonRetryable(`Keycloak realm ${deps.realm} has no client ${clientId}`, FailureType.OidcClientNotFound);
   }
   return client as typeof client & { id: string };
 }

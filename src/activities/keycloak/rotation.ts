@@ -3,16 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { decideRegeneration, preflightConsistency } from '../../domain/secret-rotation.js';
 import type { TokenVerdict } from '../../domain/secret-rotation.js';
 import type { InfisicalSecretRef } from '../../schemas/rotate-oidc-secrets.js';
-import { notConfigured } from '../failures.js';
+import { FailureType, notConfigured } from '../../failures.js';
 import { fingerprint } from '../fingerprint.js';
 import { describeRef, infisicalOn } from '../infisical/secrets.js';
 import type { InfisicalDeps } from '../infisical/secrets.js';
 import { adminClient, findClient, readSecrets, tryClientSecret } from './admin.js';
 import type { KeycloakDeps } from './admin.js';
 
-export const ROTATION_NOT_POSSIBLE = 'SecretRotationNotPossible';
-export const SECRET_DRIFT = 'SecretDrift';
-export const SECRET_VERIFICATION_FAILED = 'SecretVerificationFailed';
 const FEATURE = 'CLIENT_SECRET_ROTATION';
 const EXECUTOR = 'secret-rotation';
 
@@ -145,14 +142,14 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
       const kc = await adminClient(deps);
       const { client, secrets, stored } = await readState(kc, deps, input.clientId, input.secret);
       if (client.publicClient || client.bearerOnly || (client.clientAuthenticatorType ?? 'client-secret') !== 'client-secret') {
-        throw ApplicationFailure.nonRetryable(`client ${input.clientId} is not a confidential client with a client secret`, ROTATION_NOT_POSSIBLE);
+        throw ApplicationFailure.nonRetryable(`client ${input.clientId} is not a confidential client with a client secret`, FailureType.SecretRotationNotPossible);
       }
       const info = await kc.serverInfo.find();
       const feature = (info as { features?: { name: string; enabled: boolean }[] }).features?.find((f) => f.name === FEATURE);
       if (feature && !feature.enabled) {
         throw ApplicationFailure.nonRetryable(
           'Keycloak runs without the client-secret-rotation feature (--features=client-secret-rotation): regenerating would kill the old secret at once',
-          ROTATION_NOT_POSSIBLE,
+          FailureType.SecretRotationNotPossible,
         );
       }
       const listPolicies = async () => {
@@ -168,7 +165,7 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
         if (!input.ensureClientPolicy) {
           throw ApplicationFailure.nonRetryable(
             `realm ${deps.realm} has no client policy with the ${EXECUTOR} executor: regenerating would kill the old secret at once (run with policy.ensureClientPolicy to create ${input.clientPolicy.name})`,
-            ROTATION_NOT_POSSIBLE,
+            FailureType.SecretRotationNotPossible,
           );
         }
         await createRotationPolicy(kc, input.clientPolicy, profiles, policies);
@@ -178,7 +175,7 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
       }
       const state = { keycloakCurrent: fingerprint(secrets.current), keycloakRotated: secrets.rotated && fingerprint(secrets.rotated), stored: fingerprint(stored.value) };
       const consistency = preflightConsistency(state);
-      if (!consistency.ok) throw ApplicationFailure.nonRetryable(`${input.clientId}: ${consistency.reason}`, SECRET_DRIFT);
+      if (!consistency.ok) throw ApplicationFailure.nonRetryable(`${input.clientId}: ${consistency.reason}`, FailureType.SecretDrift);
       return {
         clientPolicy: { name: found.name, created, graceSeconds: found.graceSeconds },
         keycloak: { current: state.keycloakCurrent, rotated: state.keycloakRotated },
@@ -217,7 +214,7 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
           return { action: 'regenerated', fingerprint: fingerprint(generated.value), version };
         }
         case 'drift':
-          throw ApplicationFailure.nonRetryable(`${input.clientId}: ${decision.reason}`, SECRET_DRIFT);
+          throw ApplicationFailure.nonRetryable(`${input.clientId}: ${decision.reason}`, FailureType.SecretDrift);
       }
     },
 
@@ -232,7 +229,7 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
       if (actual !== input.expectedFingerprint) {
         throw ApplicationFailure.nonRetryable(
           `${describeRef(input.secret)} version ${input.version} is ${actual}, expected ${input.expectedFingerprint}`,
-          SECRET_DRIFT,
+          FailureType.SecretDrift,
         );
       }
       const verdict = await tryClientSecret(deps, input.clientId, secret.value);
@@ -240,7 +237,7 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
       if (verdict !== input.expect) {
         throw ApplicationFailure.nonRetryable(
           `${input.clientId}: secret ${actual} was ${verdict} at the token endpoint, expected ${input.expect}`,
-          SECRET_VERIFICATION_FAILED,
+          FailureType.SecretVerificationFailed,
         );
       }
       return { verdict, fingerprint: actual };
@@ -257,7 +254,7 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
       if (rotatedFingerprint !== input.previousFingerprint) {
         throw ApplicationFailure.nonRetryable(
           `${input.clientId}: the rotated slot holds ${rotatedFingerprint}, not the secret this run replaced (${input.previousFingerprint}); left alone`,
-          SECRET_DRIFT,
+          FailureType.SecretDrift,
         );
       }
       await kc.clients.invalidateSecret({ id: client.id });

@@ -1,5 +1,6 @@
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../failures.js';
 import type { KubeClients } from './clients.js';
 import { watchUntil } from './watch.js';
 
@@ -48,7 +49,7 @@ export function createDaemonSetActivities({ core, apps, watch }: KubeClients) {
       if (ds.spec?.updateStrategy?.type !== 'OnDelete') {
         throw ApplicationFailure.nonRetryable(
           `DaemonSet ${input.namespace}/${input.daemonSet} uses ${ds.spec?.updateStrategy?.type ?? 'RollingUpdate'}, not OnDelete: its pods restart on their own`,
-          'UnexpectedUpdateStrategy',
+          FailureType.UnexpectedUpdateStrategy,
         );
       }
       const stale = pods.items.filter((pod) => !isCurrent(pod, generation) && !pod.metadata?.deletionTimestamp);

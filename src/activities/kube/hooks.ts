@@ -3,9 +3,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { HookInput, HookPoint } from '../../schemas/rolling.js';
 import { isApiStatus } from './clients.js';
 import type { KubeClients } from './clients.js';
-import { WAIT_TIMED_OUT, watchUntil } from './watch.js';
+import { watchUntil } from './watch.js';
+import { FailureType } from '../../failures.js';
 
-export const HOOK_FAILED = 'HookFailed';
 export const HOOK_LABEL = 'cluster-ops.wcloud.sh/hook';
 export const HOOK_NODE_LABEL = 'cluster-ops.wcloud.sh/node';
 const LOG_TAIL_LINES = 20;
@@ -103,15 +103,15 @@ export function createHookActivities({ core, batch, watch }: KubeClients) {
           what: where,
         }));
       } catch (error) {
-        if ((error as ApplicationFailure).type !== WAIT_TIMED_OUT) throw error;
+        if ((error as ApplicationFailure).type !== FailureType.WaitTimedOut) throw error;
         const tail = await logTail(namespace, input.name);
         await batch.deleteNamespacedJob({ name: input.name, namespace, propagationPolicy: 'Background' }).catch(() => undefined);
-        throw ApplicationFailure.nonRetryable(`${where} did not finish in ${timeoutSeconds}s; deleted it. Log tail:\n${tail}`, HOOK_FAILED);
+        throw ApplicationFailure.nonRetryable(`${where} did not finish in ${timeoutSeconds}s; deleted it. Log tail:\n${tail}`, FailureType.HookFailed);
       }
       const [job] = (await read()).items;
       if (finished(job, 'Failed')) {
         const reason = job!.status!.conditions!.find((c) => c.type === 'Failed')?.message ?? 'failed';
-        throw ApplicationFailure.nonRetryable(`${where} failed: ${reason}. Log tail:\n${await logTail(namespace, input.name)}`, HOOK_FAILED);
+        throw ApplicationFailure.nonRetryable(`${where} failed: ${reason}. Log tail:\n${await logTail(namespace, input.name)}`, FailureType.HookFailed);
       }
       return { job: `${namespace}/${input.name}`, waitedMs };
     },

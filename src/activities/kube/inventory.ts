@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { nodeFacts } from './clients.js';
 import type { KubeClients } from './clients.js';
 import type { NodeFacts } from '../../domain/node.js';
+import { FailureType } from '../../failures.js';
 
 export interface ListNodesInput {
   /** Explicit node names; each must exist. */
@@ -29,7 +30,7 @@ export function createInventoryActivities({ core }: KubeClients) {
       const facts = listed.items.map(nodeFacts);
       if (names) {
         const missing = names.filter((name) => !facts.some((node) => node.name === name));
-        if (missing.length) throw ApplicationFailure.nonRetryable(`no such node: ${missing.join(', ')}`, 'UnknownNode');
+        if (missing.length) throw ApplicationFailure.nonRetryable(`no such node: ${missing.join(', ')}`, FailureType.UnknownNode);
         return facts.filter((node) => names.includes(node.name)).sort((a, b) => a.name.localeCompare(b.name));
       }
       return facts.sort((a, b) => a.name.localeCompare(b.name));

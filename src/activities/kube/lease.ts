@@ -2,12 +2,11 @@ import { V1MicroTime } from '@kubernetes/client-node';
 import type { V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../failures.js';
 import { isRunInProgress } from '../temporal/runs.js';
 import { isApiStatus } from './clients.js';
 import type { KubeClients } from './clients.js';
 
-/** Another rolling operation holds the cluster's lock; the message names its workflow id. */
-export const CLUSTER_BUSY = 'ClusterBusy';
 /** The worker's namespace, where manifests/rbac.yaml lets it keep Leases. */
 export const DEFAULT_LEASE_NAMESPACE = 'temporal-system';
 export const RUN_ID_ANNOTATION = 'cluster-ops.wcloud.sh/run-id';
@@ -191,7 +190,7 @@ function busy(cluster: string, lease: string, current: RollingLockHolder): Appli
   const since = current.since ? ` since ${current.since}` : '';
   return ApplicationFailure.create({
     message: `${cluster} is busy: ${what}${run} holds its rolling lock${since} (Lease ${lease}); one rolling operation per cluster`,
-    type: CLUSTER_BUSY,
+    type: FailureType.ClusterBusy,
     nonRetryable: true,
     details: [current],
   });

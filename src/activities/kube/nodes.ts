@@ -1,6 +1,8 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import type { CordonState, NodeIdentity } from '../../domain/node.js';
+import { FailureType } from '../../failures.js';
 import { isApiStatus } from './clients.js';
 import type { KubeClients } from './clients.js';
 
@@ -15,22 +17,10 @@ export interface CordonInput {
   owner: string;
 }
 
-export interface CordonResult {
+export interface CordonResult extends Omit<CordonState, 'uncordoned'> {
   node: string;
-  /** Cordoned by someone else (an admin, another run) before us: never uncordon it. */
-  cordonedByOthers: boolean;
-  /** Who cordoned it before us, for the report: another run's id, or an admin (no annotation of ours). */
-  cordonedBefore?: string;
 }
 
-/** What tells one registration of a node from the next: a re-registered node gets a new uid, a reboot a new boot ID. */
-export interface NodeIdentity {
-  uid: string;
-  bootId: string;
-}
-
-export const NODE_GONE = 'NodeGone';
-export const NODE_REPLACED = 'NodeReplaced';
 export const ADMIN_CORDON = 'an admin or another tool (no cluster-ops annotation)';
 
 /** Reads a node; its absence is final for the operation on it, not something to retry. */
@@ -38,7 +28,7 @@ export async function readNodeOrGone(core: CoreV1Api, node: string) {
   try {
     return await core.readNode({ name: node });
   } catch (error) {
-    if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`node ${node} no longer exists`, NODE_GONE);
+    if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`node ${node} no longer exists`, FailureType.NodeGone);
     throw error;
   }
 }
@@ -98,10 +88,10 @@ export function createNodeActivities({ core }: KubeClients) {
       const current = await readNodeOrGone(core, node);
       const identity = { uid: current.metadata?.uid ?? '', bootId: current.status?.nodeInfo?.bootID ?? '' };
       if (expected && identity.uid !== expected.uid) {
-        throw ApplicationFailure.nonRetryable(`node ${node} was deleted and registered again (uid ${expected.uid} → ${identity.uid})`, NODE_REPLACED);
+        throw ApplicationFailure.nonRetryable(`node ${node} was deleted and registered again (uid ${expected.uid} → ${identity.uid})`, FailureType.NodeReplaced);
       }
       if (expected && !rebootExpected && identity.bootId !== expected.bootId) {
-        throw ApplicationFailure.nonRetryable(`node ${node} rebooted during the operation (boot ID ${expected.bootId || 'none'} → ${identity.bootId || 'none'})`, NODE_REPLACED);
+        throw ApplicationFailure.nonRetryable(`node ${node} rebooted during the operation (boot ID ${expected.bootId || 'none'} → ${identity.bootId || 'none'})`, FailureType.NodeReplaced);
       }
       return identity;
     },

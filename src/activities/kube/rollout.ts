@@ -4,11 +4,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { KubeClients } from './clients.js';
 import { isApiStatus } from './clients.js';
 import { watchUntil } from './watch.js';
+import { FailureType } from '../../failures.js';
 
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-export const WORKLOAD_NOT_FOUND = 'WorkloadNotFound';
 
 export interface WorkloadInput {
   kind: 'Deployment' | 'StatefulSet';
@@ -42,7 +42,7 @@ export function createRolloutActivities({ apps, watch }: KubeClients) {
     try {
       return await (kind === 'Deployment' ? apps.readNamespacedDeployment({ namespace, name }) : apps.readNamespacedStatefulSet({ namespace, name }));
     } catch (error) {
-      if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`${kind} ${namespace}/${name} does not exist`, WORKLOAD_NOT_FOUND);
+      if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`${kind} ${namespace}/${name} does not exist`, FailureType.WorkloadNotFound);
       throw error;
     }
   };

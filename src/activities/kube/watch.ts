@@ -1,9 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Watch } from '@kubernetes/client-node';
+import { FailureType } from '../../failures.js';
 
-export const WAIT_TIMED_OUT = 'WaitTimedOut';
-export const WATCHED_OBJECT_FAILED = 'WatchedObjectFailed';
 const HEARTBEAT_EVERY_MS = 5_000;
 
 interface Listed<T> {
@@ -42,7 +41,7 @@ export async function watchUntil<T extends KubeObject>(options: WatchUntilOption
   let unmet = ['not read yet'];
   const reached = () => {
     const failure = options.failed?.([...objects.values()]);
-    if (failure) throw ApplicationFailure.nonRetryable(failure, WATCHED_OBJECT_FAILED);
+    if (failure) throw ApplicationFailure.nonRetryable(failure, FailureType.WatchedObjectFailed);
     unmet = options.unmet([...objects.values()]);
     context.heartbeat({ unmet });
     return unmet.length === 0;
@@ -78,7 +77,7 @@ export async function watchUntil<T extends KubeObject>(options: WatchUntilOption
       () =>
         finish(
           ApplicationFailure.create({
-            type: WAIT_TIMED_OUT,
+            type: FailureType.WaitTimedOut,
             nonRetryable: true,
             message: `${options.what} did not get there in ${options.timeoutSeconds}s: ${unmet.join('; ')}`,
           }),

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../failures.js';
 
 export interface PromQueryInput {
   /** A Prometheus-compatible API root, e.g. VictoriaMetrics' http://vmsingle.vmks.svc:8429. */
@@ -36,7 +37,7 @@ export function createPrometheusActivities() {
         return [`cannot evaluate ${query} at ${url}: ${(error as Error).message}`];
       }
       if (reply.status !== 'success' || !reply.data) {
-        if (/parse|syntax|unknown function/i.test(reply.error ?? '')) throw ApplicationFailure.nonRetryable(`bad PromQL ${query}: ${reply.error}`, 'BadQuery');
+        if (/parse|syntax|unknown function/i.test(reply.error ?? '')) throw ApplicationFailure.nonRetryable(`bad PromQL ${query}: ${reply.error}`, FailureType.BadQuery);
         return [`${query} failed: ${reply.error ?? 'no data'}`];
       }
       if (reply.data.resultType === 'scalar' || reply.data.resultType === 'string') {

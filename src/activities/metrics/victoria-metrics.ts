@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../failures.js';
 
 /** Where NCCL results go: VictoriaMetrics' single-node API (vmsingle), so Grafana can chart them. */
 export interface MetricsDeps {
@@ -6,7 +7,6 @@ export interface MetricsDeps {
   url: string;
 }
 
-export const METRICS_NOT_CONFIGURED = 'MetricsNotConfigured';
 
 export interface Sample {
   name: string;
@@ -53,7 +53,7 @@ async function call(url: string, init?: RequestInit): Promise<Response> {
 
 export function createMetricsActivities(deps: MetricsDeps | undefined) {
   const base = () => {
-    if (!deps) throw ApplicationFailure.nonRetryable('no VICTORIA_METRICS_URL configured on this worker', METRICS_NOT_CONFIGURED);
+    if (!deps) throw ApplicationFailure.nonRetryable('no VICTORIA_METRICS_URL configured on this worker', FailureType.MetricsNotConfigured);
     return deps.url.replace(/\/$/, '');
   };
   return {

@@ -7,16 +7,13 @@ import { summarizeNcclLog } from '../../domain/nccl/summary.js';
 import type { NcclSummary } from '../../domain/nccl/summary.js';
 import { NcclParseError } from '../../domain/nccl/tests-output.js';
 import type { NcclJobSpec } from '../../schemas/nccl-job.js';
-import { failForGoodOn } from '../failures.js';
+import { failForGoodOn, FailureType } from '../../failures.js';
 import { apiMessage, isApiStatus } from '../kube/clients.js';
 import type { KubeClients } from '../kube/clients.js';
 import { ATTEMPT_LABEL, attemptName, checkpointClaimManifest, jobManifest, NCCL_JOB_LABEL, serviceManifest } from './manifests.js';
 import type { AttemptSpec } from './manifests.js';
 import type { CheckpointLister, PodLogSource } from './sources.js';
 
-export const BAD_CONFIG = 'BadConfig';
-export const NODES_UNAVAILABLE = 'NodesUnavailable';
-export const NCCL_PARSE_FAILED = 'NcclParseFailed';
 const COMPLETION_INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
 /** What the result and history keep of rank 0's log; the whole log stays with the pod (or its archive). */
 const LOG_TAIL_CHARS = 4_000;
@@ -136,7 +133,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
         context.heartbeat({ unmet });
         if (unmet.length === 0) return { waitedMs: Date.now() - started };
         if (Date.now() - started > timeoutSeconds * 1000) {
-          throw ApplicationFailure.nonRetryable(`nodes not available after ${timeoutSeconds}s: ${unmet.join('; ')}`, NODES_UNAVAILABLE);
+          throw ApplicationFailure.nonRetryable(`nodes not available after ${timeoutSeconds}s: ${unmet.join('; ')}`, FailureType.NodesUnavailable);
         }
         await delay(pollSeconds * 1000, undefined, { signal: context.cancellationSignal });
       }
@@ -151,7 +148,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
         } catch (error) {
           if (isApiStatus(error, 409)) return;
           if (isApiStatus(error, 422) || isApiStatus(error, 400)) {
-            throw ApplicationFailure.nonRetryable(`the API server refused the ${what}: ${apiMessage(error)}`, BAD_CONFIG);
+            throw ApplicationFailure.nonRetryable(`the API server refused the ${what}: ${apiMessage(error)}`, FailureType.BadConfig);
           }
           throw error;
         }
@@ -218,7 +215,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
       const pod = rank0Pod(await attemptPods(ref, attempt));
       if (!pod) throw new Error(`no rank 0 pod for ${attemptName(ref.name, attempt)}`);
       const log = await sources.logs.read(ref.namespace, pod.metadata!.name!);
-      const summary = failForGoodOn(NcclParseError, NCCL_PARSE_FAILED, () => summarizeNcclLog(log, { lineRateGBps, baseline }), `rank 0 log of ${pod.metadata!.name}: `);
+      const summary = failForGoodOn(NcclParseError, FailureType.NcclParseFailed, () => summarizeNcclLog(log, { lineRateGBps, baseline }), `rank 0 log of ${pod.metadata!.name}: `);
       return { summary };
     },
 

@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 
@@ -12,18 +11,4 @@ export async function isRunInProgress(client: Client, workflowId: string, runId?
     throw error;
   });
   return description?.status.name === 'RUNNING';
-}
-
-export function createTemporalActivities() {
-  return {
-    /** Which of these workflow ids has a run in progress now (through the worker's own Temporal client). */
-    async runningWorkflows({ ids }: { ids: string[] }): Promise<string[]> {
-      const { client } = Context.current();
-      const running: string[] = [];
-      for (const id of ids) {
-        if (await isRunInProgress(client, id)) running.push(id);
-      }
-      return running;
-    },
-  };
 }

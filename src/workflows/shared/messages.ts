@@ -1,11 +1,12 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { Progress } from '../../schemas/progress.js';
+import { defineCommand } from './commands.js';
 
 /** Every long workflow answers these; the CLI and the Temporal UI use the same names. */
 export const progressQuery = defineQuery<Progress>('progress');
-export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
-export const abortSignal = defineSignal<[reason?: string]>('abort');
+export const pauseCommand = defineCommand('pause');
+export const resumeCommand = defineCommand('resume');
+export const abortCommand = defineCommand<[reason?: string]>('abort');
 
 /** Per-node child workflows tell their parent rollout where they are. */
 export interface NodeProgressUpdate {
@@ -15,10 +16,17 @@ export interface NodeProgressUpdate {
   message?: string;
 }
 export const nodeProgressSignal = defineSignal<[NodeProgressUpdate]>('nodeProgress');
-export const approveSignal = defineSignal('approve');
-export const rollbackSignal = defineSignal<[reason?: string]>('rollback');
-/** Ends a node's maintenance (node maintenance runs): the operator's work on that node is finished. */
-export const maintenanceDoneSignal = defineSignal<[node?: string]>('done');
 
-/** A run waiting after a failed step tries that step again (after someone fixed the cause); bootstrapCluster's own 'retry' names a Kustomization. */
-export const retryStepSignal = defineSignal('retry');
+/** sriovRollout: go on past an approval point; roll the change back. */
+export const approveCommand = defineCommand('approve');
+export const rollbackCommand = defineCommand<[reason?: string]>('rollback');
+/** nodeMaintenance: the operator's work on a node in maintenance is finished (the node may be omitted when only one is). */
+export const maintenanceDoneCommand = defineCommand<[node?: string]>('done');
+/** A parent maintenance run ends its child's hold (the child accepts it only while it holds the node). */
+export const endMaintenanceSignal = defineSignal('endMaintenance');
+
+/** rotateOidcClient (and its parent): a run waiting after a failed step tries that step again. */
+export const retryStepCommand = defineCommand('retry');
+/** bootstrapCluster: reconcile a failed Kustomization again (fetching its source first), or give it up. */
+export const retryKustomizationCommand = defineCommand<[name: string]>('retryKustomization');
+export const skipKustomizationCommand = defineCommand<[name: string]>('skipKustomization');

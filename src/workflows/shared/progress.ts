@@ -30,6 +30,11 @@ export class ProgressTracker {
     if (!this.progress.steps.some((s) => s.name === name)) this.progress.steps.push({ name, phase: 'pending' });
   }
 
+  /** Marks every step not started yet as skipped (a dry run, a run that stops early). */
+  skipPending(message: string): void {
+    for (const step of this.progress.steps) if (step.phase === 'pending') this.step(step.name, 'skipped', message);
+  }
+
   step(name: string, phase: StepPhase, message?: string): void {
     const step = this.find(name);
     const now = new Date().toISOString();

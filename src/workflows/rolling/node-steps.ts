@@ -1,27 +1,22 @@
 import { ApplicationFailure, executeChild, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import type { NodeIdentity } from '../../activities/kube/nodes.js';
+import type { CordonState, NodeIdentity } from '../../domain/node.js';
+import { failureTypeIn, FailureType, NODE_LOST_TYPES, rootMessage } from '../../failures.js';
 import type { HookPoint, RollingPolicy } from '../../schemas/rolling.js';
-import { drainNode } from '../drain-node.js';
-import type { DrainNodeResult } from '../drain-node.js';
-import { QUICK_CALLS, WATCHES } from './activity-options.js';
-import { failureTypeIn, NODE_LOST_TYPES, rootMessage } from './failures.js';
-import { nodeProgressSignal, progressQuery } from './messages.js';
-import type { NodeProgressUpdate } from './messages.js';
-import { ProgressTracker } from './progress.js';
+// Types only: the drain is a child workflow started by its name, so the rolling engine does not import
+// a sibling workflow.
+import type { drainNode, DrainNodeResult } from '../drain-node.js';
+import { QUICK_CALLS, WATCHES } from '../shared/activity-options.js';
+import { nodeProgressSignal, progressQuery } from '../shared/messages.js';
+import type { NodeProgressUpdate } from '../shared/messages.js';
+import { ProgressTracker } from '../shared/progress.js';
 
 const READY_TIMEOUT_S = 120;
 /** Failure types kept as they are, so the run's report says what happened to the node. */
-const KEPT_TYPES = [...NODE_LOST_TYPES, 'HookFailed'];
+const KEPT_TYPES = [...NODE_LOST_TYPES, FailureType.HookFailed];
 /** Hook Jobs, like watches, take as long as their own timeout says; they heartbeat while they wait. */
 const { runHookJob, waitForNode } = proxyActivities<Activities>(WATCHES);
 const { nodeIdentity, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
-
-export interface NodeStepsResult {
-  cordonedByOthers: boolean;
-  cordonedBefore?: string;
-  uncordoned: boolean;
-}
 
 /**
  * The steps every per-node child of a rolling operation shares, around the operation's own steps:
@@ -63,13 +58,13 @@ export class NodeSteps {
     await this.parent?.signal(nodeProgressSignal, { node: this.node, step, phase, message });
   }
 
-  async fail(step: string, type: string, message: string): Promise<never> {
+  async fail(step: string, type: FailureType, message: string): Promise<never> {
     await this.report(step, 'failed', message);
     throw ApplicationFailure.nonRetryable(message, type);
   }
 
   /** Runs `work` as `step`: a failure is reported on the step and ends the operation with `type`. */
-  async run<T>(step: string, type: string, work: () => Promise<T>, done: (value: T) => string): Promise<T> {
+  async run<T>(step: string, type: FailureType, work: () => Promise<T>, done: (value: T) => string): Promise<T> {
     await this.report(step, 'running');
     const value = await work().catch((error) => {
       const kept = failureTypeIn(error, KEPT_TYPES);
@@ -82,7 +77,7 @@ export class NodeSteps {
 
   /** Ready now; records the node's uid and boot ID so a replaced node is noticed at every later step. */
   async precheck(extra?: () => Promise<string>): Promise<void> {
-    await this.run('precheck', 'NodeNotReady', async () => {
+    await this.run('precheck', FailureType.NodeNotReady, async () => {
       await waitForNode({ node: this.node, timeoutSeconds: READY_TIMEOUT_S, condition: { type: 'Ready', status: 'True' } });
       this.identity = await nodeIdentity({ node: this.node });
       return (await extra?.()) ?? 'Ready';
@@ -100,16 +95,16 @@ export class NodeSteps {
     const { workflowId } = workflowInfo();
     // A Job name from the run: a retried activity finds the Job it created instead of running it twice.
     const name = `${point.toLowerCase()}-${shortHash(workflowId)}-${this.node}`.slice(0, 63).replace(/[-.]+$/, '');
-    await this.run(point, 'HookFailed', async () => {
+    await this.run(point, FailureType.HookFailed, async () => {
       await this.sameNode();
       return runHookJob({ hook, point, node: this.node, name, owner: workflowId });
     }, (hookRun) => `Job ${hookRun.job} succeeded`);
   }
 
   async drain(timeoutSeconds: number): Promise<DrainNodeResult> {
-    this.drained = await this.run('drain', 'DrainFailed', async () => {
+    this.drained = await this.run('drain', FailureType.DrainFailed, async () => {
       await this.sameNode();
-      const drained = await executeChild(drainNode, {
+      const drained = await executeChild<typeof drainNode>('drainNode', {
         workflowId: `${workflowInfo().workflowId}/drain`,
         args: [{ node: this.node, owner: this.owner, timeoutSeconds }],
       });
@@ -120,13 +115,13 @@ export class NodeSteps {
   }
 
   /** Uncordons only a cordon this run made; an admin's cordon stays, and the result says so. */
-  async uncordon(): Promise<NodeStepsResult> {
+  async uncordon(): Promise<CordonState> {
     const { cordonedByOthers = false, cordonedBefore } = this.drained ?? {};
     if (cordonedByOthers) {
       await this.report('uncordon', 'skipped', `cordoned by ${cordonedBefore} before this run: left cordoned`);
       return { cordonedByOthers, cordonedBefore, uncordoned: false };
     }
-    const result = await this.run('uncordon', 'NodeReplaced', async () => {
+    const result = await this.run('uncordon', FailureType.NodeReplaced, async () => {
       await this.sameNode();
       return uncordonNode({ node: this.node, owner: this.owner });
     }, (r) => r.reason);

@@ -1,14 +1,14 @@
 import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { describeWindow, msUntilWindowOpens } from '../../domain/maintenance-window.js';
+import { FailureType } from '../../failures.js';
 import type { RollingPolicy } from '../../schemas/rolling.js';
-import { QUICK_CALLS } from './activity-options.js';
-import type { OperatorControls } from './controls.js';
-import type { ProgressTracker } from './progress.js';
-import { rollNodes } from './rolling.js';
-import type { RollingOptions, RollingResult } from './rolling.js';
+import { QUICK_CALLS } from '../shared/activity-options.js';
+import type { OperatorControls } from '../shared/controls.js';
+import type { ProgressTracker } from '../shared/progress.js';
+import { rollNodes } from './engine.js';
+import type { RollingOptions, RollingResult } from './engine.js';
 
-export const HEALTH_GATE_FAILED = 'HealthGateFailed';
 const RECHECK_MS = 30_000;
 
 const { listNodes, failingKustomizations, promQueryViolations } = proxyActivities<Activities>(QUICK_CALLS);
@@ -51,7 +51,7 @@ export class RollingGates {
     }
     const nodeProblems = await stillVerified();
     if (nodeProblems.length > 0) {
-      throw ApplicationFailure.nonRetryable(`${node} did not hold after ${settleSeconds}s: ${nodeProblems.join('; ')}`, HEALTH_GATE_FAILED);
+      throw ApplicationFailure.nonRetryable(`${node} did not hold after ${settleSeconds}s: ${nodeProblems.join('; ')}`, FailureType.HealthGateFailed);
     }
     const deadline = Date.now() + healthGate.timeoutSeconds * 1000;
     for (;;) {
@@ -59,7 +59,7 @@ export class RollingGates {
       const problems = await this.clusterProblems();
       if (problems.length === 0) return;
       if (Date.now() >= deadline) {
-        throw ApplicationFailure.nonRetryable(`cluster not healthy after ${node} (waited ${healthGate.timeoutSeconds}s): ${problems.join('; ')}`, HEALTH_GATE_FAILED);
+        throw ApplicationFailure.nonRetryable(`cluster not healthy after ${node} (waited ${healthGate.timeoutSeconds}s): ${problems.join('; ')}`, FailureType.HealthGateFailed);
       }
       this.progress.phase = `health gate after ${node}: ${problems.join('; ')}`;
       if (await condition(this.stopRequested, Math.min(RECHECK_MS, Math.max(deadline - Date.now(), 1)))) return;

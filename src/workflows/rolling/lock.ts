@@ -1,0 +1,22 @@
+import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { QUICK_CALLS } from '../shared/activity-options.js';
+
+const { acquireRollingLock, releaseRollingLock } = proxyActivities<Activities>(QUICK_CALLS);
+
+/**
+ * One rolling operation per cluster, whatever its kind: the run holds the cluster's Lease (a Kubernetes
+ * Lease taken with create or a resourceVersion-guarded update, so the API server decides every race) for as
+ * long as `body` runs, and lets it go however the run ends (success, failure, abort, cancellation). A run
+ * that never got to let go (terminated) is taken over by the next one, which finds its holder closed.
+ * A refused run fails with ClusterBusy, naming the holder's workflow id.
+ */
+export async function withClusterLock<T>(cluster: string, operation: string, body: () => Promise<T>): Promise<T> {
+  const { workflowId, runId } = workflowInfo();
+  await acquireRollingLock({ cluster, holder: workflowId, runId, operation });
+  try {
+    return await body();
+  } finally {
+    await CancellationScope.nonCancellable(() => releaseRollingLock({ cluster, holder: workflowId, runId }));
+  }
+}
