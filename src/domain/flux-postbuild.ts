@@ -50,6 +50,7 @@ export function postBuildVariables(postBuild: PostBuild, lookup: (ref: Substitut
 /** A ConfigMap's data, or a Secret's data (base64) and stringData, as variables. */
 export function variablesOf(object: { kind?: string; data?: Record<string, string>; stringData?: Record<string, string> }): Record<string, string> {
   if (object.kind === 'Secret') {
+    // eslint-disable-next-line no-restricted-globals -- only activities call this (gitops/flux-tree.ts); a workflow could not: the sandbox has no Buffer
     const decoded = Object.entries(object.data ?? {}).map(([key, value]) => [key, Buffer.from(String(value), 'base64').toString('utf8')]);
     return { ...Object.fromEntries(decoded), ...(object.stringData ?? {}) };
   }

@@ -50,7 +50,7 @@ export async function withWorker<T>(
  */
 export function activityRunner(options?: Pick<MockActivityEnvironmentOptions, 'client'>) {
   const env = new MockActivityEnvironment(undefined, options);
-  return <F extends (...args: any[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> =>
+  return <F extends (...args: never[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> =>
     env.run(fn, ...args) as ReturnType<F>;
 }
 

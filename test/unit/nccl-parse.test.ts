@@ -39,14 +39,14 @@ describe('nccl-tests tables', () => {
   });
 
   test('N/A #wrong (run with -c 0) and numbers in exponent form', () => {
-    const altered = SPARK.replace(/ {7}0   190310/, '     N/A   1.9031e+05').replace(/ {7}0\n  2147483648/, '     N/A\n  2147483648');
+    const altered = SPARK.replace(/ {7}0 {3}190310/, '     N/A   1.9031e+05').replace(/ {7}0\n {2}2147483648/, '     N/A\n  2147483648');
     const row = parseNcclTests(altered).rows[0]!;
     expect(row.outOfPlace.wrong).toBeNull();
     expect(row.inPlace).toEqual({ timeUs: 190310, algBwGBps: 5.64, busBwGBps: 2.82, wrong: null });
   });
 
   test('wrong results, out-of-bounds values and a FAILED average are failures', () => {
-    const wrong = parseNcclTests(SPARK.replace(/2\.83 {7}0\n  4294967296/, '2.83       7\n  4294967296'));
+    const wrong = parseNcclTests(SPARK.replace(/2\.83 {7}0\n {2}4294967296/, '2.83       7\n  4294967296'));
     expect(wrong.failures).toEqual(['7 wrong results in-place at 2147483648 bytes']);
     const bounds = parseNcclTests(SPARK.replace('Out of bounds values : 0 OK', 'Out of bounds values : 3 FAILED'));
     expect(bounds.failures).toEqual(['# Out of bounds values : 3 FAILED']);

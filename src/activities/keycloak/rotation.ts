@@ -159,7 +159,8 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
         ]);
         return { profiles, policies, found: findRotationPolicy(profiles, policies) };
       };
-      let { profiles, policies, found } = await listPolicies();
+      const listed = await listPolicies();
+      let found = listed.found;
       let created = false;
       if (!found) {
         if (!input.ensureClientPolicy) {
@@ -168,8 +169,8 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
             FailureType.SecretRotationNotPossible,
           );
         }
-        await createRotationPolicy(kc, input.clientPolicy, profiles, policies);
-        ({ profiles, policies, found } = await listPolicies());
+        await createRotationPolicy(kc, input.clientPolicy, listed.profiles, listed.policies);
+        ({ found } = await listPolicies());
         if (!found) throw new Error(`created client policy ${input.clientPolicy.name}, but Keycloak does not report it`);
         created = true;
       }
