@@ -6,6 +6,7 @@ import { createActivities } from '../../src/activities/index.js';
 import { startFluxRepoWorld } from '../helpers/flux.js';
 import { eventually, TestCluster } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 // The Flux-facing activities against the run's real source- and kustomize-controller (test/helpers/global-setup.js).
 const run = activityRunner();
@@ -72,8 +73,8 @@ test('a suspended Kustomization is refused with a clear failure, and reconciled 
     { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace: cluster.namespace, plural: 'kustomizations', name: 'paused', body: { spec: { suspend: true } } },
     mergePatch,
   );
-  await expect(run(activities.reconcileKustomization, { ...ref('paused'), timeoutSeconds: 30, resume: false })).rejects.toMatchObject({ type: 'KustomizationSuspended' });
-  await expect(run(activities.requestReconcile, ref('paused'))).rejects.toMatchObject({ type: 'KustomizationSuspended' });
+  await expect(run(activities.reconcileKustomization, { ...ref('paused'), timeoutSeconds: 30, resume: false })).rejects.toMatchObject({ type: FailureType.KustomizationSuspended });
+  await expect(run(activities.requestReconcile, ref('paused'))).rejects.toMatchObject({ type: FailureType.KustomizationSuspended });
   const resumed = await run(activities.reconcileKustomization, { ...ref('paused'), timeoutSeconds: 60, resume: true });
   expect(resumed.message).toMatch(/^Applied revision:/);
 });

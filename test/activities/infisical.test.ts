@@ -4,6 +4,7 @@ import type { FakeInfisical } from '../../lab/fakes/infisical.js';
 import { createInfisicalActivities, InfisicalSecrets } from '../../src/activities/infisical/secrets.js';
 import { fingerprint } from '../../src/activities/fingerprint.js';
 import { activityRunner } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 // The fake Infisical API driven by the official SDK (as the activities and the ESO simulator use it).
 let fake: FakeInfisical;
@@ -46,7 +47,7 @@ test('a path under an approval policy answers with an approval request and store
   expect(reply.approval?.status).toBe('open');
   expect(fake.history({ ...gated, secretName: 'ARGOCD' })).toEqual(['before']);
   await expect(new InfisicalSecrets({ siteUrl: fake.url, ...fake.identity }).update({ ...gated, secretName: 'ARGOCD' }, 'after', '')).rejects.toMatchObject({
-    type: 'InfisicalApprovalRequired',
+    type: FailureType.InfisicalApprovalRequired,
     nonRetryable: true,
   });
 });
@@ -57,6 +58,6 @@ test('readInfisicalSecret returns a fingerprint and version, never the value; a 
   const { readInfisicalSecret } = createInfisicalActivities({ siteUrl: fake.url, ...fake.identity });
   expect(await run(readInfisicalSecret, { ...where, secretName: 'KAFBAT' })).toEqual({ fingerprint: fingerprint('kafbat-secret'), version: 1 });
   const wrong = createInfisicalActivities({ siteUrl: fake.url, clientId: fake.identity.clientId, clientSecret: 'wrong' });
-  await expect(run(wrong.readInfisicalSecret, { ...where, secretName: 'KAFBAT' })).rejects.toMatchObject({ type: 'InfisicalUnauthorized', nonRetryable: true });
-  await expect(run(readInfisicalSecret, { ...where, secretName: 'MISSING' })).rejects.toMatchObject({ type: 'InfisicalSecretMissing' });
+  await expect(run(wrong.readInfisicalSecret, { ...where, secretName: 'KAFBAT' })).rejects.toMatchObject({ type: FailureType.InfisicalUnauthorized, nonRetryable: true });
+  await expect(run(readInfisicalSecret, { ...where, secretName: 'MISSING' })).rejects.toMatchObject({ type: FailureType.InfisicalSecretMissing });
 });

@@ -7,6 +7,7 @@ import { eventually, TestCluster } from '../helpers/kube.js';
 import { startOidcTestBed } from '../helpers/oidc.js';
 import type { OidcTestBed } from '../helpers/oidc.js';
 import { activityRunner } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 // The rotation activities against the real Keycloak (started by global setup), the fake Infisical behind
 // the real SDK, and the simulated ESO on the real API server.
@@ -45,7 +46,7 @@ test('preflight refuses a realm without a secret-rotation policy, and creates on
   const input = { clientId: client.clientId, secret: target.infisical, ensureClientPolicy: false, clientPolicy: policy };
 
   const refused = await failureType(run(realmBed.preflightOidcRotation, input));
-  expect(refused).toMatchObject({ type: 'SecretRotationNotPossible', nonRetryable: true });
+  expect(refused).toMatchObject({ type: FailureType.SecretRotationNotPossible, nonRetryable: true });
   expect(refused.message).toContain('secret-rotation');
 
   const result = await run(realmBed.preflightOidcRotation, { ...input, ensureClientPolicy: true });
@@ -110,7 +111,7 @@ test('revoke deletes the rotated secret: the old one is refused, the new one wor
   await expect(run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'refused' })).resolves.toMatchObject({ verdict: 'refused' });
   await expect(run(activities.verifyClientSecret, { ...verify, version: regenerated.version, expectedFingerprint: regenerated.fingerprint, expect: 'accepted' })).resolves.toMatchObject({ verdict: 'accepted' });
   const wrongExpectation = await failureType(run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'accepted' }));
-  expect(wrongExpectation).toMatchObject({ type: 'SecretVerificationFailed', nonRetryable: true });
+  expect(wrongExpectation).toMatchObject({ type: FailureType.SecretVerificationFailed, nonRetryable: true });
   expect(wrongExpectation.message).not.toContain(client.secret);
 });
 
@@ -118,7 +119,7 @@ test('an unknown client fails for good; a path under an approval policy is refus
   const unknown = await failureType(
     run(activities.preflightOidcRotation, { clientId: 'no-such-client', secret: { projectId: 'p', environment: 'prod', secretPath: '/', secretName: 'X' }, ensureClientPolicy: false, clientPolicy: policy }),
   );
-  expect(unknown).toMatchObject({ type: 'OidcClientNotFound', nonRetryable: true });
+  expect(unknown).toMatchObject({ type: FailureType.OidcClientNotFound, nonRetryable: true });
 
   const client = await createTestClient('approval');
   const target = await bed.target(client, { consumers: 0 });
@@ -126,7 +127,7 @@ test('an unknown client fails for good; a path under an approval policy is refus
   const gated = { ...target, infisical: { ...target.infisical, secretPath: `/keycloak/${client.clientId}/oidc` } };
   bed.infisical.seed({ ...gated.infisical }, client.secret);
   const refused = await failureType(run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: gated.infisical, baseline: fingerprint(client.secret) }));
-  expect(refused).toMatchObject({ type: 'InfisicalApprovalRequired', nonRetryable: true });
+  expect(refused).toMatchObject({ type: FailureType.InfisicalApprovalRequired, nonRetryable: true });
   // Keycloak did regenerate before the store was refused: the next attempt must only store.
   const state = await secretsOf(client.clientId);
   expect(state.rotated).toBe(client.secret);

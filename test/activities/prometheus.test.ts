@@ -4,6 +4,7 @@ import { freePort } from '../../lab/process.js';
 import { testEnv } from '../helpers/env.js';
 import { eventually, uniqueName } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 // The health gate's PromQL check against the real VictoriaMetrics global setup started.
 const run = activityRunner();
@@ -33,5 +34,5 @@ test('a query with non-zero series is a violation naming them; zeros and no seri
 test('the gate fails closed: an unreachable server is a violation, a malformed query fails for good', async () => {
   const nobody = `http://127.0.0.1:${await freePort()}`;
   expect(await run(promQueryViolations, { url: nobody, query: 'up' })).toEqual([expect.stringContaining(`cannot evaluate up at ${nobody}`)]);
-  await expect(run(promQueryViolations, { url: url(), query: 'sum(' })).rejects.toMatchObject({ type: 'BadQuery', nonRetryable: true });
+  await expect(run(promQueryViolations, { url: url(), query: 'sum(' })).rejects.toMatchObject({ type: FailureType.BadQuery, nonRetryable: true });
 });

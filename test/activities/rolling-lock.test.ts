@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { OPERATION_ANNOTATION, RUN_ID_ANNOTATION, rollingLeaseName } from '../../src/activities/kube/lease.js';
@@ -111,7 +112,7 @@ test('the lock of a run that is no longer in progress is taken over', async () =
   expect((await readLease(cluster)).metadata!.annotations).toMatchObject({ [RUN_ID_ANNOTATION]: next.runId });
   // A holder Temporal never heard of (a run past retention, or a hand-written Lease) holds nothing either.
   await next.stop();
-  const unknown = { holder: uniqueName('never-started'), runId: 'no-such-run', stop: async () => undefined };
+  const unknown = { holder: uniqueName('never-started'), runId: randomUUID(), stop: async () => undefined };
   await acquire(cluster, unknown);
   const after = await runningContender();
   expect(await acquire(cluster, after)).toMatchObject({ acquired: true, tookOverFrom: unknown.holder });

@@ -2,6 +2,7 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { setNodeNotReady } from '../../lab/kube/nodes.js';
 import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 const run = activityRunner();
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -47,7 +48,7 @@ test('times out with a non-retryable failure that says what still differs', asyn
   await expect(
     run(k8s.activities.waitForNode, { node, timeoutSeconds: 1, allocatable: { resource: 'nvidia.com/cx7_qsfp', quantity: '2' } }),
   ).rejects.toMatchObject({
-    type: 'WaitTimedOut',
+    type: FailureType.WaitTimedOut,
     nonRetryable: true,
     message: expect.stringContaining('allocatable nvidia.com/cx7_qsfp is 4, want 2'),
   });

@@ -131,7 +131,8 @@ export class TestCluster {
 
 /**
  * For activity test files: a TestCluster for the file and the activities built on its clients (rolling-lock
- * Leases in the file's namespace), made in beforeAll and removed in afterAll. Read the fields inside tests, after beforeAll has run.
+ * Leases in the file's namespace), made in beforeAll and removed in afterAll. Read the fields inside tests,
+ * after beforeAll has run.
  */
 export function clusterForActivities(prefix: string) {
   const context = {} as { cluster: TestCluster; activities: ReturnType<typeof createActivities> };

@@ -14,6 +14,7 @@ import { testEnv } from '../helpers/env.js';
 import { brokenManifest, names, startFluxRepoWorld, WILLINGHAM_FLUX_LEVELS } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 // The real source- and kustomize-controller of the test run reconcile a synthetic repository with the
 // seeds' 12-Kustomization graph, one ConfigMap each (lab/flux-repo.ts): fast, and every failure is real.
@@ -155,7 +156,7 @@ test('a cyclic graph fails at once, naming the cycle; dry run only plans', async
   }
   const { error } = await run(cluster, {});
   const cause = (error as WorkflowFailedError).cause as { cause?: { type?: string; message: string } };
-  expect(cause.cause).toMatchObject({ type: 'InvalidFluxGraph', message: expect.stringContaining(`dependency cycle`) });
+  expect(cause.cause).toMatchObject({ type: FailureType.InvalidFluxGraph, message: expect.stringContaining(`dependency cycle`) });
   expect(cause.cause?.message).toContain(`${cluster.namespace}/a → ${cluster.namespace}/b → ${cluster.namespace}/a`);
 
   const { cluster: planned } = await freshCluster();

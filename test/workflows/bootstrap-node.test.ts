@@ -14,6 +14,7 @@ import { bootstrapNode } from '../../src/workflows/bootstrap-node.js';
 import { testGitServing } from '../helpers/gitops.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -107,7 +108,7 @@ test('a node that does not match its inventory class stays cordoned, and the run
   await cluster.addNode(undefined, group(), { name: misfiled });
   const { error } = await run(misfiled, async () => undefined);
   const failure = (error as WorkflowFailedError).cause as { type?: string; message: string };
-  expect(failure.type).toBe('BootstrapNodeFailed');
+  expect(failure.type).toBe(FailureType.BootstrapNodeFailed);
   expect(failure.message).toContain('arch is arm64, inventory says amd64');
   expect((await cluster.kube.core.readNode({ name: misfiled })).spec?.unschedulable).toBe(true);
 });

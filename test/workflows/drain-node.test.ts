@@ -5,6 +5,7 @@ import { drainNode } from '../../src/workflows/drain-node.js';
 import type { DrainNodeResult } from '../../src/workflows/drain-node.js';
 import { TestCluster, uniqueName } from '../helpers/kube.js';
 import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -33,7 +34,7 @@ test('invalid input fails at once, naming the field, before touching the cluster
   const { error } = await run({ node: 'Not_A_Node', timeoutSeconds: -1 } as never);
   expect(error).toBeInstanceOf(WorkflowFailedError);
   const cause = (error as WorkflowFailedError).cause as { type?: string; message: string; nonRetryable?: boolean };
-  expect(cause.type).toBe('InvalidInput');
+  expect(cause.type).toBe(FailureType.InvalidInput);
   expect(cause.nonRetryable).toBe(true);
   expect(cause.message).toMatch(/input\.node: must be a lowercase RFC 1123 name/);
   expect(cause.message).toMatch(/input\.timeoutSeconds:/);
@@ -73,7 +74,7 @@ test('a PodDisruptionBudget that never allows eviction times the drain out; the 
 
   const { error, progress } = await run({ node, timeoutSeconds: 120, uncordonAfter: true });
   const cause = (error as WorkflowFailedError).cause as { type?: string; message: string };
-  expect(cause.type).toBe('DrainTimedOut');
+  expect(cause.type).toBe(FailureType.DrainTimedOut);
   expect(cause.message).toContain(`${cluster.namespace}/guarded: HTTP 429`);
   expect(await unschedulable(node)).toBe(true);
   expect(await cluster.podNames(node)).toEqual(['guarded']);

@@ -14,6 +14,7 @@ import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance
 import { brokenManifest, startFluxRepoWorld } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -116,7 +117,7 @@ test('hooks run as Jobs on the node; a failing beforeDrain hook stops the run wi
 
   const failing = await maintain({ nodes: [first, second], hooks: { beforeDrain: hookJob('ConnectX-7 port 1 link down, firmware check failed') } });
   const failure = failureOf(failing.error);
-  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.type).toBe(FailureType.RolloutStopped);
   expect(failure.message).toContain('ConnectX-7 port 1 link down, firmware check failed');
   expect(failure.message).toMatch(new RegExp(`${first}: failed \\(${first}: hook beforeDrain`));
   expect(failure.message).not.toContain('[cordoned]');
@@ -139,7 +140,7 @@ test('a failing health gate stops the run before the next node, naming the probl
   const flux = await failingKustomization('observability');
   const { error } = await maintain({ nodes, healthGate: { fluxNamespace: flux, timeoutSeconds: 120 } });
   const failure = failureOf(error);
-  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.type).toBe(FailureType.RolloutStopped);
   expect(failure.message).toContain(`gate after ${nodes[0]} failed`);
   expect(failure.message).toContain('observability: ReconciliationFailed');
   expect(failure.message).toContain('Not_A_Valid_Name');
@@ -169,7 +170,7 @@ test('a node deleted mid-run fails its step clearly, stops the run, and leaves n
     await run.signal('done', doomed);
   });
   const failure = failureOf(error);
-  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.type).toBe(FailureType.RolloutStopped);
   expect(failure.message).toMatch(new RegExp(`${doomed}: failed \\(${doomed}: node ${doomed} no longer exists`));
   const [reports] = failure.details as [{ node: string; leftCordoned: boolean }[]];
   expect(reports.find((r) => r.node === doomed)?.leftCordoned).toBe(false);
@@ -225,7 +226,7 @@ test('one rolling operation per cluster: an SR-IOV rollout is refused while a ma
     const refused = await new WorkflowClient({ connection: env.connection, namespace: env.namespace })
       .execute(sriovRollout, { taskQueue, workflowId: sriovRolloutId(clusterName), args: [{ cluster: clusterName, numVfs: 8, nodes: [node] }] })
       .catch((error: unknown) => error);
-    expect(failureOf(refused)).toMatchObject({ type: 'ClusterBusy', message: expect.stringContaining(`node-maintenance ${handle.workflowId} (run `) });
+    expect(failureOf(refused)).toMatchObject({ type: FailureType.ClusterBusy, message: expect.stringContaining(`node-maintenance ${handle.workflowId} (run `) });
     await handle.signal('done');
   });
   expect(result?.outcome).toBe('completed');

@@ -51,14 +51,17 @@ const leaseHolder = async (clusterName: string) =>
 test('ten concurrent starts of mixed rolling operations: exactly one runs, nine are refused naming it; a terminated holder does not keep the lock', async () => {
   const clusterName = uniqueName('busy');
   const handles = await Promise.all(Array.from({ length: 10 }, (_, i) => startMixed(clusterName, i)));
+  // Polled, not awaited: the winner's result never comes while it holds the cluster.
   const outcomes = await Promise.all(
-    handles.map(async (handle) => {
-      const failure = await Promise.race([
-        handle.result().then(() => undefined, (error: unknown) => (error as WorkflowFailedError).cause as { type?: string; message: string }),
-        eventually(() => holding(handle), 'the run to hold or fail', 60_000).then(() => undefined),
-      ]);
-      return { handle, failure };
-    }),
+    handles.map((handle) =>
+      eventually(async () => {
+        if ((await handle.describe()).status.name === 'FAILED') {
+          const failure = await handle.result().then(() => undefined, (error: unknown) => (error as WorkflowFailedError).cause as { type?: string; message: string });
+          return { handle, failure };
+        }
+        return (await holding(handle)) && { handle, failure: undefined };
+      }, 'the run to hold the cluster or fail', 60_000),
+    ),
   );
   const winners = outcomes.filter((o) => !o.failure);
   expect(winners).toHaveLength(1);

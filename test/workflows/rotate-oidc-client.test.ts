@@ -14,6 +14,7 @@ import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { startOidcTestBed } from '../helpers/oidc.js';
 import type { OidcTestBed } from '../helpers/oidc.js';
 import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 // The per-client rotation on the time-skipping server with the real activities: real Keycloak, the fake
 // Infisical through its SDK, the simulated ESO and KWOK-run consumers on the real API server.
@@ -129,12 +130,12 @@ test('bad input fails at once with no side effect: an unknown client, a grace pe
   const target = await bed.target(client, { consumers: 0 });
   const unknown = await rotate(target, undefined, { client: { ...target, clientId: 'no-such-client' }, policy });
   expect(unknown.error).toBeInstanceOf(WorkflowFailedError);
-  expect(((unknown.error as WorkflowFailedError).cause?.cause as { type?: string }).type).toBe('OidcClientNotFound');
+  expect(((unknown.error as WorkflowFailedError).cause?.cause as { type?: string }).type).toBe(FailureType.OidcClientNotFound);
   expect(activitiesIn(unknown.history)).toEqual(['preflightOidcRotation']);
 
   const short = await rotate(target, undefined, { client: target, policy: { soakSeconds: 7200, clientPolicy: { graceSeconds: 3600 } } });
   const failure = (short.error as WorkflowFailedError).cause as { type?: string; message: string };
-  expect(failure.type).toBe('InvalidInput');
+  expect(failure.type).toBe(FailureType.InvalidInput);
   expect(failure.message).toContain('input.policy.clientPolicy.graceSeconds');
   expect(activitiesIn(short.history)).toEqual([]);
 

@@ -6,7 +6,7 @@ import { createTestClient, secretsOf } from '../helpers/keycloak.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { startOidcTestBed } from '../helpers/oidc.js';
 import type { OidcTestBed } from '../helpers/oidc.js';
-import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 // The parent over a client list on the time-skipping server, real activities underneath.
 let env: TestWorkflowEnvironment;
@@ -54,7 +54,16 @@ test('abort on the parent reaches the child waiting after a failure; the rest is
   const broken = { ...(await bed.target(a, { consumers: 0 })), consumers: [{ kind: 'Deployment' as const, namespace: cluster.namespace, name: `${a.clientId}-missing` }] };
   const second = await bed.target(b, { consumers: 0 });
   const result = await withWorker(env, bed.deps, async (taskQueue) => {
-    const handle = await env.client.workflow.start(rotateOidcSecrets, { taskQueue, workflowId: uniqueName('rotate-stop'), args: [{ clients: [broken, second], policy }] });
+    // Started paused: no client runs yet, so there is nothing to pass a retry on to.
+    const handle = await env.client.workflow.signalWithStart(rotateOidcSecrets, {
+      taskQueue,
+      workflowId: uniqueName('rotate-stop'),
+      args: [{ clients: [broken, second], policy }],
+      signal: 'pause',
+      signalArgs: [],
+    });
+    expect(await rejectionOf(handle, 'retry')).toBe('retry rejected: no client is being rotated now');
+    expect(await handle.executeUpdate<string, []>('resume')).toBe('resumed');
     const child = env.client.workflow.getHandle(`${handle.workflowId}/${a.clientId}`);
     await eventually(async () => (await child.query<Progress>('progress').catch(() => undefined))?.phase.startsWith('failed at restart'), 'the child to wait after its failure', 60_000);
     await handle.signal('abort', 'consumer missing');

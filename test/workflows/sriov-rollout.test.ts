@@ -15,6 +15,7 @@ import { allocatableVfs, startTestGitOps } from '../helpers/gitops.js';
 import type { TestGitOps } from '../helpers/gitops.js';
 import { eventually, TestCluster } from '../helpers/kube.js';
 import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -112,7 +113,7 @@ test('one rollout per cluster: a second start is refused, and so is a start unde
         .execute(sriovRollout, { taskQueue, workflowId: 'my-own-id', args: [input] })
         .catch((e: unknown) => e),
     );
-    expect(failureOf(other)).toMatchObject({ type: 'ClusterBusy', message: expect.stringContaining(`sriov-rollout ${handle.workflowId} (run `) });
+    expect(failureOf(other)).toMatchObject({ type: FailureType.ClusterBusy, message: expect.stringContaining(`sriov-rollout ${handle.workflowId} (run `) });
     expect(await rejectionOf(handle, 'rollback', { not: 'a reason' })).toBe('rollback rejected: the reason must be a string');
     expect(await handle.executeUpdate<string, [string]>('abort', { args: ['test done'] })).toBe('aborting: test done');
     expect(await rejectionOf(handle, 'abort')).toBe('abort rejected: already aborting (test done)');
@@ -175,7 +176,7 @@ test('a PodDisruptionBudget that blocks eviction past the deadline stops the run
   await blockDrainOf(first);
   const { error } = await rollout({ numVfs: await nextVfs(), node: { drainTimeoutSeconds: 20 } });
   const failure = failureOf(error);
-  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.type).toBe(FailureType.RolloutStopped);
   expect(failure.message).toContain(`${first}: failed`);
   expect(failure.message).toContain(`${cluster.namespace}/trainer: HTTP 429`);
   expect(failure.message).toContain(`${second}: not-started`);
@@ -190,7 +191,7 @@ test('a node failing verification stops the run, stays cordoned, and later nodes
   const before = await allocatableVfs(cluster, second);
   const { error } = await rollout({ numVfs: 16, node: { verifyTimeoutSeconds: 5 } });
   const failure = failureOf(error);
-  expect(failure.type).toBe('RolloutStopped');
+  expect(failure.type).toBe(FailureType.RolloutStopped);
   expect(failure.message).toMatch(new RegExp(`${first}: failed \\(.*stays cordoned.*cx7_qsfp is 8, want 16`));
   expect(await unschedulable(first)).toBe(true);
   expect(await unschedulable(second)).toBe(false);
@@ -199,6 +200,7 @@ test('a node failing verification stops the run, stays cordoned, and later nodes
   await resetNodes();
 });
 
+// Two rollouts, one with a rollback: longer than the default test timeout on a busy 2-core machine.
 test('rollback on failure reverts the Git change and rolls the changed nodes back the same safe way', async () => {
   const [first] = gitops.dgxNodes as [string, string];
   // The previous test left Git at 16 VFs: first bring everything back to a known 4.
@@ -212,4 +214,4 @@ test('rollback on failure reverts the Git change and rolls the changed nodes bac
   expect(await allocatableVfs(cluster, first)).toBe('4');
   for (const node of gitops.dgxNodes) expect(await unschedulable(node)).toBe(false);
   await resetNodes();
-});
+}, 300_000);
