@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { describeLeftovers, describePass } from '../domain/drain.js';
-import type { DrainPassResult, DrainPlan } from '../domain/drain.js';
+import { describeLeftovers, describePass, describePlan, describeRefusals } from '../domain/drain.js';
+import type { DrainPassResult, DrainPlan, DrainPodPolicy, PlannedPod } from '../domain/drain.js';
 import { DrainNodeInput } from '../schemas/drain-node.js';
 import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
@@ -11,6 +11,8 @@ import { ProgressTracker } from './shared/progress.js';
 /** Pause between drain passes: gives PDB-guarded workloads time to bring replacements up. */
 const PASS_INTERVAL_MS = 5_000;
 export const DRAIN_TIMED_OUT = 'DrainTimedOut';
+/** The pod policy forbids removing a pod on the node (unmanaged, or with emptyDir data). */
+export const DRAIN_REFUSED = 'DrainRefused';
 
 const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -32,13 +34,16 @@ export interface DrainNodeResult {
 }
 
 /**
- * Cordon a node and evict its pods through the Eviction API, pass after pass, until only DaemonSet and
- * mirror pods are left. PodDisruptionBudgets are respected: a refused eviction is retried next pass until
- * the deadline, then the run fails naming every pod still in the way, and the node stays cordoned.
+ * Cordon a node and evict its pods through the Eviction API (finished pods are deleted), pass after pass,
+ * until only ignored pods (live DaemonSets', mirror and skip-labelled pods) are left. PodDisruptionBudgets
+ * are respected: a refused eviction is retried next pass until the deadline, then the run fails naming
+ * every pod still in the way, and the node stays cordoned. A pod the pod policy refuses to remove fails the
+ * run at once, before the cordon when the plan already shows it.
  */
 export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResult> {
   const input = parseWorkflowInput(DrainNodeInput, rawInput);
   const { node } = input;
+  const policy: DrainPodPolicy = { unmanagedPods: input.unmanagedPods, emptyDirPods: input.emptyDirPods };
   const owner = input.owner ?? workflowInfo().workflowId;
   const progress = new ProgressTracker('drain-node', ['plan', 'cordon', 'drain', 'uncordon']);
   setHandler(progressQuery, () => progress.snapshot());
@@ -46,7 +51,7 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
   const result: DrainNodeResult = {
     node,
     outcome: 'aborted',
-    plan: { evict: [], deleting: [], ignored: [] },
+    plan: { evict: [], delete: [], deleting: [], refused: [], ignored: [] },
     passes: 0,
     cordonedByOthers: false,
     uncordoned: false,
@@ -58,9 +63,11 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
 
   progress.phase = 'planning';
   progress.step('plan', 'running');
-  result.plan = await planNodeDrain({ node });
-  progress.step('plan', 'done', `${result.plan.evict.length} to evict, ${result.plan.ignored.length} ignored`);
+  result.plan = await planNodeDrain({ node, policy });
+  const refusedAtPlan = !input.dryRun && result.plan.refused.length > 0;
+  progress.step('plan', refusedAtPlan ? 'failed' : 'done', describePlan(result.plan));
   if (input.dryRun) return finish('planned');
+  if (refusedAtPlan) throw refusal(result.plan.refused, 'nothing was changed');
   if (await controls.checkpoint()) return finish('aborted');
 
   progress.phase = 'cordoning';
@@ -74,10 +81,14 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
   const deadline = Date.now() + input.timeoutSeconds * 1000;
   for (;;) {
     if (await controls.checkpoint()) return finish('aborted');
-    result.lastPass = await drainPass({ node, gracePeriodSeconds: input.gracePeriodSeconds });
+    result.lastPass = await drainPass({ node, policy, gracePeriodSeconds: input.gracePeriodSeconds });
     result.passes += 1;
     progress.step('drain', 'running', describePass(result.lastPass));
     if (result.lastPass.drained) break;
+    if (result.lastPass.refused.length > 0) {
+      progress.step('drain', 'failed', describePass(result.lastPass));
+      throw refusal(result.lastPass.refused, 'node left cordoned');
+    }
     if (Date.now() >= deadline) {
       progress.step('drain', 'failed', describePass(result.lastPass));
       progress.phase = 'timed-out';
@@ -103,4 +114,14 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
     progress.step('uncordon', 'skipped', 'node stays cordoned');
   }
   return finish('drained');
+
+  function refusal(refused: PlannedPod[], state: string) {
+    progress.phase = 'refused';
+    return ApplicationFailure.create({
+      type: DRAIN_REFUSED,
+      nonRetryable: true,
+      message: `drain of ${node} refused; ${state}. The pod policy keeps:\n${describeRefusals(refused)}`,
+      details: [refused],
+    });
+  }
 }
