@@ -26,6 +26,7 @@ export const FailureType = {
   NodeReplaced: 'NodeReplaced',
   DrainFailed: 'DrainFailed',
   DrainTimedOut: 'DrainTimedOut',
+  DrainRefused: 'DrainRefused',
   HookFailed: 'HookFailed',
   HealthGateFailed: 'HealthGateFailed',
   VerificationFailed: 'VerificationFailed',

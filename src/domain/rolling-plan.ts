@@ -1,3 +1,5 @@
+import type { DrainPodPolicy } from './drain.js';
+
 /** What a dry run of a rolling operation shows per node: every step, hook and gate, in the order they run. */
 export interface HookSummary {
   namespace: string;
@@ -11,6 +13,7 @@ export type HookSummaries = Partial<Record<'beforeDrain' | 'afterReconfigure' | 
 export interface NodePlanInput {
   precheck: string;
   drainTimeoutSeconds: number;
+  drainPods: DrainPodPolicy;
   /** The operation's own steps between the drain and the afterReconfigure hook. */
   ownSteps: string[];
   hooks: HookSummaries;
@@ -25,13 +28,14 @@ const hookLine = (point: string, hook: HookSummary | undefined) =>
     ? [`hook ${point}: Job ${hook.job.metadata?.name ?? '(from template)'} in ${hook.namespace}${hook.onNode ? ' on the node' : ''}, timeout ${hook.timeoutSeconds}s; failure stops the run`]
     : [];
 
-export function planNodeSteps({ precheck, drainTimeoutSeconds, ownSteps, hooks, gates, last }: NodePlanInput): string[] {
+export function planNodeSteps({ precheck, drainTimeoutSeconds, drainPods, ownSteps, hooks, gates, last }: NodePlanInput): string[] {
   const [window = '', ...afterNode] = gates;
   return [
     window,
     `precheck: ${precheck}`,
     ...hookLine('beforeDrain', hooks.beforeDrain),
-    `cordon (an existing cordon is kept and never undone) and drain through the Eviction API, PDBs respected, timeout ${drainTimeoutSeconds}s`,
+    `cordon (an existing cordon is kept and never undone) and drain through the Eviction API, PDBs respected, timeout ${drainTimeoutSeconds}s; ` +
+      `finished pods deleted; unmanaged pods: ${drainPods.unmanagedPods}, emptyDir pods: ${drainPods.emptyDirPods}; skip-labelled, mirror and DaemonSet pods left`,
     ...ownSteps,
     ...hookLine('afterReconfigure', hooks.afterReconfigure),
     ...hookLine('beforeUncordon', hooks.beforeUncordon),

@@ -40,6 +40,7 @@ export const MaintenanceNodeInput = z
     reason: z.string().min(1).max(200),
     ...MaintenanceEnd.shape,
     hooks: RollingPolicy.shape.hooks,
+    drainPods: RollingPolicy.shape.drainPods,
   })
   .refine(hasDuration, DURATION_REQUIRED);
 export type MaintenanceNodeInput = z.input<typeof MaintenanceNodeInput>;

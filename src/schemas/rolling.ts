@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WEEKDAYS } from '../domain/maintenance-window.js';
 import { kubeName, seconds } from './common.js';
+import { DrainPodPolicyInput } from './drain-node.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
 const timeZone = z.string().refine((zone) => {
@@ -64,5 +65,7 @@ export const RollingPolicy = z.strictObject({
   healthGate: HealthGateInput.prefault({}),
   /** Outside the window the run waits before starting a node; a node in progress is never interrupted. */
   window: MaintenanceWindowInput.optional(),
+  /** What each node's drain may do with unmanaged and emptyDir pods (refused by default, as kubectl does). */
+  drainPods: DrainPodPolicyInput.prefault({}),
 });
 export type RollingPolicy = z.output<typeof RollingPolicy>;

@@ -60,6 +60,7 @@ export const SriovNodeInput = z.strictObject({
   numVfs: z.number().int().min(1).max(64),
   policy: SriovNodePolicy.prefault({}),
   hooks: RollingPolicy.shape.hooks,
+  drainPods: RollingPolicy.shape.drainPods,
 });
 export type SriovNodeInput = z.input<typeof SriovNodeInput>;
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { describeLeftovers, describePass } from '../domain/drain.js';
-import type { DrainPassResult, DrainPlan } from '../domain/drain.js';
+import { describeLeftovers, describePass, describePlan, describeRefusals } from '../domain/drain.js';
+import type { DrainPassResult, DrainPlan, DrainPodPolicy, PlannedPod } from '../domain/drain.js';
 import type { CordonState } from '../domain/node.js';
 import { FailureType } from '../failures.js';
 import { DrainNodeInput } from '../schemas/drain-node.js';
@@ -27,20 +27,23 @@ export interface DrainNodeResult extends CordonState {
 }
 
 /**
- * Cordon a node and evict its pods through the Eviction API, pass after pass, until only DaemonSet and
- * mirror pods are left. PodDisruptionBudgets are respected: a refused eviction is retried next pass until
- * the deadline, then the run fails naming every pod still in the way, and the node stays cordoned.
+ * Cordon a node and evict its pods through the Eviction API (finished pods are deleted), pass after pass,
+ * until only ignored pods (live DaemonSets', mirror and skip-labelled pods) are left. PodDisruptionBudgets
+ * are respected: a refused eviction is retried next pass until the deadline, then the run fails naming
+ * every pod still in the way, and the node stays cordoned. A pod the pod policy refuses to remove fails the
+ * run at once, before the cordon when the plan already shows it.
  */
 export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResult> {
   const input = parseWorkflowInput(DrainNodeInput, rawInput);
   const { node } = input;
+  const policy: DrainPodPolicy = { unmanagedPods: input.unmanagedPods, emptyDirPods: input.emptyDirPods };
   const owner = input.owner ?? workflowInfo().workflowId;
   const progress = new ProgressTracker('drain-node', ['plan', 'cordon', 'drain', 'uncordon']);
   const controls = new OperatorControls(progress);
   const result: DrainNodeResult = {
     node,
     outcome: 'aborted',
-    plan: { evict: [], deleting: [], ignored: [] },
+    plan: { evict: [], delete: [], deleting: [], refused: [], ignored: [] },
     passes: 0,
     cordonedByOthers: false,
     uncordoned: false,
@@ -52,9 +55,11 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
 
   progress.phase = 'planning';
   progress.step('plan', 'running');
-  result.plan = await planNodeDrain({ node });
-  progress.step('plan', 'done', `${result.plan.evict.length} to evict, ${result.plan.ignored.length} ignored`);
+  result.plan = await planNodeDrain({ node, policy });
+  const refusedAtPlan = !input.dryRun && result.plan.refused.length > 0;
+  progress.step('plan', refusedAtPlan ? 'failed' : 'done', describePlan(result.plan));
   if (input.dryRun) return finish('planned');
+  if (refusedAtPlan) throw refusal(result.plan.refused, 'nothing was changed');
   if (await controls.checkpoint()) return finish('aborted');
 
   progress.phase = 'cordoning';
@@ -68,10 +73,14 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
   const deadline = Date.now() + input.timeoutSeconds * 1000;
   for (;;) {
     if (await controls.checkpoint()) return finish('aborted');
-    result.lastPass = await drainPass({ node, gracePeriodSeconds: input.gracePeriodSeconds });
+    result.lastPass = await drainPass({ node, policy, gracePeriodSeconds: input.gracePeriodSeconds });
     result.passes += 1;
     progress.step('drain', 'running', describePass(result.lastPass));
     if (result.lastPass.drained) break;
+    if (result.lastPass.refused.length > 0) {
+      progress.step('drain', 'failed', describePass(result.lastPass));
+      throw refusal(result.lastPass.refused, 'node left cordoned');
+    }
     if (Date.now() >= deadline) {
       progress.step('drain', 'failed', describePass(result.lastPass));
       progress.phase = 'timed-out';
@@ -97,4 +106,14 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
     progress.step('uncordon', 'skipped', 'node stays cordoned');
   }
   return finish('drained');
+
+  function refusal(refused: PlannedPod[], state: string) {
+    progress.phase = 'refused';
+    return ApplicationFailure.create({
+      type: FailureType.DrainRefused,
+      nonRetryable: true,
+      message: `drain of ${node} refused; ${state}. The pod policy keeps:\n${describeRefusals(refused)}`,
+      details: [refused],
+    });
+  }
 }

@@ -32,7 +32,7 @@ export async function maintenanceNode(rawInput: MaintenanceNodeInput): Promise<M
 
   await steps.precheck();
   await steps.hook('beforeDrain');
-  await steps.drain(input.drainTimeoutSeconds);
+  await steps.drain(input.drainTimeoutSeconds, input.drainPods);
 
   const started = Date.now();
   holding = true;

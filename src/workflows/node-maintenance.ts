@@ -84,7 +84,7 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
       runNode: (node) =>
         executeChild(maintenanceNode, {
           workflowId: run.childId(node),
-          args: [{ node, reason: input.reason, until: input.until, durationSeconds: input.durationSeconds, rebootExpected: input.rebootExpected, drainTimeoutSeconds: input.drainTimeoutSeconds, readyTimeoutSeconds: input.readyTimeoutSeconds, hooks: input.hooks }],
+          args: [{ node, reason: input.reason, until: input.until, durationSeconds: input.durationSeconds, rebootExpected: input.rebootExpected, drainTimeoutSeconds: input.drainTimeoutSeconds, readyTimeoutSeconds: input.readyTimeoutSeconds, hooks: input.hooks, drainPods: input.drainPods }],
         }),
     });
     if (run.controls.aborted) return { ...run.result('aborted'), plan };

@@ -26,7 +26,7 @@ export interface SriovNodeResult extends CordonState {
  * VFs are in an unknown state and nothing should be scheduled onto the link.
  */
 export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<SriovNodeResult> {
-  const { node, numVfs, policy, hooks } = parseWorkflowInput(SriovNodeInput, rawInput);
+  const { node, numVfs, policy, hooks, drainPods } = parseWorkflowInput(SriovNodeInput, rawInput);
   const steps = new NodeSteps('sriov-node', node, hooks, ['restart', 'verify']);
 
   await steps.precheck(async () => {
@@ -42,7 +42,7 @@ export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<Sr
     }
   });
   await steps.hook('beforeDrain');
-  await steps.drain(policy.drainTimeoutSeconds);
+  await steps.drain(policy.drainTimeoutSeconds, drainPods);
 
   const ds = { namespace: policy.daemonSet.namespace, daemonSet: policy.daemonSet.name, node };
   const restart = await steps.run('restart', FailureType.VerificationFailed, async () => {

@@ -177,7 +177,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
         runNode: (node) =>
           executeChild(sriovNodeReconfigure, {
             workflowId: run.childId(node, suffix),
-            args: [{ node, numVfs: target.numVfs, policy: input.node, hooks: input.hooks }],
+            args: [{ node, numVfs: target.numVfs, policy: input.node, hooks: input.hooks, drainPods: input.drainPods }],
           }),
       });
 

@@ -1,5 +1,6 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ADMIN_CORDON, CORDONED_BY_ANNOTATION } from '../../src/activities/kube/nodes.js';
+import { DrainPodPolicyInput } from '../../src/schemas/drain-node.js';
 import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
@@ -60,7 +61,7 @@ test('a deleted node fails for good, and has no cordon left to undo', async () =
   expect(identity.uid).not.toBe('');
   await k8s.cluster.kube.core.deleteNode({ name: node });
   await expect(run(k8s.activities.cordonNode, { node, owner: 'wf-5' })).rejects.toMatchObject({ type: FailureType.NodeGone, nonRetryable: true });
-  await expect(run(k8s.activities.drainPass, { node })).rejects.toMatchObject({ type: FailureType.NodeGone });
+  await expect(run(k8s.activities.drainPass, { node, policy: DrainPodPolicyInput.parse({}) })).rejects.toMatchObject({ type: FailureType.NodeGone });
   await expect(run(k8s.activities.nodeIdentity, { node, expected: identity })).rejects.toMatchObject({ type: FailureType.NodeGone });
   expect(await run(k8s.activities.uncordonNode, { node, owner: 'wf-5' })).toEqual({ node, uncordoned: false, reason: 'node no longer exists' });
 });

@@ -69,12 +69,12 @@ test('start (input from a file), then progress and list', async () => {
   expect(started.code).toBe(0);
   expect(started.stdout).toContain(`started drainNode drain-node-${node}`);
   const handle = client.workflow.getHandle(`drain-node-${node}`);
-  expect(await handle.result()).toMatchObject({ outcome: 'planned', plan: { evict: [`${cluster.namespace}/web-1`] } });
+  expect(await handle.result()).toMatchObject({ outcome: 'planned', plan: { evict: [{ pod: `${cluster.namespace}/web-1` }] } });
 
   const progress = await cli('progress', `drain-node-${node}`);
   expect(progress.code).toBe(0);
   expect(progress.stdout).toMatch(/^drain-node drain-node-\S+: planned/);
-  expect(progress.stdout).toMatch(/plan\s+done\s+\S+\s+1 to evict, 0 ignored/);
+  expect(progress.stdout).toMatch(/plan\s+done\s+\S+\s+1 to evict, 0 to delete, 0 terminating, 0 refused, 0 ignored/);
   expect(progress.stdout).toMatch(/cordon\s+pending/);
 
   const listed = await cli('list', '--query', `TaskQueue = '${taskQueue}'`);

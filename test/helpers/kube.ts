@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeClients, loadKubeConfig } from '../../src/activities/kube/clients.js';
 import type { KubeClients } from '../../src/activities/kube/clients.js';
@@ -9,6 +9,22 @@ import type { SimulatedNode } from '../../lab/kube/nodes.js';
 import { testEnv } from './env.js';
 
 export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
+
+/** KWOK's chaos stage fails a running pod that carries this label (lab/kube/control-plane.ts). */
+export const KWOK_FAIL_LABEL = 'pod-container-running-failed.stage.kwok.x-k8s.io';
+/** Carried only by one test pod and its ReplicaSet, so the ReplicaSet adopts exactly that pod. */
+const REPLICA_SET_LABEL = 'test.cluster-ops.wcloud.sh/replica-set';
+
+export interface PodOptions {
+  /**
+   * What recreates the pod once it is gone: a ReplicaSet, as for a Deployment's pods (the default, so a
+   * drain's default pod policy evicts it), or nothing (a bare pod, which drains refuse by default).
+   */
+  controller?: 'ReplicaSet' | 'none';
+  /** Annotations, finalizers, owner references. */
+  metadata?: Omit<V1ObjectMeta, 'name' | 'namespace' | 'labels'>;
+  volumes?: V1Volume[];
+}
 
 /** Polls a test expectation; product code waits with watches, tests may poll. */
 export async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
@@ -61,21 +77,77 @@ export class TestCluster {
     return name;
   }
 
-  /** A pod bound straight to a node, skipping the scheduler. */
-  async addPod(node: string, name: string, labels?: Record<string, string>) {
+  /**
+   * A pod bound straight to a node, skipping the scheduler. A ReplicaSet made for it adopts it, so the
+   * pod keeps its name and gets a real controller; the ReplicaSet's replacements wait at a scheduling
+   * gate, so a test decides alone which pods are on its nodes.
+   */
+  async addPod(node: string, name: string, labels: Record<string, string> = {}, { controller = 'ReplicaSet', metadata, volumes }: PodOptions = {}): Promise<V1Pod> {
+    const replicaSet = controller === 'ReplicaSet' ? uniqueName(name) : undefined;
+    const selector: Record<string, string> = replicaSet ? { [REPLICA_SET_LABEL]: replicaSet } : {};
     const pod: V1Pod = {
-      metadata: {
-        name,
-        namespace: this.namespace,
-        labels,
-      },
+      metadata: { ...metadata, name, namespace: this.namespace, labels: { ...labels, ...selector } },
       spec: {
         nodeName: node,
         tolerations: [{ operator: 'Exists' }],
         containers: [{ name: 'main', image: 'registry.invalid/sim:1' }],
+        volumes,
       },
     };
-    return this.kube.core.createNamespacedPod({ namespace: this.namespace, body: pod });
+    const created = await this.kube.core.createNamespacedPod({ namespace: this.namespace, body: pod });
+    if (!replicaSet) return created;
+    await this.kube.apps.createNamespacedReplicaSet({
+      namespace: this.namespace,
+      body: {
+        metadata: { name: replicaSet },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels: selector },
+            spec: {
+              schedulingGates: [{ name: 'test.cluster-ops.wcloud.sh/never' }],
+              containers: [{ name: 'main', image: 'registry.invalid/sim:1' }],
+            },
+          },
+        },
+      },
+    });
+    return eventually(async () => {
+      const adopted = await this.kube.core.readNamespacedPod({ name, namespace: this.namespace });
+      return adopted.metadata?.ownerReferences?.some((owner) => owner.controller && owner.name === replicaSet) && adopted;
+    }, `ReplicaSet ${replicaSet} adopting ${name}`);
+  }
+
+  /** A Job whose one pod runs on the node; KWOK completes it. Returns the finished pod's name. */
+  async addFinishedJob(node: string, name: string): Promise<string> {
+    await this.kube.batch.createNamespacedJob({
+      namespace: this.namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          template: {
+            spec: {
+              nodeName: node,
+              restartPolicy: 'Never',
+              tolerations: [{ operator: 'Exists' }],
+              containers: [{ name: 'main', image: 'registry.invalid/sim:1' }],
+            },
+          },
+        },
+      },
+    });
+    return eventually(async () => {
+      const pods = await this.kube.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `job-name=${name}` });
+      return pods.items.find((pod) => pod.status?.phase === 'Succeeded')?.metadata?.name;
+    }, `Job ${name}'s pod Succeeded`);
+  }
+
+  async waitForPodPhase(name: string, phase: string): Promise<V1Pod> {
+    return eventually(async () => {
+      const pod = await this.kube.core.readNamespacedPod({ name, namespace: this.namespace });
+      return pod.status?.phase === phase && pod;
+    }, `pod ${name} ${phase}`);
   }
 
   /** A real DaemonSet pinned to one node; the DaemonSet controller makes its pod, KWOK runs it. */

@@ -8,6 +8,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeClients } from '../../src/activities/kube/clients.js';
+import { DrainPodPolicyInput } from '../../src/schemas/drain-node.js';
 import { HookInput } from '../../src/schemas/rolling.js';
 import { NcclJobInput } from '../../src/schemas/nccl-job.js';
 import { testEnv } from '../helpers/env.js';
@@ -50,7 +51,7 @@ afterAll(() => cluster.close());
 
 const documents = () => parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string } });
 
-test('the base renders to the expected objects, in temporal-system but for the kube-system restart role, the NCCL jobs and the OIDC rotation bindings', () => {
+test('the base renders to the expected objects, in temporal-system but for the NCCL jobs and the OIDC rotation bindings', () => {
   expect(documents().map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort()).toEqual([
     'ClusterRole//cluster-ops',
     'ClusterRole//cluster-ops-oidc-rotation',
@@ -60,11 +61,9 @@ test('the base renders to the expected objects, in temporal-system but for the k
     'ExternalSecret/temporal-system/cluster-ops-oidc-rotation',
     'ExternalSecret/temporal-system/cluster-ops-temporal-client',
     'Namespace//nccl',
-    'Role/kube-system/cluster-ops-daemonset-restart',
     'Role/nccl/cluster-ops-nccl-jobs',
     'Role/temporal-system/cluster-ops-hooks',
     'Role/temporal-system/cluster-ops-rolling-lock',
-    'RoleBinding/kube-system/cluster-ops-daemonset-restart',
     'RoleBinding/nccl/cluster-ops-nccl-jobs',
     'RoleBinding/temporal-system/cluster-ops-hooks',
     'RoleBinding/temporal-system/cluster-ops-rolling-lock',
@@ -116,10 +115,21 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
 
   const node = await cluster.addNode();
   await cluster.addPod(node, 'app');
-  await cluster.addDaemonSet(node, 'agent');
+  const daemonPod = await cluster.addDaemonSet(node, 'agent');
+  const finishedPod = await cluster.addFinishedJob(node, 'done');
   await run(activities.cordonNode, { node, owner: 'rbac-test' });
-  expect((await run(activities.planNodeDrain, { node })).evict).toEqual([`${cluster.namespace}/app`]);
-  expect((await run(activities.drainPass, { node })).evicted).toEqual([`${cluster.namespace}/app`]);
+  // The drain reads the DaemonSet (only a live one's pod is skipped), evicts the app, deletes the finished pod.
+  const policy = DrainPodPolicyInput.parse({});
+  expect(await run(activities.planNodeDrain, { node, policy })).toMatchObject({
+    evict: [{ pod: `${cluster.namespace}/app` }],
+    delete: [{ pod: `${cluster.namespace}/${finishedPod}` }],
+    ignored: [{ pod: `${cluster.namespace}/${daemonPod}`, reason: 'DaemonSet' }],
+  });
+  expect(await run(activities.drainPass, { node, policy })).toMatchObject({
+    evicted: [`${cluster.namespace}/app`],
+    deleted: [`${cluster.namespace}/${finishedPod}`],
+    failed: [],
+  });
   await run(activities.waitForNode, { node, timeoutSeconds: 10, condition: { type: 'Ready', status: 'True' } });
   expect(await run(activities.uncordonNode, { node, owner: 'rbac-test' })).toMatchObject({ uncordoned: true });
   // Rolling operations: a hook Job in temporal-system, the node's identity, the Flux health gate.
@@ -150,21 +160,19 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   expect((await run(activities.cleanupJob, { ref: spec, timeoutSeconds: 60 })).deleted).toEqual(['Job/rbac-a1', 'Service/rbac-a1']);
   await expect(worker.batch.createNamespacedJob({ namespace: cluster.namespace, body: { metadata: { name: 'x' } } })).rejects.toMatchObject({ code: 403 });
 
-  await expect(worker.core.deleteNamespacedPod({ name: 'app', namespace: cluster.namespace })).rejects.toMatchObject({ code: 403 });
   await expect(worker.core.deleteNode({ name: node })).rejects.toMatchObject({ code: 403 });
   await expect(worker.core.listSecretForAllNamespaces()).rejects.toMatchObject({ code: 403 });
-  // Plain pod deletes (the SR-IOV plugin restart) are allowed in kube-system only.
-  const canDelete = async (namespace: string) =>
-    (await cluster.kube.config.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
-      body: { spec: { user: 'system:serviceaccount:temporal-system:cluster-ops', resourceAttributes: { namespace, verb: 'delete', resource: 'pods' } } },
-    })).status?.allowed;
-  expect(await canDelete('kube-system')).toBe(true);
-  expect(await canDelete(cluster.namespace)).toBe(false);
-  // OIDC rotation: Secrets, ExternalSecrets and consumer restarts only in the clients' namespaces.
   const can = async (namespace: string, verb: string, resource: string, group = '') =>
     (await cluster.kube.config.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
       body: { spec: { user: 'system:serviceaccount:temporal-system:cluster-ops', resourceAttributes: { namespace, verb, resource, group } } },
     })).status?.allowed;
+  // Pods: deleted one by one anywhere (finished pods, the SR-IOV plugin restart), never changed or created
+  // outside the NCCL namespace, never deleted wholesale.
+  expect(await can('kube-system', 'delete', 'pods')).toBe(true);
+  expect(await can(cluster.namespace, 'deletecollection', 'pods')).toBe(false);
+  expect(await can(cluster.namespace, 'patch', 'pods')).toBe(false);
+  expect(await can(cluster.namespace, 'create', 'pods')).toBe(false);
+  // OIDC rotation: Secrets, ExternalSecrets and consumer restarts only in the clients' namespaces.
   expect(await can('vmks', 'get', 'secrets')).toBe(true);
   expect(await can('vmks', 'patch', 'externalsecrets', 'external-secrets.io')).toBe(true);
   expect(await can('rabbitmq', 'patch', 'statefulsets', 'apps')).toBe(true);

@@ -1,9 +1,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Progress } from '../../src/schemas/progress.js';
 import { drainNode } from '../../src/workflows/drain-node.js';
 import type { DrainNodeResult } from '../../src/workflows/drain-node.js';
-import { TestCluster, uniqueName } from '../helpers/kube.js';
+import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
 
@@ -17,9 +18,11 @@ afterAll(async () => {
   await Promise.all([env?.teardown(), cluster?.close()]);
 });
 
-const run = (input: Parameters<typeof drainNode>[0]) =>
+/** Runs a drain to its end; `drive` acts on the running workflow first. */
+const run = (input: Parameters<typeof drainNode>[0], drive?: (handle: WorkflowHandle<typeof drainNode>) => Promise<void>) =>
   withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
     const handle = await env.client.workflow.start(drainNode, { taskQueue, workflowId: uniqueName('drain'), args: [input] });
+    await drive?.(handle);
     const outcome: { result?: DrainNodeResult; error?: unknown } = await handle
       .result()
       .then((result) => ({ result }), (error: unknown) => ({ error }));
@@ -44,7 +47,7 @@ test('dry run reports the plan and leaves the node alone', async () => {
   const node = await cluster.addNode();
   await cluster.addPod(node, 'dry-1');
   const { result } = await run({ node, dryRun: true });
-  expect(result).toMatchObject({ outcome: 'planned', plan: { evict: [`${cluster.namespace}/dry-1`] } });
+  expect(result).toMatchObject({ outcome: 'planned', plan: { evict: [{ pod: `${cluster.namespace}/dry-1`, reason: expect.stringMatching(/^ReplicaSet /) }] } });
   expect(await unschedulable(node)).toBe(false);
   expect(await cluster.podNames(node)).toEqual(['dry-1']);
 });
@@ -79,5 +82,42 @@ test('a PodDisruptionBudget that never allows eviction times the drain out; the 
   expect(await unschedulable(node)).toBe(true);
   expect(await cluster.podNames(node)).toEqual(['guarded']);
   expect(progress.phase).toBe('timed-out');
+  expect(progress.steps.find((s) => s.name === 'drain')?.phase).toBe('failed');
+});
+
+const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as { type?: string; message: string };
+
+test('a pod the policy refuses fails the drain before the cordon, naming the pod and the field to change', async () => {
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'bare', {}, { controller: 'none' });
+  const finished = await cluster.addFinishedJob(node, 'report');
+  const refused = await run({ node });
+  expect(failureOf(refused.error)).toMatchObject({
+    type: FailureType.DrainRefused,
+    message: expect.stringContaining(`nothing was changed. The pod policy keeps:\n${cluster.namespace}/bare: no controller recreates it; set unmanagedPods: 'evict' to evict it`),
+  });
+  expect(await unschedulable(node)).toBe(false);
+  expect(await cluster.podNames(node)).toEqual(['bare', finished].sort());
+  expect(refused.progress.phase).toBe('refused');
+  expect(refused.progress.steps.find((s) => s.name === 'plan')?.phase).toBe('failed');
+
+  const { result } = await run({ node, unmanagedPods: 'evict' });
+  expect(result).toMatchObject({ outcome: 'drained', lastPass: { drained: true } });
+  expect(await cluster.podNames(node)).toEqual([]);
+});
+
+test('a refused pod that turns up during the drain stops it; the node stays cordoned', async () => {
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'held', { app: 'held' });
+  await cluster.addBlockingPdb('held');
+  const { error, progress } = await run({ node }, async (handle) => {
+    await eventually(async () => (await handle.query<Progress>('progress')).steps.find((s) => s.name === 'drain')?.phase === 'running', 'first drain pass');
+    await cluster.addPod(node, 'late', {}, { volumes: [{ name: 'scratch', emptyDir: {} }] });
+  });
+  expect(failureOf(error)).toMatchObject({
+    type: FailureType.DrainRefused,
+    message: expect.stringContaining(`node left cordoned. The pod policy keeps:\n${cluster.namespace}/late: emptyDir scratch loses its data; set emptyDirPods: 'evict'`),
+  });
+  expect(await unschedulable(node)).toBe(true);
   expect(progress.steps.find((s) => s.name === 'drain')?.phase).toBe('failed');
 });

@@ -70,11 +70,21 @@ export function nodeFacts(node: V1Node): NodeFacts {
 }
 
 export function podFacts(pod: V1Pod): PodFacts {
+  const controller = pod.metadata?.ownerReferences?.find((owner) => owner.controller === true);
   return {
     namespace: pod.metadata?.namespace ?? '',
     name: pod.metadata?.name ?? '',
-    ownerKinds: (pod.metadata?.ownerReferences ?? []).map((owner) => owner.kind),
+    labels: { ...(pod.metadata?.labels ?? {}) },
+    controller: controller && {
+      // apiVersion is "group/version", or just "v1" for the core group.
+      group: controller.apiVersion.includes('/') ? controller.apiVersion.split('/')[0]! : '',
+      kind: controller.kind,
+      name: controller.name,
+      uid: controller.uid,
+    },
     mirror: pod.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined,
     deleting: pod.metadata?.deletionTimestamp !== undefined,
+    phase: pod.status?.phase ?? '',
+    emptyDirVolumes: (pod.spec?.volumes ?? []).filter((volume) => volume.emptyDir).map((volume) => volume.name),
   };
 }

@@ -1,48 +1,83 @@
 import { heartbeat } from '@temporalio/activity';
-import { planDrain, podKey, summarizePass } from '../../domain/drain.js';
-import type { DrainPassResult, DrainPlan, EvictionOutcome } from '../../domain/drain.js';
+import { daemonSetControllers, planDrain, podKey, summarizePass } from '../../domain/drain.js';
+import type { DrainPassResult, DrainPlan, DrainPodPolicy, PodOutcome } from '../../domain/drain.js';
 import { apiMessage, isApiStatus, podFacts } from './clients.js';
 import type { KubeClients } from './clients.js';
 import { readNodeOrGone } from './nodes.js';
 
-export interface DrainPassInput {
+export interface PlanNodeDrainInput {
   node: string;
+  policy: DrainPodPolicy;
+}
+
+export interface DrainPassInput extends PlanNodeDrainInput {
   gracePeriodSeconds?: number;
 }
 
-export function createDrainActivities({ core }: KubeClients) {
-  async function podsOn(node: string) {
-    const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
-    return pods.items;
+export function createDrainActivities({ core, apps }: KubeClients) {
+  /** The node's pods sorted by the policy, and each pod's UID (a finished pod is deleted only as it was read). */
+  async function planFor({ node, policy }: PlanNodeDrainInput) {
+    const { items } = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+    const pods = items.map(podFacts);
+    const liveDaemonSets = await liveDaemonSetUids(daemonSetControllers(pods));
+    const uids = new Map(items.map((pod, i) => [podKey(pods[i]!), pod.metadata?.uid ?? '']));
+    return { plan: planDrain({ pods, policy, liveDaemonSets }), uids };
+  }
+
+  /**
+   * Reads each DaemonSet once: only pods of one that exists come straight back on a cordoned node. One
+   * being deleted counts as gone: its controller no longer makes pods, and the garbage collector removes
+   * or orphans the ones it has.
+   */
+  async function liveDaemonSetUids(daemonSets: { namespace: string; name: string }[]): Promise<Set<string>> {
+    const found = await Promise.all(
+      daemonSets.map(({ namespace, name }) =>
+        apps.readNamespacedDaemonSet({ namespace, name }).then(
+          (daemonSet) => (daemonSet.metadata?.deletionTimestamp ? undefined : daemonSet.metadata?.uid),
+          (error: unknown) => {
+            if (isApiStatus(error, 404)) return undefined;
+            throw error;
+          },
+        ),
+      ),
+    );
+    return new Set(found.filter((uid) => uid !== undefined));
   }
 
   return {
-    /** What a drain of this node would do now; reads only. */
-    async planNodeDrain({ node }: { node: string }): Promise<DrainPlan> {
-      return planDrain((await podsOn(node)).map(podFacts));
+    /** What a drain of this node would do now, pod by pod and why; reads only. */
+    async planNodeDrain(input: PlanNodeDrainInput): Promise<DrainPlan> {
+      return (await planFor(input)).plan;
     },
 
     /**
-     * One bounded drain pass through the Eviction API, after Cluster API's drain: evict every pod that
-     * may go, record what a PodDisruptionBudget refused (HTTP 429) or what failed, and return. The
-     * workflow repeats passes with durable sleeps until the node is drained or its deadline passes.
+     * One bounded drain pass, after kubectl's and Cluster API's drain: delete finished pods, evict every
+     * pod that may go through the Eviction API, record what a PodDisruptionBudget refused (HTTP 429) or
+     * what failed, and return. While the policy refuses any pod the pass removes nothing, as kubectl does:
+     * a drain that cannot finish should not disrupt the rest. The workflow repeats passes with durable
+     * sleeps until the node is drained or its deadline passes.
      */
-    async drainPass({ node, gracePeriodSeconds }: DrainPassInput): Promise<DrainPassResult> {
+    async drainPass({ node, policy, gracePeriodSeconds }: DrainPassInput): Promise<DrainPassResult> {
       // A deleted node has no pods left to list, which would look like a finished drain.
       await readNodeOrGone(core, node);
-      const pods = (await podsOn(node)).map(podFacts);
-      const plan = planDrain(pods);
-      const outcomes: EvictionOutcome[] = [];
-      for (const pod of pods.filter((p) => plan.evict.includes(podKey(p)))) {
-        heartbeat({ evicting: podKey(pod) });
-        outcomes.push(await evict(pod.namespace, pod.name, gracePeriodSeconds));
+      const { plan, uids } = await planFor({ node, policy });
+      const outcomes: PodOutcome[] = [];
+      if (plan.refused.length === 0) {
+        for (const { pod } of plan.delete) {
+          heartbeat({ deleting: pod });
+          outcomes.push(await deleteFinished(pod, uids.get(pod)!));
+        }
+        for (const { pod } of plan.evict) {
+          heartbeat({ evicting: pod });
+          outcomes.push(await evict(pod, gracePeriodSeconds));
+        }
       }
       return summarizePass(node, plan, outcomes);
     },
   };
 
-  async function evict(namespace: string, name: string, gracePeriodSeconds?: number): Promise<EvictionOutcome> {
-    const pod = `${namespace}/${name}`;
+  async function evict(pod: string, gracePeriodSeconds?: number): Promise<PodOutcome> {
+    const [namespace, name] = pod.split('/') as [string, string];
     try {
       await core.createNamespacedPodEviction({
         name,
@@ -58,6 +93,22 @@ export function createDrainActivities({ core }: KubeClients) {
     } catch (error) {
       if (isApiStatus(error, 404)) return { pod, outcome: 'evicted' };
       if (isApiStatus(error, 429)) return { pod, outcome: 'blocked', reason: apiMessage(error) };
+      return { pod, outcome: 'failed', message: apiMessage(error) };
+    }
+  }
+
+  /**
+   * A finished pod has nothing left to disrupt, so a plain delete (no PodDisruptionBudget applies). The
+   * UID precondition deletes only the pod that was read finished, never a new one of the same name.
+   */
+  async function deleteFinished(pod: string, uid: string): Promise<PodOutcome> {
+    const [namespace, name] = pod.split('/') as [string, string];
+    try {
+      await core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid } } });
+      return { pod, outcome: 'deleted' };
+    } catch (error) {
+      // Gone (404), or replaced by a pod of the same name (409, precondition failed): the one we read is gone.
+      if (isApiStatus(error, 404) || isApiStatus(error, 409)) return { pod, outcome: 'deleted' };
       return { pod, outcome: 'failed', message: apiMessage(error) };
     }
   }

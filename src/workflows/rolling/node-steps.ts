@@ -1,5 +1,6 @@
 import { ApplicationFailure, executeChild, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
+import type { DrainPodPolicy } from '../../domain/drain.js';
 import type { CordonState, NodeIdentity } from '../../domain/node.js';
 import { failureTypeIn, FailureType, NODE_LOST_TYPES, rootMessage } from '../../failures.js';
 import type { HookPoint, RollingPolicy } from '../../schemas/rolling.js';
@@ -101,16 +102,16 @@ export class NodeSteps {
     }, (hookRun) => `Job ${hookRun.job} succeeded`);
   }
 
-  async drain(timeoutSeconds: number): Promise<DrainNodeResult> {
+  async drain(timeoutSeconds: number, drainPods: DrainPodPolicy): Promise<DrainNodeResult> {
     this.drained = await this.run('drain', FailureType.DrainFailed, async () => {
       await this.sameNode();
       const drained = await executeChild<typeof drainNode>('drainNode', {
         workflowId: `${workflowInfo().workflowId}/drain`,
-        args: [{ node: this.node, owner: this.owner, timeoutSeconds }],
+        args: [{ node: this.node, owner: this.owner, timeoutSeconds, ...drainPods }],
       });
       await this.sameNode();
       return drained;
-    }, (d) => `${d.lastPass?.evicted.length ?? 0} evicted in the last pass${d.cordonedBefore ? `; was already cordoned by ${d.cordonedBefore}` : ''}`);
+    }, (d) => `${d.lastPass?.evicted.length ?? 0} evicted, ${d.lastPass?.deleted.length ?? 0} finished deleted in the last pass${d.cordonedBefore ? `; was already cordoned by ${d.cordonedBefore}` : ''}`);
     return this.drained;
   }
 
