@@ -41,7 +41,8 @@ type Listed = Parameters<typeof toKustomization>[0] & {
   metadata: { name: string; generation?: number };
   status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
 };
-const isReady = (k: Listed) => k.status?.observedGeneration === k.metadata.generation && k.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const isReady = (k: Listed) =>
+  k.status?.observedGeneration === k.metadata.generation && k.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 interface Trial {
   wallMs: number;
@@ -147,7 +148,13 @@ async function main() {
       let run = 0;
       const workflow = await trial('workflow', infra, spec, async (kube) => {
         const taskQueue = `bench-${++run}-${Date.now()}`;
-        const worker = await createWorker({ connection, namespace: 'default', taskQueue, deps: { kube }, workflowBundlePath: join(repoRoot(), 'dist/workflow-bundle.js') });
+        const worker = await createWorker({
+          connection,
+          namespace: 'default',
+          taskQueue,
+          deps: { kube },
+          workflowBundlePath: join(repoRoot(), 'dist/workflow-bundle.js'),
+        });
         const result = (await worker.runUntil(
           client.workflow.execute('bootstrapCluster', { taskQueue, workflowId: taskQueue, args: [{ namespace: NAMESPACE, parallelism: PARALLELISM }] }),
         )) as BootstrapClusterResult;
@@ -159,7 +166,9 @@ async function main() {
       const fluxOverWorkflow = fluxAlone.wallMs / workflow.wallMs;
       const workflowOverScript = workflow.wallMs / script.wallMs;
       console.log(`(a)/(b) = ${fluxOverWorkflow.toFixed(2)} (goal ≥ ${goal})   (b)/(c) = ${workflowOverScript.toFixed(2)} (goal ≤ 1.5)`);
-      summary.push(`| ${label} | ${fluxAlone.wallMs} | ${workflow.wallMs} | ${script.wallMs} | ${fluxOverWorkflow.toFixed(2)} | ${workflowOverScript.toFixed(2)} |`);
+      summary.push(
+        `| ${label} | ${fluxAlone.wallMs} | ${workflow.wallMs} | ${script.wallMs} | ${fluxOverWorkflow.toFixed(2)} | ${workflowOverScript.toFixed(2)} |`,
+      );
     }
     console.log('\n| configuration | (a) ms | (b) ms | (c) ms | (a)/(b) | (b)/(c) |\n|---|---|---|---|---|---|');
     for (const line of summary) console.log(line);

@@ -73,7 +73,9 @@ export const FLUX_REPO_CLUSTER = 'lab';
 export async function createFluxRepo(bareRepo: string, namespace: string, spec: FluxRepoSpec, layers: Record<string, string> = {}): Promise<string> {
   await simpleGit().init(true, [bareRepo, `--initial-branch=${GITOPS_BRANCH}`]);
   const files = Object.fromEntries(spec.graph.map(({ name }) => [layerPath(name), layers[name] ?? layerManifest(name, namespace, spec)]));
-  files[`clusters/${FLUX_REPO_CLUSTER}/kustomizations.yaml`] = kustomizationObjects(namespace, spec).map((k) => stringify(k)).join('---\n');
+  files[`clusters/${FLUX_REPO_CLUSTER}/kustomizations.yaml`] = kustomizationObjects(namespace, spec)
+    .map((k) => stringify(k))
+    .join('---\n');
   return commitFiles(bareRepo, files, 'Synthetic Flux graph');
 }
 

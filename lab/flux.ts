@@ -38,21 +38,33 @@ export async function startFluxControllers(
   // The controllers take no --kubeconfig flag; RUNTIME_NAMESPACE is where they would put their events.
   const env = { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: 'flux-system' };
   const common = ['--log-level=info', '--log-encoding=json', '--watch-all-namespaces=true'];
-  const sourceController = launch(dir, 'source-controller', infra.fluxSourceController, [
-    ...common,
-    `--storage-path=${join(dir, 'artifacts')}`,
-    `--storage-addr=127.0.0.1:${storagePort}`,
-    `--storage-adv-addr=127.0.0.1:${storagePort}`,
-    `--metrics-addr=127.0.0.1:${sourceMetrics}`,
-    `--health-addr=127.0.0.1:${sourceHealth}`,
-  ], env);
-  const kustomizeController = launch(dir, 'kustomize-controller', infra.fluxKustomizeController, [
-    ...common,
-    `--requeue-dependency=${options.requeueDependency ?? FLUX_REQUEUE_DEPENDENCY}`,
-    `--concurrent=${options.concurrent ?? 4}`,
-    `--metrics-addr=127.0.0.1:${kustomizeMetrics}`,
-    `--health-addr=127.0.0.1:${kustomizeHealth}`,
-  ], env);
+  const sourceController = launch(
+    dir,
+    'source-controller',
+    infra.fluxSourceController,
+    [
+      ...common,
+      `--storage-path=${join(dir, 'artifacts')}`,
+      `--storage-addr=127.0.0.1:${storagePort}`,
+      `--storage-adv-addr=127.0.0.1:${storagePort}`,
+      `--metrics-addr=127.0.0.1:${sourceMetrics}`,
+      `--health-addr=127.0.0.1:${sourceHealth}`,
+    ],
+    env,
+  );
+  const kustomizeController = launch(
+    dir,
+    'kustomize-controller',
+    infra.fluxKustomizeController,
+    [
+      ...common,
+      `--requeue-dependency=${options.requeueDependency ?? FLUX_REQUEUE_DEPENDENCY}`,
+      `--concurrent=${options.concurrent ?? 4}`,
+      `--metrics-addr=127.0.0.1:${kustomizeMetrics}`,
+      `--health-addr=127.0.0.1:${kustomizeHealth}`,
+    ],
+    env,
+  );
   const stop = async () => {
     await Promise.all([kustomizeController.stop(), sourceController.stop()]);
   };

@@ -80,9 +80,7 @@ export function gitRepositoryObject(namespace: string, url: string): KubernetesO
 /** What `flux bootstrap` would create: the flux-system GitRepository and the cluster's Kustomizations. */
 export function fluxBootstrapObjects(url: string, placement: GitOpsPlacement = {}): KubernetesObject[] {
   const clusterDir = join(GITOPS_SEED(), 'clusters', 'willingham-k8s');
-  const kustomizations = readdirSync(clusterDir).flatMap((file) =>
-    parseObjects(place(readFileSync(join(clusterDir, file), 'utf8'), placement)),
-  );
+  const kustomizations = readdirSync(clusterDir).flatMap((file) => parseObjects(place(readFileSync(join(clusterDir, file), 'utf8'), placement)));
   return [gitRepositoryObject(fluxNamespace(placement), url), ...kustomizations];
 }
 

@@ -63,11 +63,7 @@ export async function startKeycloak(dir: string, infra: InfraPaths, options: { p
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  const ready = waitReady(
-    server,
-    async () => (await fetch(`${url}/realms/${LAB_REALM}/.well-known/openid-configuration`)).ok,
-    READY_TIMEOUT_MS,
-  );
+  const ready = waitReady(server, async () => (await fetch(`${url}/realms/${LAB_REALM}/.well-known/openid-configuration`)).ok, READY_TIMEOUT_MS);
   return { url, admin, logFile: server.logFile, ready, stop: () => server.stop() };
 }
 

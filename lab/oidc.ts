@@ -156,7 +156,12 @@ export async function startLabOidc(kube: KubeClients, clientsFile: string, initi
   const projectIds = new Set(input.clients.map((c) => c.infisical.projectId));
   const environments = new Set(input.clients.map((c) => c.infisical.environment));
   if (projectIds.size !== 1 || environments.size !== 1) throw new Error(`${clientsFile}: the lab serves one Infisical project and environment`);
-  await provisionInfisicalStore(kube, infisical, { name: store, projectId: [...projectIds][0]!, environment: [...environments][0]!, credentialsNamespace: 'external-secrets' });
+  await provisionInfisicalStore(kube, infisical, {
+    name: store,
+    projectId: [...projectIds][0]!,
+    environment: [...environments][0]!,
+    credentialsNamespace: 'external-secrets',
+  });
   for (const client of input.clients) await provisionOidcClient(kube, infisical, client, { store, initialSecret: initialSecret(client.clientId) });
   return {
     infisical,

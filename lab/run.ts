@@ -40,7 +40,9 @@ async function main() {
   ]);
   // Keycloak needs a minute to start: awaited only by whoever uses it. Launched once the other servers hold
   // their ports, so the free port it picks for its management interface cannot be one of theirs.
-  const keycloak = keycloakAvailable(infra) ? await startKeycloak(join(dir, 'keycloak'), infra, { port: Number(process.env.LAB_KEYCLOAK_PORT ?? 8180) }) : undefined;
+  const keycloak = keycloakAvailable(infra)
+    ? await startKeycloak(join(dir, 'keycloak'), infra, { port: Number(process.env.LAB_KEYCLOAK_PORT ?? 8180) })
+    : undefined;
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   for (const node of WILLINGHAM_NODES) await ensureNode(kube.core, node);
   await installCrds(kube.config, infra.crds);
@@ -80,7 +82,12 @@ async function main() {
     INFISICAL_CLIENT_ID: oidc.infisical.identity.clientId,
     INFISICAL_CLIENT_SECRET: oidc.infisical.identity.clientSecret,
     ...(keycloak
-      ? { KEYCLOAK_URL: keycloak.url, KEYCLOAK_REALM: LAB_REALM, KEYCLOAK_ADMIN_USERNAME: keycloak.admin.username, KEYCLOAK_ADMIN_PASSWORD: keycloak.admin.password }
+      ? {
+          KEYCLOAK_URL: keycloak.url,
+          KEYCLOAK_REALM: LAB_REALM,
+          KEYCLOAK_ADMIN_USERNAME: keycloak.admin.username,
+          KEYCLOAK_ADMIN_PASSWORD: keycloak.admin.password,
+        }
       : {}),
   });
 

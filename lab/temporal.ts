@@ -26,8 +26,16 @@ export async function startTemporalDevServer(
   const uiPort = options.uiPort ?? (await freePort());
   const address = `127.0.0.1:${port}`;
   const args = [
-    'server', 'start-dev', '--db-filename', join(dir, 'temporal.db'), '--ip', '127.0.0.1', '--port', String(port),
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--db-filename',
+    join(dir, 'temporal.db'),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--log-level',
+    'warn',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
   ];

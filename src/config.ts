@@ -22,9 +22,15 @@ const temporalFields = {
     .refine((key) => Buffer.from(key, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)')
     .optional(),
   /** Names the key in each payload's metadata, so an old key can still decode after a key change. */
-  CODEC_KEY_ID: z.string().regex(/^[\w.-]+$/).default('default'),
+  CODEC_KEY_ID: z
+    .string()
+    .regex(/^[\w.-]+$/)
+    .default('default'),
   /** Retired keys kept for decoding: id=base64key,id2=base64key. */
-  CODEC_PREVIOUS_KEYS: z.string().regex(/^([\w.-]+=[A-Za-z0-9+/=]+)(,[\w.-]+=[A-Za-z0-9+/=]+)*$/, 'must be id=base64key[,id=base64key]').optional(),
+  CODEC_PREVIOUS_KEYS: z
+    .string()
+    .regex(/^([\w.-]+=[A-Za-z0-9+/=]+)(,[\w.-]+=[A-Za-z0-9+/=]+)*$/, 'must be id=base64key[,id=base64key]')
+    .optional(),
 };
 
 function requireCertAndKeyTogether(env: { TEMPORAL_TLS_CERT?: string; TEMPORAL_TLS_KEY?: string }, ctx: z.RefinementCtx) {
@@ -67,7 +73,10 @@ export const WorkerEnv = z
     GIT_AUTHOR_EMAIL: z.string().email().default('cluster-ops@wcloud.sh'),
     ...kubectlField,
     /** owner/name of the GitOps repository on GitHub, for pull requests. */
-    GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional(),
+    GITHUB_REPOSITORY: z
+      .string()
+      .regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name')
+      .optional(),
     GITHUB_TOKEN: z.string().min(1).optional(),
     GITHUB_API_URL: z.string().url().default('https://api.github.com'),
     /** VictoriaMetrics (vmsingle) base URL for NCCL results, e.g. http://vmsingle-vm.observability.svc:8429. */
@@ -91,7 +100,15 @@ export const WorkerEnv = z
     /** Bearer token the codec server requires; unset: no authentication (only on a trusted network). */
     CODEC_SERVER_TOKEN: z.string().min(16).optional(),
     /** Comma-separated origins (the Temporal UI) allowed to call the codec server from a browser. */
-    CODEC_CORS_ORIGINS: z.string().default('').transform((origins) => origins.split(',').map((o) => o.trim()).filter(Boolean)),
+    CODEC_CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((origins) =>
+        origins
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
   })
   .check(
     z.superRefine(requireCertAndKeyTogether, always),
@@ -111,7 +128,11 @@ export const WorkerEnv = z
     }, always),
     z.superRefine((env, ctx) => {
       if (env.KEYCLOAK_URL && !env.KEYCLOAK_ADMIN_CLIENT_SECRET && !(env.KEYCLOAK_ADMIN_USERNAME && env.KEYCLOAK_ADMIN_PASSWORD)) {
-        ctx.addIssue({ code: 'custom', path: ['KEYCLOAK_ADMIN_CLIENT_SECRET'], message: 'KEYCLOAK_URL needs KEYCLOAK_ADMIN_CLIENT_SECRET, or KEYCLOAK_ADMIN_USERNAME and KEYCLOAK_ADMIN_PASSWORD' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['KEYCLOAK_ADMIN_CLIENT_SECRET'],
+          message: 'KEYCLOAK_URL needs KEYCLOAK_ADMIN_CLIENT_SECRET, or KEYCLOAK_ADMIN_USERNAME and KEYCLOAK_ADMIN_PASSWORD',
+        });
       }
       if (Boolean(env.INFISICAL_CLIENT_ID) !== Boolean(env.INFISICAL_CLIENT_SECRET)) {
         const missing = env.INFISICAL_CLIENT_ID ? 'INFISICAL_CLIENT_SECRET' : 'INFISICAL_CLIENT_ID';

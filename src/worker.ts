@@ -35,9 +35,7 @@ export async function createWorker({ connection, namespace, taskQueue, deps, wor
     namespace,
     taskQueue,
     activities: createActivities(deps),
-    ...(workflowBundlePath
-      ? { workflowBundle: { codePath: workflowBundlePath } }
-      : { workflowsPath: workflowsPath(), bundlerOptions: bundleOptions }),
+    ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: workflowsPath(), bundlerOptions: bundleOptions }),
     shutdownGraceTime: '30 seconds',
   });
 }

@@ -64,7 +64,10 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
 
   let mergeQueue = Promise.resolve('');
   const merge = (number: number) => {
-    mergeQueue = mergeQueue.then(() => mergeInRepo(number), () => mergeInRepo(number));
+    mergeQueue = mergeQueue.then(
+      () => mergeInRepo(number),
+      () => mergeInRepo(number),
+    );
     return mergeQueue;
   };
   async function mergeInRepo(number: number): Promise<string> {
@@ -107,10 +110,12 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
       const state = url.searchParams.get('state') ?? 'open';
       const head = url.searchParams.get('head');
       const base = url.searchParams.get('base');
-      const found = pulls.filter(
-        (p) => (state === 'all' || p.state === state) && (!head || `${owner}:${p.head}` === head) && (!base || p.base === base),
+      const found = pulls.filter((p) => (state === 'all' || p.state === state) && (!head || `${owner}:${p.head}` === head) && (!base || p.base === base));
+      return send(
+        res,
+        200,
+        found.map((p) => view(p, baseUrl)),
       );
-      return send(res, 200, found.map((p) => view(p, baseUrl)));
     }
     if (url.pathname === prefix && req.method === 'POST') {
       const { title, head, base } = body as { title?: string; head?: string; base?: string };
@@ -121,8 +126,14 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
       const headSha = await simpleGit().listRemote([options.bareRepo, `refs/heads/${head}`]);
       if (!headSha.trim()) throw new HttpError(422, `Validation Failed: head ${head} does not exist`);
       const pull: FakePull = {
-        number: pulls.length + 1, title, body: (body as { body?: string }).body ?? null, head, base,
-        state: 'open', merged: false, merge_commit_sha: null,
+        number: pulls.length + 1,
+        title,
+        body: (body as { body?: string }).body ?? null,
+        head,
+        base,
+        state: 'open',
+        merged: false,
+        merge_commit_sha: null,
       };
       pulls.push(pull);
       if (options.autoMerge) await merge(pull.number);

@@ -120,9 +120,7 @@ export async function startFakeInfisical(options: { port?: number; identity?: Fa
   };
 
   const approvalFor = (where: { projectId: string; environment: string; secretPath: string }, key: string, op: string) => {
-    const policy = approvals.find(
-      (p) => p.projectId === where.projectId && p.environment === where.environment && underPath(where.secretPath, p.secretPath),
-    );
+    const policy = approvals.find((p) => p.projectId === where.projectId && p.environment === where.environment && underPath(where.secretPath, p.secretPath));
     if (!policy) return undefined;
     return {
       approval: {

@@ -26,9 +26,7 @@ export async function installInfra(): Promise<InfraPaths> {
     maxBuffer: 1 << 20,
     timeout: 60 * 60 * 1000,
   });
-  const vars = Object.fromEntries(
-    [...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
-  );
+  const vars = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
   const get = (name: string) => {
     const value = vars[name];
     if (!value) throw new Error(`install.sh did not report ${name}`);

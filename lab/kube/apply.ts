@@ -19,5 +19,9 @@ export async function applyObjects(config: KubeConfig, objects: KubernetesObject
 }
 
 export async function applyFiles(config: KubeConfig, files: string[], fieldManager = 'cluster-ops-lab'): Promise<void> {
-  await applyObjects(config, files.flatMap((file) => parseObjects(readFileSync(file, 'utf8'))), fieldManager);
+  await applyObjects(
+    config,
+    files.flatMap((file) => parseObjects(readFileSync(file, 'utf8'))),
+    fieldManager,
+  );
 }

@@ -52,9 +52,7 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
   killLeftovers(dir);
   const pki = await ensurePki(join(dir, 'pki'));
   const bin = (name: string) => join(infra.kubeBin, name);
-  const [etcdPort, etcdPeerPort, apiPort, controllerPort, schedulerPort, kwokPort] = await Promise.all(
-    Array.from({ length: 6 }, freePort),
-  );
+  const [etcdPort, etcdPeerPort, apiPort, controllerPort, schedulerPort, kwokPort] = await Promise.all(Array.from({ length: 6 }, freePort));
   const server = `https://127.0.0.1:${apiPort}`;
   const token = persistentToken(join(dir, 'admin-token'));
   writeFileSync(join(dir, 'tokens.csv'), `${token},cluster-ops-admin,cluster-ops-admin,"system:masters"\n`);
@@ -67,47 +65,73 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
   };
   try {
     const etcd = launch(dir, 'etcd', infra.etcd, [
-      '--name=lab', `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdPort}`, `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-      `--initial-cluster=lab=http://127.0.0.1:${etcdPeerPort}`, '--unsafe-no-fsync', '--log-level=warn',
+      '--name=lab',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-cluster=lab=http://127.0.0.1:${etcdPeerPort}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
     ]);
     processes.push(etcd);
     await waitReady(etcd, async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok);
 
     const apiserver = launch(dir, 'kube-apiserver', bin('kube-apiserver'), [
-      `--etcd-servers=http://127.0.0.1:${etcdPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`, `--cert-dir=${join(dir, 'pki')}`,
-      `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`, `--client-ca-file=${pki.caCert}`,
-      `--token-auth-file=${join(dir, 'tokens.csv')}`, '--authorization-mode=Node,RBAC',
-      `--service-account-key-file=${pki.serviceAccountPub}`, `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      '--service-account-issuer=https://kubernetes.default.svc', '--service-cluster-ip-range=10.96.0.0/12',
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'pki')}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=Node,RBAC',
+      `--service-account-key-file=${pki.serviceAccountPub}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      '--service-cluster-ip-range=10.96.0.0/12',
       // A loopback advertise address makes the default endpoint reconciler log errors every 10 s.
-      '--endpoint-reconciler-type=none', '--allow-privileged=true',
+      '--endpoint-reconciler-type=none',
+      '--allow-privileged=true',
     ]);
     processes.push(apiserver);
     await waitReady(apiserver, async () => (await httpsStatus(`${server}/readyz`, { ca: pki.caCert, token })) === 200);
 
     const controllerManager = launch(dir, 'kube-controller-manager', bin('kube-controller-manager'), [
-        `--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--controllers=*,bootstrapsigner,tokencleaner',
-        '--use-service-account-credentials', `--root-ca-file=${pki.caCert}`,
-        `--service-account-private-key-file=${pki.serviceAccountKey}`,
-        `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
-        // KWOK heartbeats about every 25 s, later when the machine is busy, and does not re-ready pods
-        // after a node flapped: a long grace keeps simulated nodes from going Unknown under load.
-        // Failures are simulated on purpose instead (lab/kube/nodes.ts setNodeNotReady).
-        '--node-monitor-period=2s', '--node-monitor-grace-period=300s',
-        `--secure-port=${controllerPort}`, '--bind-address=127.0.0.1',
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--controllers=*,bootstrapsigner,tokencleaner',
+      '--use-service-account-credentials',
+      `--root-ca-file=${pki.caCert}`,
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
+      `--cluster-signing-cert-file=${pki.caCert}`,
+      `--cluster-signing-key-file=${pki.caKey}`,
+      // KWOK heartbeats about every 25 s, later when the machine is busy, and does not re-ready pods
+      // after a node flapped: a long grace keeps simulated nodes from going Unknown under load.
+      // Failures are simulated on purpose instead (lab/kube/nodes.ts setNodeNotReady).
+      '--node-monitor-period=2s',
+      '--node-monitor-grace-period=300s',
+      `--secure-port=${controllerPort}`,
+      '--bind-address=127.0.0.1',
     ]);
     const scheduler = launch(dir, 'kube-scheduler', bin('kube-scheduler'), [
-      `--kubeconfig=${kubeconfig}`, '--leader-elect=false', `--secure-port=${schedulerPort}`, '--bind-address=127.0.0.1',
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      `--secure-port=${schedulerPort}`,
+      '--bind-address=127.0.0.1',
     ]);
     processes.push(controllerManager, scheduler);
     const stagesFile = join(dir, 'kwok-stages.yaml');
     writeFileSync(stagesFile, KWOK_STAGES.map((file) => labStage(file, readFileSync(join(infra.kwokStages, file), 'utf8'))).join('\n---\n'));
     const kwok = launch(dir, 'kwok', infra.kwok, [
-      `--kubeconfig=${kubeconfig}`, `--config=${stagesFile}`, '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', `--server-address=127.0.0.1:${kwokPort}`,
+      `--kubeconfig=${kubeconfig}`,
+      `--config=${stagesFile}`,
+      '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      `--server-address=127.0.0.1:${kwokPort}`,
     ]);
     processes.push(kwok);
     const healthy = (url: string) => async () => (await httpsStatus(url)) === 200;

@@ -7,7 +7,9 @@ import { applyFiles } from './apply.js';
 
 /** Applies the CRDs install.sh collected (Flux, External Secrets) and waits until they are served. */
 export async function installCrds(config: KubeConfig, crdDir: string): Promise<void> {
-  const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).map((f) => join(crdDir, f));
+  const files = readdirSync(crdDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(crdDir, f));
   await applyFiles(config, files);
   const api = config.makeApiClient(ApiextensionsV1Api);
   for (;;) {

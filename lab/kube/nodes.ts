@@ -100,10 +100,7 @@ export async function registerJoiningNode(core: CoreV1Api, node: SimulatedNode):
  * Pending pods; their DaemonSets recreate them and KWOK runs the new ones.
  */
 export async function startKubelet(core: CoreV1Api, name: string): Promise<void> {
-  await core.patchNode(
-    { name, body: { metadata: { annotations: KWOK_NODE_ANNOTATION } } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
+  await core.patchNode({ name, body: { metadata: { annotations: KWOK_NODE_ANNOTATION } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name},status.phase=Pending` });
   for (const pod of pods.items) {
     await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 });

@@ -28,12 +28,26 @@ export async function ensurePki(dir: string): Promise<Pki> {
   };
   if (existsSync(pki.serviceAccountPub)) return pki;
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=cluster-ops-lab-ca',
-    '-keyout', pki.caKey, '-out', pki.caCert);
+  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=cluster-ops-lab-ca', '-keyout', pki.caKey, '-out', pki.caCert);
   writeFileSync(p('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n');
   await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver', '-keyout', pki.servingKey, '-out', p('apiserver.csr'));
-  await openssl('x509', '-req', '-in', p('apiserver.csr'), '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial',
-    '-days', '3650', '-extfile', p('san.ext'), '-out', pki.servingCert);
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    p('apiserver.csr'),
+    '-CA',
+    pki.caCert,
+    '-CAkey',
+    pki.caKey,
+    '-CAcreateserial',
+    '-days',
+    '3650',
+    '-extfile',
+    p('san.ext'),
+    '-out',
+    pki.servingCert,
+  );
   await openssl('genrsa', '-out', pki.serviceAccountKey, '2048');
   await openssl('rsa', '-in', pki.serviceAccountKey, '-pubout', '-out', pki.serviceAccountPub);
   return pki;

@@ -68,10 +68,16 @@ export function startSimulatedExternalSecrets(config: KubeConfig): SimulatedExte
   const fetchData = async (es: Watched) => {
     const ref = es.spec?.secretStoreRef;
     if (ref?.kind !== 'ClusterSecretStore') throw new Error('the simulator serves ClusterSecretStores only');
-    const store = (await custom.getClusterCustomObject({ group: ESO_GROUP, version: ESO_VERSION, plural: 'clustersecretstores', name: ref.name })) as InfisicalStore;
+    const store = (await custom.getClusterCustomObject({
+      group: ESO_GROUP,
+      version: ESO_VERSION,
+      plural: 'clustersecretstores',
+      name: ref.name,
+    })) as InfisicalStore;
     const provider = store.spec?.provider?.infisical;
     const credentials = provider?.auth?.universalAuthCredentials;
-    if (!provider?.hostAPI || !credentials || !provider.secretsScope) throw new Error(`ClusterSecretStore ${ref.name} is not an Infisical universal-auth store`);
+    if (!provider?.hostAPI || !credentials || !provider.secretsScope)
+      throw new Error(`ClusterSecretStore ${ref.name} is not an Infisical universal-auth store`);
     const sdk = await new InfisicalSDK({ siteUrl: provider.hostAPI }).auth().universalAuth.login({
       clientId: await secretValue(credentials.clientId, 'external-secrets'),
       clientSecret: await secretValue(credentials.clientSecret, 'external-secrets'),
@@ -84,7 +90,7 @@ export function startSimulatedExternalSecrets(config: KubeConfig): SimulatedExte
       const secret = await sdk.secrets().getSecret({
         projectId: scope.projectSlug,
         environment: scope.environmentSlug,
-        secretPath: slash > 0 ? key.slice(0, slash) : scope.secretsPath ?? '/',
+        secretPath: slash > 0 ? key.slice(0, slash) : (scope.secretsPath ?? '/'),
         secretName: slash >= 0 ? key.slice(slash + 1) : key,
         expandSecretReferences: false,
       });
@@ -96,7 +102,9 @@ export function startSimulatedExternalSecrets(config: KubeConfig): SimulatedExte
   const writeTarget = async (es: Watched, data: Record<string, string>) => {
     const namespace = es.metadata!.namespace!;
     const name = es.spec?.target?.name ?? es.metadata!.name!;
-    const ownerReferences = [{ apiVersion: `${ESO_GROUP}/${ESO_VERSION}`, kind: 'ExternalSecret', name: es.metadata!.name!, uid: es.metadata!.uid!, controller: true }];
+    const ownerReferences = [
+      { apiVersion: `${ESO_GROUP}/${ESO_VERSION}`, kind: 'ExternalSecret', name: es.metadata!.name!, uid: es.metadata!.uid!, controller: true },
+    ];
     try {
       await core.createNamespacedSecret({ namespace, body: { metadata: { name, namespace, ownerReferences }, type: 'Opaque', data } });
     } catch (error) {
@@ -111,9 +119,7 @@ export function startSimulatedExternalSecrets(config: KubeConfig): SimulatedExte
       refreshTime: now,
       syncedResourceVersion: esoResourceVersion(es),
       binding: { name: es.spec?.target?.name ?? es.metadata!.name! },
-      conditions: [
-        { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'SecretSynced' : 'SecretSyncedError', message, lastTransitionTime: now },
-      ],
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'SecretSynced' : 'SecretSyncedError', message, lastTransitionTime: now }],
     };
     await custom.patchNamespacedCustomObjectStatus(
       { group: ESO_GROUP, version: ESO_VERSION, namespace: es.metadata!.namespace!, plural: EXTERNAL_SECRETS, name: es.metadata!.name!, body: { status } },

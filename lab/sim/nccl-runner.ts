@@ -130,7 +130,8 @@ export class SimulatedNcclRunner {
 
   private allRunning(pods: V1Pod[]): boolean {
     // One pod per node the job may use (its node affinity lists them).
-    const nodes = pods[0]?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]?.matchExpressions?.[0]?.values ?? [];
+    const nodes =
+      pods[0]?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]?.matchExpressions?.[0]?.values ?? [];
     return pods.length >= Math.max(nodes.length, 1) && pods.every((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
   }
 

@@ -33,15 +33,12 @@ export function startSimulatedSriovDevicePlugin(config: KubeConfig, options: { n
     const count = limit === undefined ? requested : String(Math.min(Number(requested), Number(limit)));
     if (advertised.get(node) === count) return;
     advertised.set(node, count);
-    await core.patchNodeStatus(
-      { name: node, body: { status: { capacity: { [SRIOV_RESOURCE]: count }, allocatable: { [SRIOV_RESOURCE]: count } } } },
-      mergePatch,
-    ).catch(() => advertised.delete(node));
+    await core
+      .patchNodeStatus({ name: node, body: { status: { capacity: { [SRIOV_RESOURCE]: count }, allocatable: { [SRIOV_RESOURCE]: count } } } }, mergePatch)
+      .catch(() => advertised.delete(node));
   };
-  const numVfsOf = (pod: V1Pod) =>
-    pod.spec?.initContainers?.find((c) => c.name === SRIOV_INIT_CONTAINER)?.env?.find((e) => e.name === 'NUM_VFS')?.value ?? '0';
-  const isServing = (pod: V1Pod) =>
-    !pod.metadata?.deletionTimestamp && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  const numVfsOf = (pod: V1Pod) => pod.spec?.initContainers?.find((c) => c.name === SRIOV_INIT_CONTAINER)?.env?.find((e) => e.name === 'NUM_VFS')?.value ?? '0';
+  const isServing = (pod: V1Pod) => !pod.metadata?.deletionTimestamp && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
   // The node's count follows the DaemonSet pod serving there now, whatever order events for the old and
   // the new pod arrive in: a Ready, not-terminating pod advertises its NUM_VFS; none advertises 0.
   const refresh = (pod: V1Pod) => {

@@ -47,13 +47,7 @@ export function validateStart(workflow: string, rawInput: unknown) {
   return { workflow, input: parsed.data, defaultId: entry.workflowId(parsed.data) };
 }
 
-export async function startWorkflow(
-  client: Client,
-  taskQueue: string,
-  workflow: string,
-  rawInput: unknown,
-  workflowId?: string,
-) {
+export async function startWorkflow(client: Client, taskQueue: string, workflow: string, rawInput: unknown, workflowId?: string) {
   const valid = validateStart(workflow, rawInput);
   // The raw input goes into history, not the parsed one: the workflow applies the same defaults itself,
   // so a later change of default is visible in the run that used it.

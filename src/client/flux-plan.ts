@@ -44,7 +44,11 @@ export function planJson({ entry, graph, edges, criticalPath: path }: FluxPlan) 
   return { entry, levels: graph.levels, nodes: graph.nodes, edges, criticalPath: path, heldBack: graph.heldBack, warnings: graph.warnings };
 }
 
-const ENTRY_HOW: Record<FluxEntry['how'], string> = { given: 'given', default: 'default', discovered: 'discovered: the default clusters/<cluster> does not exist' };
+const ENTRY_HOW: Record<FluxEntry['how'], string> = {
+  given: 'given',
+  default: 'default',
+  discovered: 'discovered: the default clusters/<cluster> does not exist',
+};
 
 /** The plan as text: ids wrapped to `width` columns, continuation lines indented under the first id. */
 export function renderPlan({ entry, graph, criticalPath: path }: FluxPlan, width = 100): string {

@@ -46,7 +46,7 @@ export function planSchedules(path: string): PlannedSchedule[] {
     }
     let input: unknown;
     try {
-      input = entry.inputFile ? readData(resolve(dirname(path), entry.inputFile), 'input file') : entry.input ?? {};
+      input = entry.inputFile ? readData(resolve(dirname(path), entry.inputFile), 'input file') : (entry.input ?? {});
     } catch (error) {
       problems.push(`${entry.id}: ${(error as Error).message}`);
       continue;

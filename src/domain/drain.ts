@@ -124,7 +124,8 @@ function decide(pod: PodFacts, { policy, liveDaemonSets }: Omit<PlanDrainInput, 
   // What an eviction would lose for good, each with the policy that allows it.
   const losses: { policy: keyof DrainPodPolicy; loss: string }[] = [];
   if (!controller) losses.push({ policy: 'unmanagedPods', loss: 'no controller recreates it' });
-  else if (isDaemonSet(controller)) losses.push({ policy: 'unmanagedPods', loss: `its DaemonSet ${controller.name} is gone or being deleted, nothing recreates it` });
+  else if (isDaemonSet(controller))
+    losses.push({ policy: 'unmanagedPods', loss: `its DaemonSet ${controller.name} is gone or being deleted, nothing recreates it` });
   if (pod.emptyDirVolumes.length > 0) losses.push({ policy: 'emptyDirPods', loss: `emptyDir ${pod.emptyDirVolumes.join(', ')} loses its data` });
 
   const refused = losses.filter((l) => policy[l.policy] === 'refuse');
@@ -145,9 +146,7 @@ export function planDrain(input: PlanDrainInput): DrainPlan {
 }
 
 export type PodOutcome =
-  | { pod: string; outcome: 'evicted' | 'deleted' }
-  | { pod: string; outcome: 'blocked'; reason: string }
-  | { pod: string; outcome: 'failed'; message: string };
+  { pod: string; outcome: 'evicted' | 'deleted' } | { pod: string; outcome: 'blocked'; reason: string } | { pod: string; outcome: 'failed'; message: string };
 
 export function summarizePass(node: string, plan: DrainPlan, outcomes: PodOutcome[]): DrainPassResult {
   const evicted: string[] = [];
@@ -159,9 +158,7 @@ export function summarizePass(node: string, plan: DrainPlan, outcomes: PodOutcom
     else if (result.outcome === 'failed') failures.set(result.message, [...(failures.get(result.message) ?? []), result.pod]);
     else (result.outcome === 'evicted' ? evicted : deleted).push(result.pod);
   }
-  const failed = [...failures.entries()]
-    .map(([message, pods]) => ({ message, pods }))
-    .sort((a, b) => byText(a.message, b.message));
+  const failed = [...failures.entries()].map(([message, pods]) => ({ message, pods })).sort((a, b) => byText(a.message, b.message));
   return {
     node,
     drained: plan.evict.length + plan.delete.length + plan.deleting.length + plan.refused.length === 0,

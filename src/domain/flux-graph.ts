@@ -106,7 +106,7 @@ export function buildGraph(nodes: Kustomization[], { strict = false }: { strict?
   if (cycle) throw new FluxGraphError(`dependency cycle (→ reads "waits for"): ${cycle.map((id) => located(byId.get(id)!)).join(' → ')}`);
 
   const heldBack = new Map<string, string>(unknown.map(({ node, dep }) => [node.id, `depends on unknown ${dep}`]));
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const node of sorted) {
       if (heldBack.has(node.id)) continue;

@@ -58,5 +58,4 @@ export function msUntilWindowOpens(now: number, window: MaintenanceWindow): numb
   throw new Error(`maintenance window ${describeWindow(window)} never opens`);
 }
 
-export const describeWindow = (window: MaintenanceWindow) =>
-  `${window.days.join(',')} ${window.start}-${window.end} ${window.timeZone}`;
+export const describeWindow = (window: MaintenanceWindow) => `${window.days.join(',')} ${window.start}-${window.end} ${window.timeZone}`;

@@ -25,7 +25,9 @@ export interface NodePlanInput {
 
 const hookLine = (point: string, hook: HookSummary | undefined) =>
   hook
-    ? [`hook ${point}: Job ${hook.job.metadata?.name ?? '(from template)'} in ${hook.namespace}${hook.onNode ? ' on the node' : ''}, timeout ${hook.timeoutSeconds}s; failure stops the run`]
+    ? [
+        `hook ${point}: Job ${hook.job.metadata?.name ?? '(from template)'} in ${hook.namespace}${hook.onNode ? ' on the node' : ''}, timeout ${hook.timeoutSeconds}s; failure stops the run`,
+      ]
     : [];
 
 export function planNodeSteps({ precheck, drainTimeoutSeconds, drainPods, ownSteps, hooks, gates, last }: NodePlanInput): string[] {

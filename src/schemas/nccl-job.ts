@@ -24,7 +24,10 @@ export const NcclBenchmarkSpec = z.strictObject({
   /** Check results (-c 1); wrong results then fail the run. */
   check: z.boolean().default(true),
   /** Where the image has the nccl-tests binaries. */
-  testsDir: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute path').default('/opt/nccl-tests/build'),
+  testsDir: z
+    .string()
+    .regex(/^\/[\w./-]*$/, 'must be an absolute path')
+    .default('/opt/nccl-tests/build'),
   /** Secret with `id_rsa` and `authorized_keys` mounted at /root/.ssh for mpirun over ssh between the pods. */
   sshSecret: kubeName.default('nccl-ssh'),
 });
@@ -34,10 +37,16 @@ export const NcclTrainingSpec = z.strictObject({
   command: z.array(z.string().min(1)).min(1),
   /** The PersistentVolumeClaim holding checkpoints (created ReadWriteMany if missing). */
   checkpointClaim: kubeName,
-  checkpointSize: z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'must be a quantity like 50Gi').default('50Gi'),
+  checkpointSize: z
+    .string()
+    .regex(/^\d+(Mi|Gi|Ti)$/, 'must be a quantity like 50Gi')
+    .default('50Gi'),
   storageClassName: kubeName.optional(),
   /** Where the claim is mounted; the script reads RESUME_FROM (newest checkpoint) and writes here. */
-  checkpointDir: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute path').default('/checkpoints'),
+  checkpointDir: z
+    .string()
+    .regex(/^\/[\w./-]*$/, 'must be an absolute path')
+    .default('/checkpoints'),
 });
 
 export const NcclJobInput = z
@@ -87,14 +96,17 @@ export const NcclJobInput = z
   })
   // Runs even when single fields failed, so one message lists every problem.
   .check(
-    z.superRefine((input, ctx) => {
-      if (input.kind === 'training' && !input.training) {
-        ctx.addIssue({ code: 'custom', path: ['training'], message: 'required when kind is training' });
-      }
-      if (Array.isArray(input.nodes) && new Set(input.nodes).size !== input.nodes.length) {
-        ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'must not repeat a node' });
-      }
-    }, { when: () => true }),
+    z.superRefine(
+      (input, ctx) => {
+        if (input.kind === 'training' && !input.training) {
+          ctx.addIssue({ code: 'custom', path: ['training'], message: 'required when kind is training' });
+        }
+        if (Array.isArray(input.nodes) && new Set(input.nodes).size !== input.nodes.length) {
+          ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'must not repeat a node' });
+        }
+      },
+      { when: () => true },
+    ),
   );
 export type NcclJobInput = z.input<typeof NcclJobInput>;
 export type NcclJobSpec = z.output<typeof NcclJobInput>;

@@ -24,8 +24,18 @@ export const BootstrapNodeInput = z.strictObject({
   node: z.string().min(1),
   inventoryPath: z.string().min(1).default('inventory/nodes.yaml'),
   /** How long to wait for the node to register and turn Ready. */
-  readyTimeoutSeconds: z.number().int().positive().max(24 * 3600).default(1800),
+  readyTimeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600)
+    .default(1800),
   /** Per agent DaemonSet, and for the allocatable check. */
-  agentTimeoutSeconds: z.number().int().positive().max(24 * 3600).default(600),
+  agentTimeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600)
+    .default(600),
 });
 export type BootstrapNodeInput = z.input<typeof BootstrapNodeInput>;

@@ -15,7 +15,10 @@ const timeZone = z.string().refine((zone) => {
 
 export const MaintenanceWindowInput = z
   .strictObject({
-    days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]),
+    days: z
+      .array(z.enum(WEEKDAYS))
+      .min(1)
+      .default([...WEEKDAYS]),
     start: hhmm,
     end: hhmm,
     timeZone: timeZone.default('UTC'),
@@ -32,7 +35,9 @@ export const HookInput = z.strictObject({
     kind: z.literal('Job').default('Job'),
     /** The name, if any, shows in the plan; each run names its Job itself. */
     metadata: z.looseObject({ name: z.string().optional() }).optional(),
-    spec: z.looseObject({ template: z.looseObject({ spec: z.looseObject({ containers: z.array(z.looseObject({ name: z.string(), image: z.string() })).min(1) }) }) }),
+    spec: z.looseObject({
+      template: z.looseObject({ spec: z.looseObject({ containers: z.array(z.looseObject({ name: z.string(), image: z.string() })).min(1) }) }),
+    }),
   }),
   namespace: kubeName.default('temporal-system'),
   /** Run on the node itself (a node check, a firmware tool) or anywhere (an external API call). */
@@ -57,11 +62,14 @@ export const HealthGateInput = z.strictObject({
 
 /** What every rolling operation offers around its node operation. */
 export const RollingPolicy = z.strictObject({
-  hooks: z
-    .strictObject({ beforeDrain: HookInput.optional(), afterReconfigure: HookInput.optional(), beforeUncordon: HookInput.optional() })
-    .prefault({}),
+  hooks: z.strictObject({ beforeDrain: HookInput.optional(), afterReconfigure: HookInput.optional(), beforeUncordon: HookInput.optional() }).prefault({}),
   /** After a node is done: it must stay Ready and verified this long (a durable timer) before the next. */
-  settleSeconds: z.number().int().min(0).max(24 * 3600).default(60),
+  settleSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3600)
+    .default(60),
   healthGate: HealthGateInput.prefault({}),
   /** Outside the window the run waits before starting a node; a node in progress is never interrupted. */
   window: MaintenanceWindowInput.optional(),

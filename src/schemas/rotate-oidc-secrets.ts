@@ -7,7 +7,10 @@ const DAY = 24 * 3600;
 export const InfisicalSecretRef = z.strictObject({
   projectId: z.string().min(1),
   environment: z.string().min(1).default('prod'),
-  secretPath: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute folder path such as /keycloak').default('/'),
+  secretPath: z
+    .string()
+    .regex(/^\/[\w./-]*$/, 'must be an absolute folder path such as /keycloak')
+    .default('/'),
   secretName: z.string().regex(/^[\w.-]+$/, 'must be a secret key such as GRAFANA_OIDC_CLIENT_SECRET'),
 });
 export type InfisicalSecretRef = z.output<typeof InfisicalSecretRef>;

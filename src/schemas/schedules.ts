@@ -18,7 +18,10 @@ export const ScheduleEntry = z
     workflowId: z.string().min(1).optional(),
     /** Cron expressions (UTC), or `every` as an interval such as 90d or 24h. */
     cron: z.array(z.string().min(1)).min(1).optional(),
-    every: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a number with ms, s, m, h or d, e.g. 90d').optional(),
+    every: z
+      .string()
+      .regex(/^\d+(ms|s|m|h|d)$/, 'must be a number with ms, s, m, h or d, e.g. 90d')
+      .optional(),
     paused: z.boolean().default(false),
     note: z.string().default(''),
     /** What happens when the previous run is still going: skip the new one by default. */

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { kubeName, seconds } from './common.js';
 import { RollingPolicy } from './rolling.js';
 
-const objectRef = (namespace: string, name: string) =>
-  z.strictObject({ namespace: kubeName.default(namespace), name: kubeName.default(name) }).prefault({});
+const objectRef = (namespace: string, name: string) => z.strictObject({ namespace: kubeName.default(namespace), name: kubeName.default(name) }).prefault({});
 
 /** What the rollout does per node, shared by the parent and its per-node child workflows. */
 export const SriovNodePolicy = z.strictObject({

@@ -2,7 +2,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { FailureType } from '../failures.js';
 
-
 /** One line per problem, each naming the field it is about, e.g. `input.node: must not be empty`. */
 export function describeIssues(error: z.ZodError, root = 'input'): string {
   return error.issues

@@ -182,4 +182,3 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
   await Promise.all(running.values());
   return result('aborted');
 }
-

@@ -62,7 +62,12 @@ export async function bootstrapNode(rawInput: BootstrapNodeInput): Promise<Boots
   }
 
   async function bringIntoService(): Promise<BootstrapNodeResult> {
-    const inventory = await step('inventory', input.inventoryPath, () => readNodeInventory({ path: input.inventoryPath }), () => 'read');
+    const inventory = await step(
+      'inventory',
+      input.inventoryPath,
+      () => readNodeInventory({ path: input.inventoryPath }),
+      () => 'read',
+    );
     const className = inventory.nodes[node];
     const nodeClass = className ? inventory.classes[className] : undefined;
     if (!className || !nodeClass) {
@@ -72,32 +77,63 @@ export async function bootstrapNode(rawInput: BootstrapNodeInput): Promise<Boots
     progress.addStep('allocatable');
     progress.addStep('uncordon');
 
-    await step('ready', 'waiting for the node to register and turn Ready', () =>
-      waitForNode({ node, timeoutSeconds: input.readyTimeoutSeconds, condition: { type: 'Ready', status: 'True' } }), () => 'Ready');
-    const cordon = await step('cordon', 'kept out of scheduling until verified', () => cordonNode({ node, owner }), (r) =>
-      r.cordonedByOthers ? 'was already cordoned by someone else' : 'cordoned');
-    await step('labels', `class ${className}`, async () => {
-      const [facts] = await listNodes({ names: [node] });
-      const mismatches = inventoryMismatches(facts!, nodeClass);
-      if (mismatches.length) throw new Error(mismatches.join('; '));
-    }, () => `matches class ${className}`);
+    await step(
+      'ready',
+      'waiting for the node to register and turn Ready',
+      () => waitForNode({ node, timeoutSeconds: input.readyTimeoutSeconds, condition: { type: 'Ready', status: 'True' } }),
+      () => 'Ready',
+    );
+    const cordon = await step(
+      'cordon',
+      'kept out of scheduling until verified',
+      () => cordonNode({ node, owner }),
+      (r) => (r.cordonedByOthers ? 'was already cordoned by someone else' : 'cordoned'),
+    );
+    await step(
+      'labels',
+      `class ${className}`,
+      async () => {
+        const [facts] = await listNodes({ names: [node] });
+        const mismatches = inventoryMismatches(facts!, nodeClass);
+        if (mismatches.length) throw new Error(mismatches.join('; '));
+      },
+      () => `matches class ${className}`,
+    );
 
     for (const ds of nodeClass.daemonSets) {
       const [namespace, name] = ds.split('/') as [string, string];
-      await step(`agent ${ds}`, 'waiting for its pod to be Ready', () =>
-        waitForDaemonPod({ namespace, daemonSet: name, node, timeoutSeconds: input.agentTimeoutSeconds }), (r) => `${r.pod} Ready`);
+      await step(
+        `agent ${ds}`,
+        'waiting for its pod to be Ready',
+        () => waitForDaemonPod({ namespace, daemonSet: name, node, timeoutSeconds: input.agentTimeoutSeconds }),
+        (r) => `${r.pod} Ready`,
+      );
     }
-    await step('allocatable', Object.entries(nodeClass.allocatable).map(([k, v]) => `${k}=${v}`).join(', '), async () => {
-      for (const [resource, quantity] of Object.entries(nodeClass.allocatable)) {
-        await waitForNode({ node, timeoutSeconds: input.agentTimeoutSeconds, allocatable: { resource, quantity } });
-      }
-    }, () => 'as in the inventory');
+    await step(
+      'allocatable',
+      Object.entries(nodeClass.allocatable)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', '),
+      async () => {
+        for (const [resource, quantity] of Object.entries(nodeClass.allocatable)) {
+          await waitForNode({ node, timeoutSeconds: input.agentTimeoutSeconds, allocatable: { resource, quantity } });
+        }
+      },
+      () => 'as in the inventory',
+    );
 
     let uncordoned = false;
     if (cordon.cordonedByOthers) {
       progress.step('uncordon', 'skipped', 'cordoned by someone else before: left cordoned');
     } else {
-      uncordoned = (await step('uncordon', '', () => uncordonNode({ node, owner }), (r) => r.reason)).uncordoned;
+      uncordoned = (
+        await step(
+          'uncordon',
+          '',
+          () => uncordonNode({ node, owner }),
+          (r) => r.reason,
+        )
+      ).uncordoned;
     }
     progress.phase = 'in service';
     return { node, outcome: 'in-service', nodeClass: className, agents: nodeClass.daemonSets, allocatable: nodeClass.allocatable, uncordoned };

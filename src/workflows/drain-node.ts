@@ -87,9 +87,7 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
       throw ApplicationFailure.create({
         type: FailureType.DrainTimedOut,
         nonRetryable: true,
-        message:
-          `drain of ${node} timed out after ${input.timeoutSeconds}s; node left cordoned. ` +
-          `Still on it:\n${describeLeftovers(result.lastPass)}`,
+        message: `drain of ${node} timed out after ${input.timeoutSeconds}s; node left cordoned. ` + `Still on it:\n${describeLeftovers(result.lastPass)}`,
         details: [result.lastPass],
       });
     }

@@ -47,12 +47,17 @@ export async function maintenanceNode(rawInput: MaintenanceNodeInput): Promise<M
   const maintainedSeconds = Math.round((Date.now() - started) / 1000);
   await steps.report('maintenance', 'done', `${input.reason}: finished after ${maintainedSeconds}s`);
 
-  await steps.run('verify', FailureType.NodeNotReady, async () => {
-    // A deleted node would only time the Ready wait out: fail on it at once.
-    await steps.sameNode();
-    await waitForNode({ node, timeoutSeconds: input.readyTimeoutSeconds, condition: { type: 'Ready', status: 'True' } });
-    await steps.sameNode();
-  }, () => 'Ready, same node');
+  await steps.run(
+    'verify',
+    FailureType.NodeNotReady,
+    async () => {
+      // A deleted node would only time the Ready wait out: fail on it at once.
+      await steps.sameNode();
+      await waitForNode({ node, timeoutSeconds: input.readyTimeoutSeconds, condition: { type: 'Ready', status: 'True' } });
+      await steps.sameNode();
+    },
+    () => 'Ready, same node',
+  );
 
   await steps.hook('afterReconfigure');
   await steps.hook('beforeUncordon');

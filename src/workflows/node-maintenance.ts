@@ -46,7 +46,8 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
   handleCommand(maintenanceDoneCommand, {
     reject: (node) => {
       if (node !== undefined && typeof node !== 'string') return 'the node must be a name';
-      if (node === undefined) return onHold.size === 1 ? undefined : onHold.size === 0 ? 'no node is on hold now' : `name the node: ${[...onHold].join(', ')} are on hold`;
+      if (node === undefined)
+        return onHold.size === 1 ? undefined : onHold.size === 0 ? 'no node is on hold now' : `name the node: ${[...onHold].join(', ')} are on hold`;
       if (!nodes.includes(node)) return `${node} is not in this run (${nodes.join(', ')})`;
       if (ending.has(node)) return `done was already sent for ${node}`;
       return onHold.has(node) ? undefined : `${node} is not on hold now`;
@@ -55,7 +56,9 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
       const target = node ?? [...onHold][0]!;
       ending.add(target);
       // A child that finished meanwhile has nothing left to end.
-      void getExternalWorkflowHandle(run.childId(target)).signal(endMaintenanceSignal).catch(() => undefined);
+      void getExternalWorkflowHandle(run.childId(target))
+        .signal(endMaintenanceSignal)
+        .catch(() => undefined);
       return `ending the maintenance of ${target}`;
     },
   });
@@ -71,7 +74,10 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
         {
           precheck: 'Ready',
           drainTimeoutSeconds: input.drainTimeoutSeconds,
-          ownSteps: [hold, `verify Ready within ${input.readyTimeoutSeconds}s, same node${input.rebootExpected ? ' (a reboot is expected)' : ', not rebooted'}`],
+          ownSteps: [
+            hold,
+            `verify Ready within ${input.readyTimeoutSeconds}s, same node${input.rebootExpected ? ' (a reboot is expected)' : ', not rebooted'}`,
+          ],
         },
         `${input.reason} on ${nodes.join(', ')}`,
       ),
@@ -84,7 +90,19 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
       runNode: (node) =>
         executeChild(maintenanceNode, {
           workflowId: run.childId(node),
-          args: [{ node, reason: input.reason, until: input.until, durationSeconds: input.durationSeconds, rebootExpected: input.rebootExpected, drainTimeoutSeconds: input.drainTimeoutSeconds, readyTimeoutSeconds: input.readyTimeoutSeconds, hooks: input.hooks, drainPods: input.drainPods }],
+          args: [
+            {
+              node,
+              reason: input.reason,
+              until: input.until,
+              durationSeconds: input.durationSeconds,
+              rebootExpected: input.rebootExpected,
+              drainTimeoutSeconds: input.drainTimeoutSeconds,
+              readyTimeoutSeconds: input.readyTimeoutSeconds,
+              hooks: input.hooks,
+              drainPods: input.drainPods,
+            },
+          ],
         }),
     });
     if (run.controls.aborted) return { ...run.result('aborted'), plan };

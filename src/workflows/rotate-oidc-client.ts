@@ -92,7 +92,11 @@ export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise
   progress.step('regenerate', 'running');
   const regenerated = await regenerateAndStoreSecret({ clientId: client.clientId, secret, baseline: pre.stored.fingerprint });
   Object.assign(result, { newFingerprint: regenerated.fingerprint, regeneration: regenerated.action });
-  progress.step('regenerate', 'done', `${regenerated.action}: ${pre.stored.fingerprint} → ${regenerated.fingerprint} (Infisical version ${regenerated.version})`);
+  progress.step(
+    'regenerate',
+    'done',
+    `${regenerated.action}: ${pre.stored.fingerprint} → ${regenerated.fingerprint} (Infisical version ${regenerated.version})`,
+  );
 
   // From here on the old secret must stay valid: a failed step waits for retry or abort, never revokes.
   const guarded = async <T>(step: Step, work: () => Promise<T>): Promise<T | undefined> => {
@@ -150,7 +154,13 @@ export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise
 
   const revoked = await guarded('revoke', async () => {
     const outcome = await revokeRotatedSecret({ clientId: client.clientId, secret, previousFingerprint: pre.stored.fingerprint });
-    await verifyClientSecret({ clientId: client.clientId, secret, version: pre.stored.version, expectedFingerprint: pre.stored.fingerprint, expect: 'refused' });
+    await verifyClientSecret({
+      clientId: client.clientId,
+      secret,
+      version: pre.stored.version,
+      expectedFingerprint: pre.stored.fingerprint,
+      expect: 'refused',
+    });
     return outcome;
   });
   if (!revoked) return abortedAfterRegeneration();

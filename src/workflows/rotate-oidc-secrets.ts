@@ -33,7 +33,10 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
   const input = parseWorkflowInput(RotateOidcSecretsInput, rawInput);
   const { workflowId } = workflowInfo();
   const selected = input.clients.filter((c) => !input.only || input.only.includes(c.clientId));
-  const progress = new ProgressTracker('rotate-oidc-secrets', selected.map((c) => c.clientId));
+  const progress = new ProgressTracker(
+    'rotate-oidc-secrets',
+    selected.map((c) => c.clientId),
+  );
   const running = new Set<string>();
   // A child that already finished ignores the signal's failure: nothing to pass on to.
   const passOn = (send: (child: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>) => {

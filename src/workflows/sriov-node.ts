@@ -45,15 +45,25 @@ export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<Sr
   await steps.drain(policy.drainTimeoutSeconds, drainPods);
 
   const ds = { namespace: policy.daemonSet.namespace, daemonSet: policy.daemonSet.name, node };
-  const restart = await steps.run('restart', FailureType.VerificationFailed, async () => {
-    const restarted = await restartDaemonPod(ds);
-    await waitForDaemonPod({ ...ds, generation: restarted.generation, timeoutSeconds: policy.verifyTimeoutSeconds });
-    return restarted;
-  }, (r) => (r.restarted ? `restarted ${r.deletedPod}` : 'already on the new template'));
-  await steps.run('verify', FailureType.VerificationFailed, async () => {
-    await waitForNode({ node, timeoutSeconds: policy.verifyTimeoutSeconds, allocatable: { resource: SRIOV_RESOURCE, quantity: String(numVfs) } });
-    await steps.sameNode();
-  }, () => `${SRIOV_RESOURCE} = ${numVfs}`);
+  const restart = await steps.run(
+    'restart',
+    FailureType.VerificationFailed,
+    async () => {
+      const restarted = await restartDaemonPod(ds);
+      await waitForDaemonPod({ ...ds, generation: restarted.generation, timeoutSeconds: policy.verifyTimeoutSeconds });
+      return restarted;
+    },
+    (r) => (r.restarted ? `restarted ${r.deletedPod}` : 'already on the new template'),
+  );
+  await steps.run(
+    'verify',
+    FailureType.VerificationFailed,
+    async () => {
+      await waitForNode({ node, timeoutSeconds: policy.verifyTimeoutSeconds, allocatable: { resource: SRIOV_RESOURCE, quantity: String(numVfs) } });
+      await steps.sameNode();
+    },
+    () => `${SRIOV_RESOURCE} = ${numVfs}`,
+  );
 
   await steps.hook('afterReconfigure');
   await steps.hook('beforeUncordon');

@@ -74,9 +74,11 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
   });
   handleCommand(rollbackCommand, {
     reject: (reason) =>
-      controls.aborted ? `the run is aborting (${controls.abortReason}): nothing will be rolled back`
-      : rollbackReason !== undefined ? `already rolling back (${rollbackReason})`
-      : badReason(reason),
+      controls.aborted
+        ? `the run is aborting (${controls.abortReason}): nothing will be rolled back`
+        : rollbackReason !== undefined
+          ? `already rolling back (${rollbackReason})`
+          : badReason(reason),
     apply: (reason) => {
       rollbackReason = reason || 'requested by operator';
       return `rolling back: ${rollbackReason}`;
@@ -103,7 +105,10 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
         {
           precheck: `Ready; pods using ${SRIOV_RESOURCE}: ${input.node.rdmaPods}`,
           drainTimeoutSeconds: input.node.drainTimeoutSeconds,
-          ownSteps: [`restart the SR-IOV plugin pod (${input.node.daemonSet.namespace}/${input.node.daemonSet.name})`, `verify ${SRIOV_RESOURCE} = ${input.numVfs}`],
+          ownSteps: [
+            `restart the SR-IOV plugin pod (${input.node.daemonSet.namespace}/${input.node.daemonSet.name})`,
+            `verify ${SRIOV_RESOURCE} = ${input.numVfs}`,
+          ],
         },
         `${nodes.join(', ')}: ${from.numVfs} → ${to.numVfs} VFs, MTU ${from.mtu} → ${to.mtu}`,
       ),
@@ -136,7 +141,15 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
       progress.phase = 'committing';
       progress.step('git', 'running', title);
       const change = await proposeVfChange({ path: input.gitops.path, desired: target, mode: input.gitops.mode, branch, title });
-      progress.step('git', 'done', change.pullRequest ? `pull request #${change.pullRequest.number} ${change.pullRequest.url}` : change.changed ? `pushed ${change.commit}` : 'already in Git');
+      progress.step(
+        'git',
+        'done',
+        change.pullRequest
+          ? `pull request #${change.pullRequest.number} ${change.pullRequest.url}`
+          : change.changed
+            ? `pushed ${change.commit}`
+            : 'already in Git',
+      );
       let commit = change.commit;
       if (change.pullRequest) {
         progress.phase = 'awaiting merge';

@@ -74,13 +74,18 @@ describe('every kind of pod, as the API server has it, under each pod policy', (
 
     // What the kubelet writes for a static pod: the mirror annotation, the Node as controller.
     const { metadata: nodeMeta } = await cluster.kube.core.readNode({ name: node });
-    await cluster.addPod(node, 'static-etcd', {}, {
-      controller: 'none',
-      metadata: {
-        annotations: { 'kubernetes.io/config.mirror': 'a1b2c3' },
-        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node, uid: nodeMeta!.uid!, controller: true }],
+    await cluster.addPod(
+      node,
+      'static-etcd',
+      {},
+      {
+        controller: 'none',
+        metadata: {
+          annotations: { 'kubernetes.io/config.mirror': 'a1b2c3' },
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node, uid: nodeMeta!.uid!, controller: true }],
+        },
       },
-    });
+    );
 
     names.succeeded = await cluster.addFinishedJob(node, 'report');
     await cluster.addPod(node, 'crashed', { [KWOK_FAIL_LABEL]: 'true' }, { controller: 'none' });
@@ -145,8 +150,18 @@ describe('every kind of pod, as the API server has it, under each pod policy', (
       ['refused', /^no controller recreates it; set unmanagedPods: 'evict' to evict it; emptyDir shm loses its data; set emptyDirPods/],
       ['evict', /^no controller recreates it \(unmanagedPods: 'evict'\); emptyDir shm loses its data \(emptyDirPods: 'evict'\)$/],
     ],
-    ['our skip label leaves even a bare pod alone', 'pinned', ['ignored', /^label cluster-ops\.wcloud\.sh\/drain=skip$/], ['ignored', /^label cluster-ops\.wcloud\.sh\/drain=skip$/]],
-    ["Cluster API's skip label is honoured", 'capi-pinned', ['ignored', /^label cluster\.x-k8s\.io\/drain=skip$/], ['ignored', /^label cluster\.x-k8s\.io\/drain=skip$/]],
+    [
+      'our skip label leaves even a bare pod alone',
+      'pinned',
+      ['ignored', /^label cluster-ops\.wcloud\.sh\/drain=skip$/],
+      ['ignored', /^label cluster-ops\.wcloud\.sh\/drain=skip$/],
+    ],
+    [
+      "Cluster API's skip label is honoured",
+      'capi-pinned',
+      ['ignored', /^label cluster\.x-k8s\.io\/drain=skip$/],
+      ['ignored', /^label cluster\.x-k8s\.io\/drain=skip$/],
+    ],
     ['an already terminating pod is waited for', 'leaving', ['deleting', /^already terminating$/], ['deleting', /^already terminating$/]],
   ] as const)('%s', (_, pod, [defaultBucket, defaultReason], [evictAllBucket, evictAllReason]) => {
     expect(decision(plans.defaults, pod)).toEqual({ bucket: defaultBucket, reason: expect.stringMatching(defaultReason) });
@@ -159,7 +174,9 @@ describe('every kind of pod, as the API server has it, under each pod policy', (
     const before = await cluster.podNames(node);
     const refused = await run(k8s.activities.drainPass, { node, policy: defaults });
     expect(refused).toMatchObject({ drained: false, evicted: [], deleted: [], blocked: [], failed: [] });
-    expect(refused.refused.map((r) => r.pod)).toEqual(['bare', 'bare-scratch', names.orphanedDaemonSet, names.retiringDaemonSet, 'scratch'].map((p) => `${ns}/${p}`).sort());
+    expect(refused.refused.map((r) => r.pod)).toEqual(
+      ['bare', 'bare-scratch', names.orphanedDaemonSet, names.retiringDaemonSet, 'scratch'].map((p) => `${ns}/${p}`).sort(),
+    );
     expect(await cluster.podNames(node)).toEqual(before);
 
     const pass = await run(k8s.activities.drainPass, { node, policy: evictAll });

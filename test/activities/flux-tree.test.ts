@@ -76,7 +76,13 @@ test('home-ops layout: entry found under kubernetes/flux/cluster, children from 
   });
   expect(node('observability/grafana').dependsOn).toEqual(['observability/prometheus-home']);
   expect(node('flux-system/cluster-apps').createdBy).toBeUndefined();
-  expect(longestChain(graph)).toEqual(['flux-system/cluster-settings', 'flux-system/cluster-apps', 'database/cloudnative-pg', 'database/postgres', 'media/jellyfin']);
+  expect(longestChain(graph)).toEqual([
+    'flux-system/cluster-settings',
+    'flux-system/cluster-apps',
+    'database/cloudnative-pg',
+    'database/postgres',
+    'media/jellyfin',
+  ]);
   expect(graph.heldBack).toEqual([]);
   expect(graph.warnings).toEqual([]);
 });
@@ -117,18 +123,22 @@ test('a YAML syntax error names the file and line', async () => {
   await expect(read(git)).rejects.toThrow(FluxGraphError);
 });
 
-test("a kustomize error names the folder and who renders it", async () => {
+test('a kustomize error names the folder and who renders it', async () => {
   const git = await repo({
     'clusters/home/a.yaml': ks('a'),
     'apps/a/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - missing.yaml\n',
   });
-  await expect(read(git)).rejects.toThrow(/^kustomize build of apps\/a \(spec\.path of flux-system\/a \(clusters\/home\/a\.yaml:1\)\) failed: .*missing\.yaml/s);
+  await expect(read(git)).rejects.toThrow(
+    /^kustomize build of apps\/a \(spec\.path of flux-system\/a \(clusters\/home\/a\.yaml:1\)\) failed: .*missing\.yaml/s,
+  );
 });
 
 test('a cycle names each member with its file', async () => {
   const git = await repo({ 'clusters/home/a.yaml': ks('a', dependsOn('b')), 'clusters/home/b.yaml': ks('b', dependsOn('a')), ...app('a'), ...app('b') });
   await expect(read(git)).rejects.toThrow(
-    new FluxGraphError('dependency cycle (→ reads "waits for"): flux-system/a (clusters/home/a.yaml:1) → flux-system/b (clusters/home/b.yaml:1) → flux-system/a (clusters/home/a.yaml:1)'),
+    new FluxGraphError(
+      'dependency cycle (→ reads "waits for"): flux-system/a (clusters/home/a.yaml:1) → flux-system/b (clusters/home/b.yaml:1) → flux-system/a (clusters/home/a.yaml:1)',
+    ),
   );
 });
 
@@ -157,9 +167,12 @@ test('a spec.path that is not in the repo is named with the Kustomization', asyn
 });
 
 test('a substituteFrom that nothing in the repo provides is a warning; optional ones are not', async () => {
-  const postBuild = '  postBuild:\n    substituteFrom:\n      - kind: ConfigMap\n        name: made-by-hand\n      - kind: Secret\n        name: maybe\n        optional: true\n';
+  const postBuild =
+    '  postBuild:\n    substituteFrom:\n      - kind: ConfigMap\n        name: made-by-hand\n      - kind: Secret\n        name: maybe\n        optional: true\n';
   const git = await repo({ 'clusters/home/a.yaml': ks('a', postBuild), ...app('a') });
   const { graph } = await read(git);
   expect(graph.levels).toEqual([['flux-system/a']]);
-  expect(graph.warnings).toEqual(['flux-system/a (clusters/home/a.yaml:1): substituteFrom ConfigMap flux-system/made-by-hand is not in the repo; substituted without it']);
+  expect(graph.warnings).toEqual([
+    'flux-system/a (clusters/home/a.yaml:1): substituteFrom ConfigMap flux-system/made-by-hand is not in the repo; substituted without it',
+  ]);
 });

@@ -26,14 +26,19 @@ test('a hook Job runs on the node with NODE_NAME and HOOK set; running it again 
   const job = await k8s.cluster.kube.batch.readNamespacedJob({ name: `beforedrain-${node}`, namespace: k8s.cluster.namespace });
   const pod = job.spec!.template.spec!;
   expect(pod.nodeSelector).toEqual({ 'kubernetes.io/hostname': node });
-  expect(pod.containers[0]!.env).toEqual([{ name: 'NODE_NAME', value: node }, { name: 'HOOK', value: 'beforeDrain' }]);
+  expect(pod.containers[0]!.env).toEqual([
+    { name: 'NODE_NAME', value: node },
+    { name: 'HOOK', value: 'beforeDrain' },
+  ]);
   expect(job.spec!.backoffLimit).toBe(0);
 });
 
 test('a failed hook fails for good with its log tail', async () => {
   const node = await k8s.cluster.addNode();
   const failing = hook({ labels: { [FAIL_LABEL]: 'true' }, annotations: { [`${FAIL_LABEL}/message`]: 'nvme0 SMART status FAILED' } });
-  await expect(run(k8s.activities.runHookJob, { hook: failing, point: 'afterReconfigure', node, name: `afterreconfigure-${node}`, owner: 'wf-hooks-2' })).rejects.toMatchObject({
+  await expect(
+    run(k8s.activities.runHookJob, { hook: failing, point: 'afterReconfigure', node, name: `afterreconfigure-${node}`, owner: 'wf-hooks-2' }),
+  ).rejects.toMatchObject({
     type: FailureType.HookFailed,
     nonRetryable: true,
     message: expect.stringContaining('nvme0 SMART status FAILED'),

@@ -42,7 +42,10 @@ test('a path under an approval policy answers with an approval request and store
   const gated = { ...where, secretPath: '/gated/oidc' };
   fake.seed({ ...gated, secretName: 'ARGOCD' }, 'before');
   fake.addApprovalPolicy({ projectId: where.projectId, environment: 'prod', secretPath: '/gated' });
-  const reply = (await (await login()).secrets().updateSecret('ARGOCD', { ...gated, secretValue: 'after' })) as unknown as { approval?: { status: string }; secret?: unknown };
+  const reply = (await (await login()).secrets().updateSecret('ARGOCD', { ...gated, secretValue: 'after' })) as unknown as {
+    approval?: { status: string };
+    secret?: unknown;
+  };
   expect(reply.secret).toBeUndefined();
   expect(reply.approval?.status).toBe('open');
   expect(fake.history({ ...gated, secretName: 'ARGOCD' })).toEqual(['before']);
@@ -58,6 +61,9 @@ test('readInfisicalSecret returns a fingerprint and version, never the value; a 
   const { readInfisicalSecret } = createInfisicalActivities({ siteUrl: fake.url, ...fake.identity });
   expect(await run(readInfisicalSecret, { ...where, secretName: 'KAFBAT' })).toEqual({ fingerprint: fingerprint('kafbat-secret'), version: 1 });
   const wrong = createInfisicalActivities({ siteUrl: fake.url, clientId: fake.identity.clientId, clientSecret: 'wrong' });
-  await expect(run(wrong.readInfisicalSecret, { ...where, secretName: 'KAFBAT' })).rejects.toMatchObject({ type: FailureType.InfisicalUnauthorized, nonRetryable: true });
+  await expect(run(wrong.readInfisicalSecret, { ...where, secretName: 'KAFBAT' })).rejects.toMatchObject({
+    type: FailureType.InfisicalUnauthorized,
+    nonRetryable: true,
+  });
   await expect(run(readInfisicalSecret, { ...where, secretName: 'MISSING' })).rejects.toMatchObject({ type: FailureType.InfisicalSecretMissing });
 });

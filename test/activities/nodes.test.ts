@@ -39,10 +39,7 @@ test('uncordon undoes only our own cordon and is idempotent', async () => {
 
 test("an admin's cordon is reported and never undone by us", async () => {
   const node = await k8s.cluster.addNode();
-  await k8s.cluster.kube.core.patchNode(
-    { name: node, body: { spec: { unschedulable: true } } },
-    mergePatch,
-  );
+  await k8s.cluster.kube.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, mergePatch);
   expect(await run(k8s.activities.cordonNode, { node, owner: 'wf-3' })).toEqual({ node, cordonedByOthers: true, cordonedBefore: ADMIN_CORDON });
   const result = await run(k8s.activities.uncordonNode, { node, owner: 'wf-3' });
   expect(result.uncordoned).toBe(false);

@@ -23,7 +23,12 @@ beforeAll(async () => {
   activities = createActivities(bed.deps);
   // The shared wcloud realm gets the rotation policy once; the realm-level behaviour has its own test below.
   const setup = await createTestClient('oidc-setup');
-  await run(activities.preflightOidcRotation, { clientId: setup.clientId, secret: (await bed.target(setup, { consumers: 0 })).infisical, ensureClientPolicy: true, clientPolicy: policy });
+  await run(activities.preflightOidcRotation, {
+    clientId: setup.clientId,
+    secret: (await bed.target(setup, { consumers: 0 })).infisical,
+    ensureClientPolicy: true,
+    clientPolicy: policy,
+  });
 }, 420_000);
 afterAll(async () => {
   await bed?.stop();
@@ -31,7 +36,10 @@ afterAll(async () => {
 });
 
 const failureType = async (promise: Promise<unknown>) => {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ApplicationFailure);
   return { type: (error as ApplicationFailure).type, nonRetryable: (error as ApplicationFailure).nonRetryable, message: (error as Error).message };
 };
@@ -90,9 +98,18 @@ test('already regenerated but not stored (a crash in between): stores Keycloakâ€
   const { id } = await findClient(kc, deps, client.clientId);
   const generated = (await kc.clients.generateNewClientSecret({ id })).value!;
 
-  const preflight = await run(activities.preflightOidcRotation, { clientId: client.clientId, secret: target.infisical, ensureClientPolicy: false, clientPolicy: policy });
+  const preflight = await run(activities.preflightOidcRotation, {
+    clientId: client.clientId,
+    secret: target.infisical,
+    ensureClientPolicy: false,
+    clientPolicy: policy,
+  });
   expect(preflight.resuming).toBe(true);
-  const result = await run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: target.infisical, baseline: preflight.stored.fingerprint });
+  const result = await run(activities.regenerateAndStoreSecret, {
+    clientId: client.clientId,
+    secret: target.infisical,
+    baseline: preflight.stored.fingerprint,
+  });
   expect(result.action).toBe('stored-existing');
   expect(result.fingerprint).toBe(fingerprint(generated));
   expect(await secretsOf(client.clientId)).toEqual({ current: generated, rotated: client.secret });
@@ -102,22 +119,37 @@ test('already regenerated but not stored (a crash in between): stores Keycloakâ€
 test('revoke deletes the rotated secret: the old one is refused, the new one works; a retry is a no-op', async () => {
   const client = await createTestClient('revoke');
   const target = await bed.target(client, { consumers: 0 });
-  const regenerated = await run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: target.infisical, baseline: fingerprint(client.secret) });
+  const regenerated = await run(activities.regenerateAndStoreSecret, {
+    clientId: client.clientId,
+    secret: target.infisical,
+    baseline: fingerprint(client.secret),
+  });
   const revokeInput = { clientId: client.clientId, secret: target.infisical, previousFingerprint: fingerprint(client.secret) };
 
   expect(await run(activities.revokeRotatedSecret, revokeInput)).toEqual({ revoked: true });
   expect(await run(activities.revokeRotatedSecret, revokeInput)).toEqual({ revoked: false });
   const verify = { clientId: client.clientId, secret: target.infisical };
-  await expect(run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'refused' })).resolves.toMatchObject({ verdict: 'refused' });
-  await expect(run(activities.verifyClientSecret, { ...verify, version: regenerated.version, expectedFingerprint: regenerated.fingerprint, expect: 'accepted' })).resolves.toMatchObject({ verdict: 'accepted' });
-  const wrongExpectation = await failureType(run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'accepted' }));
+  await expect(
+    run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'refused' }),
+  ).resolves.toMatchObject({ verdict: 'refused' });
+  await expect(
+    run(activities.verifyClientSecret, { ...verify, version: regenerated.version, expectedFingerprint: regenerated.fingerprint, expect: 'accepted' }),
+  ).resolves.toMatchObject({ verdict: 'accepted' });
+  const wrongExpectation = await failureType(
+    run(activities.verifyClientSecret, { ...verify, version: regenerated.version - 1, expectedFingerprint: fingerprint(client.secret), expect: 'accepted' }),
+  );
   expect(wrongExpectation).toMatchObject({ type: FailureType.SecretVerificationFailed, nonRetryable: true });
   expect(wrongExpectation.message).not.toContain(client.secret);
 });
 
 test('an unknown client fails for good; a path under an approval policy is refused and nothing is regenerated', async () => {
   const unknown = await failureType(
-    run(activities.preflightOidcRotation, { clientId: 'no-such-client', secret: { projectId: 'p', environment: 'prod', secretPath: '/', secretName: 'X' }, ensureClientPolicy: false, clientPolicy: policy }),
+    run(activities.preflightOidcRotation, {
+      clientId: 'no-such-client',
+      secret: { projectId: 'p', environment: 'prod', secretPath: '/', secretName: 'X' },
+      ensureClientPolicy: false,
+      clientPolicy: policy,
+    }),
   );
   expect(unknown).toMatchObject({ type: FailureType.OidcClientNotFound, nonRetryable: true });
 
@@ -126,7 +158,9 @@ test('an unknown client fails for good; a path under an approval policy is refus
   bed.infisical.addApprovalPolicy({ projectId: target.infisical.projectId, environment: 'prod', secretPath: `/keycloak/${client.clientId}` });
   const gated = { ...target, infisical: { ...target.infisical, secretPath: `/keycloak/${client.clientId}/oidc` } };
   bed.infisical.seed({ ...gated.infisical }, client.secret);
-  const refused = await failureType(run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: gated.infisical, baseline: fingerprint(client.secret) }));
+  const refused = await failureType(
+    run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: gated.infisical, baseline: fingerprint(client.secret) }),
+  );
   expect(refused).toMatchObject({ type: FailureType.InfisicalApprovalRequired, nonRetryable: true });
   // Keycloak did regenerate before the store was refused: the next attempt must only store.
   const state = await secretsOf(client.clientId);
@@ -141,7 +175,11 @@ test('ESO force-sync writes the new value into the consumer Secret; rollout rest
   await eventually(async () => (await run(activities.readExternalSecret, es)).ready, 'first sync');
   expect((await run(activities.readExternalSecret, es)).fingerprint).toBe(fingerprint(client.secret));
 
-  const regenerated = await run(activities.regenerateAndStoreSecret, { clientId: client.clientId, secret: target.infisical, baseline: fingerprint(client.secret) });
+  const regenerated = await run(activities.regenerateAndStoreSecret, {
+    clientId: client.clientId,
+    secret: target.infisical,
+    baseline: fingerprint(client.secret),
+  });
   const synced = await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
   expect(synced.target).toBe(target.externalSecret.name);
   expect(fingerprint((await bed.consumerSecret(target))!)).toBe(regenerated.fingerprint);

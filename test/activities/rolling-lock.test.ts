@@ -47,8 +47,7 @@ async function runningContender(): Promise<Contender> {
 const acquire = (cluster: string, { holder, runId }: Contender, operation = 'nodeMaintenance') =>
   run(k8s.activities.acquireRollingLock, { cluster, holder, runId, operation });
 const release = (cluster: string, { holder, runId }: Contender) => run(k8s.activities.releaseRollingLock, { cluster, holder, runId });
-const readLease = (cluster: string) =>
-  k8s.cluster.kube.coordination.readNamespacedLease({ name: rollingLeaseName(cluster), namespace: k8s.cluster.namespace });
+const readLease = (cluster: string) => k8s.cluster.kube.coordination.readNamespacedLease({ name: rollingLeaseName(cluster), namespace: k8s.cluster.namespace });
 const busyNaming = (holder: string) => ({ type: FailureType.ClusterBusy, nonRetryable: true, message: expect.stringContaining(holder) });
 
 /** Of settled acquires, the one that won, after checking every other one failed ClusterBusy naming it. */

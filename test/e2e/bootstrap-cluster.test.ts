@@ -37,10 +37,14 @@ test('a worker killed mid-bootstrap is replaced and the run finishes with every 
     args: [{ namespace: cluster.namespace, parallelism: 2 }],
   });
   try {
-    await eventually(async () => {
-      const progress = await handle.query<Progress>('progress').catch(() => undefined);
-      return progress?.steps.find((s) => s.name.endsWith('/operators'))?.phase === 'running';
-    }, 'operators reconciling', 60_000);
+    await eventually(
+      async () => {
+        const progress = await handle.query<Progress>('progress').catch(() => undefined);
+        return progress?.steps.find((s) => s.name.endsWith('/operators'))?.phase === 'running';
+      },
+      'operators reconciling',
+      60_000,
+    );
     worker.kill('SIGKILL');
     await new Promise((resolve) => worker.once('exit', resolve));
     worker = spawnBuiltWorker(taskQueue);

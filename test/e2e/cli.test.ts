@@ -54,7 +54,12 @@ test('a malformed input names the bad field, exits non-zero, and starts nothing'
 });
 
 test('unknown workflows, bad JSON and unknown commands are usage errors', async () => {
-  expect(await cli('start', 'rebootEverything', '--input', '{}')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown workflow "rebootEverything"; known: bootstrapCluster, bootstrapNode, drainNode, ncclJob, nodeMaintenance, rotateOidcClient, rotateOidcSecrets, sriovRollout/) });
+  expect(await cli('start', 'rebootEverything', '--input', '{}')).toMatchObject({
+    code: 2,
+    stderr: expect.stringMatching(
+      /unknown workflow "rebootEverything"; known: bootstrapCluster, bootstrapNode, drainNode, ncclJob, nodeMaintenance, rotateOidcClient, rotateOidcSecrets, sriovRollout/,
+    ),
+  });
   expect(await cli('start', 'drainNode', '--input', '{node')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--input is not valid JSON/) });
   expect(await cli('frobnicate')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
 });
@@ -87,7 +92,12 @@ test('plan prints, per node, the steps, hooks, gates and window of a dry run, an
     nodes,
     reason: 'Talos v1.11.5 upgrade',
     window: { days: ['sat'], start: '02:00', end: '05:00', timeZone: 'Europe/Berlin' },
-    hooks: { beforeDrain: { namespace: cluster.namespace, job: { metadata: { name: 'ceph-noout' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'registry.invalid/c:1' }] } } } } } },
+    hooks: {
+      beforeDrain: {
+        namespace: cluster.namespace,
+        job: { metadata: { name: 'ceph-noout' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'registry.invalid/c:1' }] } } } },
+      },
+    },
   };
   const { code, stdout } = await cli('plan', 'nodeMaintenance', '--input', JSON.stringify(input));
   expect(code).toBe(0);
@@ -100,14 +110,21 @@ test('plan prints, per node, the steps, hooks, gates and window of a dry run, an
   expect((await cli('plan', 'bootstrapNode', '--input', JSON.stringify({ node: nodes[0] }))).stderr).toContain('bootstrapNode has no dry run');
 });
 
-test('send: an operator command prints the run\'s answer, or why the run refused it (exit 1)', async () => {
+test("send: an operator command prints the run's answer, or why the run refused it (exit 1)", async () => {
   const node = await cluster.addNode();
   const id = uniqueName('maint');
   const input = { cluster: uniqueName('lab'), nodes: [node], reason: 'fan swap', settleSeconds: 0, healthGate: { fluxNamespace: '' } };
   expect(await cli('start', 'nodeMaintenance', '--input', JSON.stringify(input), '--id', id)).toMatchObject({ code: 0 });
   const handle = client.workflow.getHandle(id);
-  await eventually(async () => (await handle.query<Progress>('progress')).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'), 'the node on hold');
-  expect(await cli('send', id, 'done', 'no-such-node')).toEqual({ code: 1, stdout: '', stderr: `cluster-ops: ${id} refused done: done rejected: no-such-node is not in this run (${node})\n` });
+  await eventually(
+    async () => (await handle.query<Progress>('progress')).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'),
+    'the node on hold',
+  );
+  expect(await cli('send', id, 'done', 'no-such-node')).toEqual({
+    code: 1,
+    stdout: '',
+    stderr: `cluster-ops: ${id} refused done: done rejected: no-such-node is not in this run (${node})\n`,
+  });
   expect(await cli('send', id, 'pause')).toMatchObject({ code: 0, stdout: 'paused: the run stops before its next step\n' });
   expect(await cli('send', id, 'pause')).toMatchObject({ code: 1, stderr: expect.stringContaining('pause rejected: already paused') });
   expect(await cli('send', id, 'approve')).toMatchObject({ code: 1, stderr: expect.stringContaining('No registered handler for update: approve') });

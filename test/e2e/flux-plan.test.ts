@@ -91,7 +91,13 @@ test('--json carries the entry, levels, nodes, edges and critical path', async (
       { from: 'database/postgres', to: 'media/jellyfin', kind: 'dependsOn' },
     ]),
   );
-  expect(json.criticalPath).toEqual(['flux-system/cluster-settings', 'flux-system/cluster-apps', 'database/cloudnative-pg', 'database/postgres', 'media/jellyfin']);
+  expect(json.criticalPath).toEqual([
+    'flux-system/cluster-settings',
+    'flux-system/cluster-apps',
+    'database/cloudnative-pg',
+    'database/postgres',
+    'media/jellyfin',
+  ]);
   expect(json).toMatchObject({ heldBack: [], warnings: [] });
 });
 
@@ -116,7 +122,8 @@ test('a YAML syntax error or a cycle exits 2 and names the files', async () => {
   const cycle = await repoWith(undefined, { 'clusters/lab/a.yaml': ks('a', 'b'), 'clusters/lab/b.yaml': ks('b', 'a'), ...app('a'), ...app('b') });
   expect(await plan('--repo', cycle, '--cluster', 'lab')).toMatchObject({
     code: 2,
-    stderr: 'cluster-ops: dependency cycle (→ reads "waits for"): flux-system/a (clusters/lab/a.yaml:1) → flux-system/b (clusters/lab/b.yaml:1) → flux-system/a (clusters/lab/a.yaml:1)\n',
+    stderr:
+      'cluster-ops: dependency cycle (→ reads "waits for"): flux-system/a (clusters/lab/a.yaml:1) → flux-system/b (clusters/lab/b.yaml:1) → flux-system/a (clusters/lab/a.yaml:1)\n',
   });
   expect(await plan('--repo', cycle, '--cluster', 'lab', '--path', 'nowhere')).toMatchObject({
     code: 2,

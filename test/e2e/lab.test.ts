@@ -59,10 +59,14 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     expect(ready).toEqual(['talos-76w-3r0', 'talos-7aj-lwl', 'talos-ysi-4k0']);
     // The VFs appear once the real Flux has applied namespaces → crds → base (its own pace: a 30 s
     // dependency requeue per level) and the SR-IOV plugin pod runs.
-    const spark = await eventually(async () => {
-      const node = await kube.core.readNode({ name: 'talos-7aj-lwl' });
-      return node.status?.allocatable?.['nvidia.com/cx7_qsfp'] === '4' && node;
-    }, 'the SR-IOV VFs on talos-7aj-lwl', 150_000);
+    const spark = await eventually(
+      async () => {
+        const node = await kube.core.readNode({ name: 'talos-7aj-lwl' });
+        return node.status?.allocatable?.['nvidia.com/cx7_qsfp'] === '4' && node;
+      },
+      'the SR-IOV VFs on talos-7aj-lwl',
+      150_000,
+    );
     expect(output).toContain(`served to Flux at http://127.0.0.1:${gitPort}/k8s-config.git`);
     expect(spark.status?.allocatable).toMatchObject({ 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '4' });
     expect(spark.metadata?.labels?.['kubernetes.io/arch']).toBe('arm64');
@@ -75,8 +79,20 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     );
     expect(Buffer.from(grafana, 'base64').toString()).toBe('lab-grafana-initial-secret');
 
-    await run(testEnv('temporalCli'), ['workflow', 'start', '--address', address, '--task-queue', 'cluster-ops',
-      '--type', 'drainNode', '--workflow-id', 'lab-dry-run', '--input', '{"node":"talos-ysi-4k0","dryRun":true}']);
+    await run(testEnv('temporalCli'), [
+      'workflow',
+      'start',
+      '--address',
+      address,
+      '--task-queue',
+      'cluster-ops',
+      '--type',
+      'drainNode',
+      '--workflow-id',
+      'lab-dry-run',
+      '--input',
+      '{"node":"talos-ysi-4k0","dryRun":true}',
+    ]);
     await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'lab-dry-run']);
     const temporalList = await run(testEnv('temporalCli'), ['workflow', 'list', '--address', address]);
     expect(temporalList.stdout).toMatch(/Completed\s+lab-dry-run\s+drainNode/);
@@ -84,9 +100,25 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     expect(ours.stdout).toMatch(/lab-dry-run\s+drainNode\s+COMPLETED/);
 
     // The documented rollout start (docs/workflows/sriov-rollout.md), here pushing straight to the branch.
-    await run(testEnv('temporalCli'), ['workflow', 'start', '--address', address, '--task-queue', 'cluster-ops',
-      '--type', 'sriovRollout', '--workflow-id', 'sriov-rollout-willingham-k8s', '--input', '{"numVfs":8,"gitops":{"mode":"push"}}']);
-    const rollout = await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'sriov-rollout-willingham-k8s', '--output', 'json'], { timeout: 120_000 });
+    await run(testEnv('temporalCli'), [
+      'workflow',
+      'start',
+      '--address',
+      address,
+      '--task-queue',
+      'cluster-ops',
+      '--type',
+      'sriovRollout',
+      '--workflow-id',
+      'sriov-rollout-willingham-k8s',
+      '--input',
+      '{"numVfs":8,"gitops":{"mode":"push"}}',
+    ]);
+    const rollout = await run(
+      testEnv('temporalCli'),
+      ['workflow', 'result', '--address', address, '--workflow-id', 'sriov-rollout-willingham-k8s', '--output', 'json'],
+      { timeout: 120_000 },
+    );
     expect(rollout.stdout).toContain('"outcome": "completed"');
     for (const name of ['talos-7aj-lwl', 'talos-ysi-4k0']) {
       const node = await kube.core.readNode({ name });
@@ -96,14 +128,22 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
 
     // The documented benchmark start (docs/workflows/nccl-job.md): the simulated runner plays a recorded
     // two-Spark log, the figures land in the lab's VictoriaMetrics.
-    const nccl = '{"name":"lab-allgather","kind":"benchmark","image":"ghcr.io/example/nccl-tests:2.18.3","pollSeconds":1,"benchmark":{"test":"all_gather_perf"}}';
+    const nccl =
+      '{"name":"lab-allgather","kind":"benchmark","image":"ghcr.io/example/nccl-tests:2.18.3","pollSeconds":1,"benchmark":{"test":"all_gather_perf"}}';
     await run(process.execPath, ['dist/src/client/cli.js', 'start', 'ncclJob', '--input', nccl], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
-    const benchmark = await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'nccl-job-lab-allgather', '--output', 'json'], { timeout: 120_000 });
+    const benchmark = await run(
+      testEnv('temporalCli'),
+      ['workflow', 'result', '--address', address, '--workflow-id', 'nccl-job-lab-allgather', '--output', 'json'],
+      { timeout: 120_000 },
+    );
     const result = JSON.parse(benchmark.stdout).closeEvent.workflowExecutionCompletedEventAttributes.result[0];
     expect(result).toMatchObject({ outcome: 'succeeded', metricsPushed: true, summary: { peakBusBwGBps: 2.83 } });
     const query = new URLSearchParams({ 'match[]': 'nccl_busbw_peak_gbps{job="lab-allgather"}', start: '0' });
     // An export over all time sees a new series a few seconds after the flush (VictoriaMetrics' per-day index).
-    const exported = await eventually(async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/api/v1/export?${query}`)).text()).trim(), 'the pushed figures in VictoriaMetrics');
+    const exported = await eventually(
+      async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/api/v1/export?${query}`)).text()).trim(),
+      'the pushed figures in VictoriaMetrics',
+    );
     expect(JSON.parse(exported)).toMatchObject({ values: [2.83] });
   } finally {
     lab.kill('SIGTERM');

@@ -35,20 +35,29 @@ async function apply(schedules: unknown[]) {
 }
 
 const exists = (id: string) =>
-  client.schedule.getHandle(id).describe().then(
-    () => true,
-    (error: unknown) => {
-      if (error instanceof ScheduleNotFoundError) return false;
-      throw error;
-    },
-  );
+  client.schedule
+    .getHandle(id)
+    .describe()
+    .then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof ScheduleNotFoundError) return false;
+        throw error;
+      },
+    );
 
 test('the committed schedules file is valid: the 90-day OIDC rotation over the seven clients, the nightly NCCL benchmark', () => {
   const [rotation, ...others] = planSchedules('schedules/schedules.yaml').filter((p) => p.entry.workflow === 'rotateOidcSecrets');
   expect(others).toEqual([]);
   expect(rotation!.entry.every).toBe('90d');
   expect((rotation!.input as { clients: { clientId: string }[] }).clients.map((c) => c.clientId)).toEqual([
-    'argocd', 'argo-workflows', 'grafana', 'temporal', 'kafbat', 'headlamp', 'rabbitmq',
+    'argocd',
+    'argo-workflows',
+    'grafana',
+    'temporal',
+    'kafbat',
+    'headlamp',
+    'rabbitmq',
   ]);
   const [nightly, ...moreNccl] = planSchedules('schedules/schedules.yaml').filter((p) => p.entry.workflow === 'ncclJob');
   expect(moreNccl).toEqual([]);

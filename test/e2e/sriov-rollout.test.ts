@@ -60,7 +60,12 @@ function watchInvariants() {
   nodes.on('add', onNode);
   nodes.on('update', onNode);
   const path = `/api/v1/namespaces/${cluster.namespace}/pods`;
-  const pods = makeInformer<V1Pod>(cluster.kube.config, path, () => cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: 'app=sriov-device-plugin' }), 'app=sriov-device-plugin');
+  const pods = makeInformer<V1Pod>(
+    cluster.kube.config,
+    path,
+    () => cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: 'app=sriov-device-plugin' }),
+    'app=sriov-device-plugin',
+  );
   pods.on('delete', (pod) => {
     const node = pod.spec!.nodeName!;
     deletedPodsPerNode.set(node, (deletedPodsPerNode.get(node) ?? 0) + 1);
@@ -89,10 +94,14 @@ test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed 
   const input = gitops.rolloutInput({ numVfs: 8 });
   const handle = await client.workflow.start<typeof sriovRollout>('sriovRollout', { taskQueue, workflowId: sriovRolloutId(input.cluster), args: [input] });
   try {
-    await eventually(async () => {
-      const progress = await handle.query<Progress>('progress').catch(() => undefined);
-      return progress?.steps.find((s) => s.name === `node ${first}`)?.message?.startsWith('drain:');
-    }, 'the drain of the first node', 90_000);
+    await eventually(
+      async () => {
+        const progress = await handle.query<Progress>('progress').catch(() => undefined);
+        return progress?.steps.find((s) => s.name === `node ${first}`)?.message?.startsWith('drain:');
+      },
+      'the drain of the first node',
+      90_000,
+    );
     expect(await cluster.podNames(first)).toContain('trainer');
 
     worker.kill('SIGKILL');
@@ -103,7 +112,10 @@ test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed 
 
     const result = await handle.result();
     expect(result.outcome).toBe('completed');
-    expect(result.nodes.map((n) => [n.node, n.status])).toEqual([[first, 'changed'], [second, 'changed']]);
+    expect(result.nodes.map((n) => [n.node, n.status])).toEqual([
+      [first, 'changed'],
+      [second, 'changed'],
+    ]);
   } finally {
     worker.kill('SIGTERM');
     await invariants.stop();
@@ -133,7 +145,10 @@ test('with a beforeDrain hook Job and a health gate: the node an admin cordoned 
     hooks: {
       beforeDrain: {
         namespace: cluster.namespace,
-        job: { metadata: { name: 'rdma-quiesce' }, spec: { template: { spec: { containers: [{ name: 'quiesce', image: 'registry.invalid/rdma-quiesce:1' }] } } } },
+        job: {
+          metadata: { name: 'rdma-quiesce' },
+          spec: { template: { spec: { containers: [{ name: 'quiesce', image: 'registry.invalid/rdma-quiesce:1' }] } } },
+        },
       },
     },
   });
@@ -141,16 +156,29 @@ test('with a beforeDrain hook Job and a health gate: the node an admin cordoned 
     const result = await client.workflow.execute<typeof sriovRollout>('sriovRollout', { taskQueue, workflowId: sriovRolloutId(input.cluster), args: [input] });
     expect(result.outcome).toBe('completed');
     expect(result.nodes).toEqual([
-      expect.objectContaining({ node: adminCordoned, status: 'changed', leftCordoned: true, cordonedBefore: ADMIN_CORDON, message: expect.stringContaining('left cordoned') }),
+      expect.objectContaining({
+        node: adminCordoned,
+        status: 'changed',
+        leftCordoned: true,
+        cordonedBefore: ADMIN_CORDON,
+        message: expect.stringContaining('left cordoned'),
+      }),
       expect.objectContaining({ node: other, status: 'changed', leftCordoned: false }),
     ]);
-    expect(result.plan.steps[adminCordoned]).toEqual(expect.arrayContaining([expect.stringContaining(`no failing Flux Kustomization in ${cluster.namespace}`)]));
+    expect(result.plan.steps[adminCordoned]).toEqual(
+      expect.arrayContaining([expect.stringContaining(`no failing Flux Kustomization in ${cluster.namespace}`)]),
+    );
   } finally {
     worker.kill('SIGTERM');
   }
   expect((await cluster.kube.core.readNode({ name: adminCordoned })).spec?.unschedulable).toBe(true);
   expect((await cluster.kube.core.readNode({ name: other })).spec?.unschedulable).toBeFalsy();
   const hooks = await cluster.kube.batch.listNamespacedJob({ namespace: cluster.namespace, labelSelector: 'cluster-ops.wcloud.sh/hook=beforeDrain' });
-  expect(hooks.items.map((job) => [job.metadata!.labels!['cluster-ops.wcloud.sh/node'], job.status?.succeeded]).sort()).toEqual([[adminCordoned, 1], [other, 1]].sort());
+  expect(hooks.items.map((job) => [job.metadata!.labels!['cluster-ops.wcloud.sh/node'], job.status?.succeeded]).sort()).toEqual(
+    [
+      [adminCordoned, 1],
+      [other, 1],
+    ].sort(),
+  );
   for (const node of gitops.dgxNodes) expect(await allocatableVfs(cluster, node)).toBe('4');
 }, 240_000);

@@ -1,5 +1,17 @@
 export declare const TEST_ENV: Record<
-  'kubeconfig' | 'temporalAddress' | 'testServer' | 'temporalCli' | 'kubeBin' | 'crds' | 'bundle' | 'victoriaMetrics' | 'keycloakUrl' | 'keycloakAdmin' | 'keycloakLog' | 'gitRoot' | 'gitUrl',
+  | 'kubeconfig'
+  | 'temporalAddress'
+  | 'testServer'
+  | 'temporalCli'
+  | 'kubeBin'
+  | 'crds'
+  | 'bundle'
+  | 'victoriaMetrics'
+  | 'keycloakUrl'
+  | 'keycloakAdmin'
+  | 'keycloakLog'
+  | 'gitRoot'
+  | 'gitUrl',
   string
 >;
 export declare function testEnv(name: keyof typeof TEST_ENV): string;

@@ -33,14 +33,21 @@ export interface TestGitOps {
 export async function startTestGitOps(cluster: TestCluster, options: { autoMerge?: boolean } = {}): Promise<TestGitOps> {
   const namespace = cluster.namespace;
   const dir = mkdtempSync(join(tmpdir(), 'gitops-'));
-  const dgxNodes = [await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace }), await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace })].sort();
+  const dgxNodes = [
+    await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace }),
+    await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: namespace }),
+  ].sort();
   const lab = await startLabGitOps(cluster.kube.config, testGitServing(), { name: namespace, placement: { namespace }, autoMerge: options.autoMerge ?? true });
   // Flux applies namespaces → crds → base; base brings the SR-IOV DaemonSet, whose pods make the simulated
   // device plugin advertise 4 VFs per node.
-  await eventually(async () => {
-    const nodes = await Promise.all(dgxNodes.map((name) => cluster.kube.core.readNode({ name })));
-    return nodes.every((node) => node.status?.allocatable?.[SRIOV_RESOURCE] === '4') && (await sriovPodsReady(cluster, dgxNodes.length));
-  }, 'the SR-IOV DaemonSet up on both DGX test nodes', 90_000).catch(async (error: unknown) => {
+  await eventually(
+    async () => {
+      const nodes = await Promise.all(dgxNodes.map((name) => cluster.kube.core.readNode({ name })));
+      return nodes.every((node) => node.status?.allocatable?.[SRIOV_RESOURCE] === '4') && (await sriovPodsReady(cluster, dgxNodes.length));
+    },
+    'the SR-IOV DaemonSet up on both DGX test nodes',
+    90_000,
+  ).catch(async (error: unknown) => {
     await lab.stop();
     throw error;
   });

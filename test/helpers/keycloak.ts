@@ -21,7 +21,13 @@ export async function keycloakReady(): Promise<void> {
   const url = `${testEnv('keycloakUrl')}/realms/${LAB_REALM}/.well-known/openid-configuration`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await delay(500);
   }
   const log = readFileSync(testEnv('keycloakLog'), 'utf8').split('\n').slice(-20).join('\n');

@@ -55,7 +55,11 @@ export class TestCluster {
     await kube.core.createNamespace({ body: { metadata: { name: namespace } } });
     // Pods are refused until the service-account controller has made the namespace's default account.
     await eventually(
-      () => kube.core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true, () => false),
+      () =>
+        kube.core.readNamespacedServiceAccount({ name: 'default', namespace }).then(
+          () => true,
+          () => false,
+        ),
       `default service account in ${namespace}`,
     );
     return new TestCluster(kube, namespace);
@@ -82,7 +86,12 @@ export class TestCluster {
    * pod keeps its name and gets a real controller; the ReplicaSet's replacements wait at a scheduling
    * gate, so a test decides alone which pods are on its nodes.
    */
-  async addPod(node: string, name: string, labels: Record<string, string> = {}, { controller = 'ReplicaSet', metadata, volumes }: PodOptions = {}): Promise<V1Pod> {
+  async addPod(
+    node: string,
+    name: string,
+    labels: Record<string, string> = {},
+    { controller = 'ReplicaSet', metadata, volumes }: PodOptions = {},
+  ): Promise<V1Pod> {
     const replicaSet = controller === 'ReplicaSet' ? uniqueName(name) : undefined;
     const selector: Record<string, string> = replicaSet ? { [REPLICA_SET_LABEL]: replicaSet } : {};
     const pod: V1Pod = {
@@ -194,10 +203,7 @@ export class TestCluster {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([
-      this.kube.core.deleteNamespace({ name: this.namespace }),
-      ...this.nodes.map((name) => this.kube.core.deleteNode({ name })),
-    ]);
+    await Promise.allSettled([this.kube.core.deleteNamespace({ name: this.namespace }), ...this.nodes.map((name) => this.kube.core.deleteNode({ name }))]);
   }
 }
 

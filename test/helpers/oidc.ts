@@ -35,7 +35,12 @@ export async function startOidcTestBed(cluster: TestCluster): Promise<OidcTestBe
   const eso = startSimulatedExternalSecrets(cluster.kube.config);
   await eso.ready;
   const store = uniqueName('infisical');
-  await provisionInfisicalStore(cluster.kube, infisical, { name: store, projectId: TEST_PROJECT, environment: 'prod', credentialsNamespace: cluster.namespace });
+  await provisionInfisicalStore(cluster.kube, infisical, {
+    name: store,
+    projectId: TEST_PROJECT,
+    environment: 'prod',
+    credentialsNamespace: cluster.namespace,
+  });
   const infisicalDeps = { siteUrl: infisical.url, ...infisical.identity };
   const namespace = cluster.namespace;
   return {
@@ -46,7 +51,12 @@ export async function startOidcTestBed(cluster: TestCluster): Promise<OidcTestBe
     async target(client, { consumers = 1 } = {}) {
       const target: OidcClientTarget = {
         clientId: client.clientId,
-        infisical: { projectId: TEST_PROJECT, environment: 'prod', secretPath: '/keycloak', secretName: `${client.clientId.toUpperCase().replace(/-/g, '_')}_CLIENT_SECRET` },
+        infisical: {
+          projectId: TEST_PROJECT,
+          environment: 'prod',
+          secretPath: '/keycloak',
+          secretName: `${client.clientId.toUpperCase().replace(/-/g, '_')}_CLIENT_SECRET`,
+        },
         externalSecret: { namespace, name: `${client.clientId}-oidc` },
         consumers: Array.from({ length: consumers }, (_, i) => ({ kind: 'Deployment' as const, namespace, name: `${client.clientId}-app${i}` })),
       };

@@ -28,11 +28,7 @@ export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment
 }
 
 /** Runs `body` while a real worker (all workflows, activities on `deps`) serves a fresh task queue. */
-export async function withWorker<T>(
-  env: TestWorkflowEnvironment,
-  deps: ActivityDeps,
-  body: (taskQueue: string) => Promise<T>,
-): Promise<T> {
+export async function withWorker<T>(env: TestWorkflowEnvironment, deps: ActivityDeps, body: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const worker = await createWorker({
     connection: env.nativeConnection,
@@ -50,8 +46,7 @@ export async function withWorker<T>(
  */
 export function activityRunner(options?: Pick<MockActivityEnvironmentOptions, 'client'>) {
   const env = new MockActivityEnvironment(undefined, options);
-  return <F extends (...args: never[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> =>
-    env.run(fn, ...args) as ReturnType<F>;
+  return <F extends (...args: never[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> => env.run(fn, ...args) as ReturnType<F>;
 }
 
 /** The built worker (dist/) as production runs it, against the shared dev server and control plane. */

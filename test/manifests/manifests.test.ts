@@ -34,10 +34,7 @@ let cluster: TestCluster;
 
 beforeAll(async () => {
   cluster = await TestCluster.create('manifests');
-  const crds = [
-    ...readdirSync(testEnv('crds')).map((file) => join(testEnv('crds'), file)),
-    'test/fixtures/crds/vmpodscrape.yaml',
-  ];
+  const crds = [...readdirSync(testEnv('crds')).map((file) => join(testEnv('crds'), file)), 'test/fixtures/crds/vmpodscrape.yaml'];
   await kubectl(['apply', '--server-side', '--force-conflicts', ...crds.flatMap((file) => ['-f', file])]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.flatMap((file) => ['-f', file])]);
   for (const namespace of new Set(['temporal-system', 'flux-system', 'nccl', ...OIDC_NAMESPACES])) {
@@ -52,25 +49,31 @@ afterAll(() => cluster.close());
 const documents = () => parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string } });
 
 test('the base renders to the expected objects, in temporal-system but for the NCCL jobs and the OIDC rotation bindings', () => {
-  expect(documents().map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort()).toEqual([
-    'ClusterRole//cluster-ops',
-    'ClusterRole//cluster-ops-oidc-rotation',
-    'ClusterRoleBinding//cluster-ops',
-    'Deployment/temporal-system/cluster-ops-worker',
-    'ExternalSecret/temporal-system/cluster-ops-github',
-    'ExternalSecret/temporal-system/cluster-ops-oidc-rotation',
-    'ExternalSecret/temporal-system/cluster-ops-temporal-client',
-    'Namespace//nccl',
-    'Role/nccl/cluster-ops-nccl-jobs',
-    'Role/temporal-system/cluster-ops-hooks',
-    'Role/temporal-system/cluster-ops-rolling-lock',
-    'RoleBinding/nccl/cluster-ops-nccl-jobs',
-    'RoleBinding/temporal-system/cluster-ops-hooks',
-    'RoleBinding/temporal-system/cluster-ops-rolling-lock',
-    ...OIDC_NAMESPACES.map((ns) => `RoleBinding/${ns}/cluster-ops-oidc-rotation`),
-    'ServiceAccount/temporal-system/cluster-ops',
-    'VMPodScrape/temporal-system/cluster-ops-worker',
-  ].sort());
+  expect(
+    documents()
+      .map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`)
+      .sort(),
+  ).toEqual(
+    [
+      'ClusterRole//cluster-ops',
+      'ClusterRole//cluster-ops-oidc-rotation',
+      'ClusterRoleBinding//cluster-ops',
+      'Deployment/temporal-system/cluster-ops-worker',
+      'ExternalSecret/temporal-system/cluster-ops-github',
+      'ExternalSecret/temporal-system/cluster-ops-oidc-rotation',
+      'ExternalSecret/temporal-system/cluster-ops-temporal-client',
+      'Namespace//nccl',
+      'Role/nccl/cluster-ops-nccl-jobs',
+      'Role/temporal-system/cluster-ops-hooks',
+      'Role/temporal-system/cluster-ops-rolling-lock',
+      'RoleBinding/nccl/cluster-ops-nccl-jobs',
+      'RoleBinding/temporal-system/cluster-ops-hooks',
+      'RoleBinding/temporal-system/cluster-ops-rolling-lock',
+      ...OIDC_NAMESPACES.map((ns) => `RoleBinding/${ns}/cluster-ops-oidc-rotation`),
+      'ServiceAccount/temporal-system/cluster-ops',
+      'VMPodScrape/temporal-system/cluster-ops-worker',
+    ].sort(),
+  );
 });
 
 test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
@@ -134,7 +137,9 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   expect(await run(activities.uncordonNode, { node, owner: 'rbac-test' })).toMatchObject({ uncordoned: true });
   // Rolling operations: a hook Job in temporal-system, the node's identity, the Flux health gate.
   const hook = HookInput.parse({ job: { spec: { template: { spec: { containers: [{ name: 'check', image: 'registry.invalid/check:1' }] } } } } });
-  expect(await run(activities.runHookJob, { hook, point: 'beforeDrain', node, name: `rbac-hook-${node}`, owner: 'rbac-test' })).toMatchObject({ job: `temporal-system/rbac-hook-${node}` });
+  expect(await run(activities.runHookJob, { hook, point: 'beforeDrain', node, name: `rbac-hook-${node}`, owner: 'rbac-test' })).toMatchObject({
+    job: `temporal-system/rbac-hook-${node}`,
+  });
   expect((await run(activities.nodeIdentity, { node })).uid).not.toBe('');
   expect(await run(activities.failingKustomizations, { namespace: cluster.namespace })).toEqual([]);
   // Flux, as sriovRollout drives it: fetch the source, reconcile, wait for the revision (real controllers).
@@ -155,7 +160,13 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   await cluster.kube.coordination.deleteNamespacedLease({ name: leaseName, namespace: 'temporal-system' });
 
   // ncclJob: an attempt's objects (and the checkpoint claim) created and cleaned up in namespace nccl.
-  const spec = NcclJobInput.parse({ name: 'rbac', kind: 'training', image: 'registry.invalid/t:1', nodes: [node, 'elsewhere'], training: { command: ['t.py'], checkpointClaim: 'rbac-checkpoints' } });
+  const spec = NcclJobInput.parse({
+    name: 'rbac',
+    kind: 'training',
+    image: 'registry.invalid/t:1',
+    nodes: [node, 'elsewhere'],
+    training: { command: ['t.py'], checkpointClaim: 'rbac-checkpoints' },
+  });
   expect(await run(activities.createJobAttempt, { spec, attempt: 1 })).toEqual({ job: 'rbac-a1' });
   expect((await run(activities.cleanupJob, { ref: spec, timeoutSeconds: 60 })).deleted).toEqual(['Job/rbac-a1', 'Service/rbac-a1']);
   await expect(worker.batch.createNamespacedJob({ namespace: cluster.namespace, body: { metadata: { name: 'x' } } })).rejects.toMatchObject({ code: 403 });
@@ -163,9 +174,11 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   await expect(worker.core.deleteNode({ name: node })).rejects.toMatchObject({ code: 403 });
   await expect(worker.core.listSecretForAllNamespaces()).rejects.toMatchObject({ code: 403 });
   const can = async (namespace: string, verb: string, resource: string, group = '') =>
-    (await cluster.kube.config.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
-      body: { spec: { user: 'system:serviceaccount:temporal-system:cluster-ops', resourceAttributes: { namespace, verb, resource, group } } },
-    })).status?.allowed;
+    (
+      await cluster.kube.config.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+        body: { spec: { user: 'system:serviceaccount:temporal-system:cluster-ops', resourceAttributes: { namespace, verb, resource, group } } },
+      })
+    ).status?.allowed;
   // Pods: deleted one by one anywhere (finished pods, the SR-IOV plugin restart), never changed or created
   // outside the NCCL namespace, never deleted wholesale.
   expect(await can('kube-system', 'delete', 'pods')).toBe(true);

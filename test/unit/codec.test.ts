@@ -52,6 +52,11 @@ test('configuration: a short key and a codec server without a key are reported',
     message = (error as Error).message;
   }
   expect(message).toContain('env.CODEC_KEY: must be 32 bytes');
-  const env = loadEnv(WorkerEnv, { KUBECONFIG: '/k', CODEC_KEY: key.toString('base64'), CODEC_SERVER_ADDRESS: '127.0.0.1:0', CODEC_CORS_ORIGINS: 'http://a, http://b' });
+  const env = loadEnv(WorkerEnv, {
+    KUBECONFIG: '/k',
+    CODEC_KEY: key.toString('base64'),
+    CODEC_SERVER_ADDRESS: '127.0.0.1:0',
+    CODEC_CORS_ORIGINS: 'http://a, http://b',
+  });
   expect(env.CODEC_CORS_ORIGINS).toEqual(['http://a', 'http://b']);
 });

@@ -1,4 +1,13 @@
-import { DRAIN_BUCKETS, daemonSetControllers, describeLeftovers, describePass, describePlan, describeRefusals, planDrain, summarizePass } from '../../src/domain/drain.js';
+import {
+  DRAIN_BUCKETS,
+  daemonSetControllers,
+  describeLeftovers,
+  describePass,
+  describePlan,
+  describeRefusals,
+  planDrain,
+  summarizePass,
+} from '../../src/domain/drain.js';
 import type { DrainPodPolicy, PodController, PodFacts } from '../../src/domain/drain.js';
 
 const replicaSet: PodController = { group: 'apps', kind: 'ReplicaSet', name: 'web-5d8f', uid: 'rs-uid' };
@@ -40,25 +49,65 @@ describe('planDrain', () => {
       evictAll,
       "evict: its DaemonSet agent is gone or being deleted, nothing recreates it (unmanagedPods: 'evict')",
     ],
-    ['a DaemonSet of another API group is just a controller', pod('a', { controller: { ...agent, group: 'apps.kruise.io' } }), refuse, 'evict: DaemonSet agent'],
-    ['a pod without a controller is refused', pod('a', { controller: undefined }), refuse, "refused: no controller recreates it; set unmanagedPods: 'evict' to evict it"],
+    [
+      'a DaemonSet of another API group is just a controller',
+      pod('a', { controller: { ...agent, group: 'apps.kruise.io' } }),
+      refuse,
+      'evict: DaemonSet agent',
+    ],
+    [
+      'a pod without a controller is refused',
+      pod('a', { controller: undefined }),
+      refuse,
+      "refused: no controller recreates it; set unmanagedPods: 'evict' to evict it",
+    ],
     ['... and evicted when unmanaged pods may go', pod('a', { controller: undefined }), evictAll, "evict: no controller recreates it (unmanagedPods: 'evict')"],
-    ['a pod with emptyDir is refused', pod('a', { emptyDirVolumes: ['cache', 'shm'] }), refuse, "refused: emptyDir cache, shm loses its data; set emptyDirPods: 'evict' to evict it"],
-    ['... and evicted when emptyDir pods may go', pod('a', { emptyDirVolumes: ['cache'] }), evictAll, "evict: emptyDir cache loses its data (emptyDirPods: 'evict')"],
+    [
+      'a pod with emptyDir is refused',
+      pod('a', { emptyDirVolumes: ['cache', 'shm'] }),
+      refuse,
+      "refused: emptyDir cache, shm loses its data; set emptyDirPods: 'evict' to evict it",
+    ],
+    [
+      '... and evicted when emptyDir pods may go',
+      pod('a', { emptyDirVolumes: ['cache'] }),
+      evictAll,
+      "evict: emptyDir cache loses its data (emptyDirPods: 'evict')",
+    ],
     [
       'an unmanaged emptyDir pod is refused for what its policy still forbids',
       pod('a', { controller: undefined, emptyDirVolumes: ['cache'] }),
       { unmanagedPods: 'evict', emptyDirPods: 'refuse' },
       "refused: emptyDir cache loses its data; set emptyDirPods: 'evict' to evict it",
     ],
-    ['a mirror pod is ignored', pod('a', { mirror: true, controller: { group: '', kind: 'Node', name: 'n1', uid: 'node-uid' } }), refuse, 'ignored: mirror pod'],
+    [
+      'a mirror pod is ignored',
+      pod('a', { mirror: true, controller: { group: '', kind: 'Node', name: 'n1', uid: 'node-uid' } }),
+      refuse,
+      'ignored: mirror pod',
+    ],
     ['a Succeeded pod is deleted', pod('a', { phase: 'Succeeded' }), refuse, 'delete: finished (Succeeded)'],
-    ['a Failed unmanaged emptyDir pod is deleted whatever the policy', pod('a', { phase: 'Failed', controller: undefined, emptyDirVolumes: ['x'] }), refuse, 'delete: finished (Failed)'],
+    [
+      'a Failed unmanaged emptyDir pod is deleted whatever the policy',
+      pod('a', { phase: 'Failed', controller: undefined, emptyDirVolumes: ['x'] }),
+      refuse,
+      'delete: finished (Failed)',
+    ],
     ['a terminating pod is waited for', pod('a', { deleting: true }), refuse, 'deleting: already terminating'],
     ['a terminating unmanaged pod is waited for, not refused', pod('a', { deleting: true, controller: undefined }), refuse, 'deleting: already terminating'],
     ['a terminating DaemonSet pod is still ignored', pod('a', { controller: agent, deleting: true }), refuse, 'ignored: DaemonSet'],
-    ['our skip label leaves any pod alone', pod('a', { labels: { 'cluster-ops.wcloud.sh/drain': 'skip' }, controller: undefined }), refuse, 'ignored: label cluster-ops.wcloud.sh/drain=skip'],
-    ["Cluster API's skip label too", pod('a', { labels: { 'cluster.x-k8s.io/drain': 'skip' }, phase: 'Failed' }), refuse, 'ignored: label cluster.x-k8s.io/drain=skip'],
+    [
+      'our skip label leaves any pod alone',
+      pod('a', { labels: { 'cluster-ops.wcloud.sh/drain': 'skip' }, controller: undefined }),
+      refuse,
+      'ignored: label cluster-ops.wcloud.sh/drain=skip',
+    ],
+    [
+      "Cluster API's skip label too",
+      pod('a', { labels: { 'cluster.x-k8s.io/drain': 'skip' }, phase: 'Failed' }),
+      refuse,
+      'ignored: label cluster.x-k8s.io/drain=skip',
+    ],
     ['a skip label with another value is no skip', pod('a', { labels: { 'cluster-ops.wcloud.sh/drain': 'true' } }), refuse, 'evict: ReplicaSet web-5d8f'],
   ] as const)('%s', (_, facts, policy, decision) => {
     expect(decide(facts, policy)).toEqual([decision]);
@@ -66,7 +115,17 @@ describe('planDrain', () => {
 
   test('sorts every bucket so repeated passes print the same', () => {
     const plan = planDrain({
-      pods: [pod('c'), pod('a'), pod('b', { deleting: true }), pod('z', { mirror: true }), pod('d', { controller: agent }), pod('f', { phase: 'Failed' }), pod('e', { phase: 'Succeeded' }), pod('y', { controller: undefined }), pod('x', { controller: undefined })],
+      pods: [
+        pod('c'),
+        pod('a'),
+        pod('b', { deleting: true }),
+        pod('z', { mirror: true }),
+        pod('d', { controller: agent }),
+        pod('f', { phase: 'Failed' }),
+        pod('e', { phase: 'Succeeded' }),
+        pod('y', { controller: undefined }),
+        pod('x', { controller: undefined }),
+      ],
       policy: refuse,
       liveDaemonSets,
     });
@@ -128,12 +187,7 @@ describe('summarizePass', () => {
   });
 
   test('names every pod still in the way', () => {
-    expect(describeLeftovers(pass).split('\n')).toEqual([
-      'ns/b: HTTP 429: budget',
-      'ns/c: HTTP 500: boom',
-      'ns/d: HTTP 500: boom',
-      'ns/e: still terminating',
-    ]);
+    expect(describeLeftovers(pass).split('\n')).toEqual(['ns/b: HTTP 429: budget', 'ns/c: HTTP 500: boom', 'ns/d: HTTP 500: boom', 'ns/e: still terminating']);
   });
 
   test('a node with only ignored pods is drained', () => {

@@ -43,7 +43,9 @@ test('a parent comes before the children its spec.path creates, and the critical
 
 test('duplicates are all named, with file and line where known', () => {
   expect(() => buildGraph([at(k('b'), 1), k('a'), at(k('b'), 7), k('a')])).toThrow(
-    new FluxGraphError('duplicate Kustomization flux-system/b (clusters/lab/b.yaml:1), flux-system/b (clusters/lab/b.yaml:7)\nduplicate Kustomization flux-system/a, flux-system/a'),
+    new FluxGraphError(
+      'duplicate Kustomization flux-system/b (clusters/lab/b.yaml:1), flux-system/b (clusters/lab/b.yaml:7)\nduplicate Kustomization flux-system/a, flux-system/a',
+    ),
   );
 });
 
@@ -70,9 +72,23 @@ test('a cycle is named in order, through either edge kind', () => {
 });
 
 test("a live Kustomization's creator comes from kustomize-controller's labels; the bootstrap one applying itself is no edge", () => {
-  const labels = (name: string, namespace = 'flux-system') => ({ 'kustomize.toolkit.fluxcd.io/name': name, 'kustomize.toolkit.fluxcd.io/namespace': namespace });
-  const app = toKustomization({ metadata: { name: 'web', namespace: 'apps', labels: labels('cluster-apps') }, spec: { dependsOn: [{ name: 'db' }, { name: 'vars', namespace: 'flux-system' }] } });
-  expect(app).toEqual({ id: 'apps/web', name: 'web', namespace: 'apps', path: './', suspend: false, dependsOn: ['apps/db', 'flux-system/vars'], createdBy: 'flux-system/cluster-apps' });
+  const labels = (name: string, namespace = 'flux-system') => ({
+    'kustomize.toolkit.fluxcd.io/name': name,
+    'kustomize.toolkit.fluxcd.io/namespace': namespace,
+  });
+  const app = toKustomization({
+    metadata: { name: 'web', namespace: 'apps', labels: labels('cluster-apps') },
+    spec: { dependsOn: [{ name: 'db' }, { name: 'vars', namespace: 'flux-system' }] },
+  });
+  expect(app).toEqual({
+    id: 'apps/web',
+    name: 'web',
+    namespace: 'apps',
+    path: './',
+    suspend: false,
+    dependsOn: ['apps/db', 'flux-system/vars'],
+    createdBy: 'flux-system/cluster-apps',
+  });
   expect(toKustomization({ metadata: { name: 'flux-system', labels: labels('flux-system') } }).createdBy).toBeUndefined();
   // A live graph read from one namespace: a creator outside it has run already.
   expect(buildGraph([app, toKustomization({ metadata: { name: 'db', namespace: 'apps' } }), toKustomization({ metadata: { name: 'vars' } })]).levels).toEqual([
@@ -101,7 +117,13 @@ describe('postBuild substitution', () => {
       secrets: variablesOf({ kind: 'Secret', data: { A: Buffer.from('from-secret').toString('base64') }, stringData: { C: 'plain' } }),
     };
     const vars = postBuildVariables(
-      { substituteFrom: [{ kind: 'ConfigMap', name: 'settings' }, { kind: 'Secret', name: 'secrets' }], substitute: { C: 'inline' } },
+      {
+        substituteFrom: [
+          { kind: 'ConfigMap', name: 'settings' },
+          { kind: 'Secret', name: 'secrets' },
+        ],
+        substitute: { C: 'inline' },
+      },
       (ref) => sources[ref.name]!,
     );
     expect(vars).toEqual({ A: 'from-secret', B: 'b', C: 'inline' });

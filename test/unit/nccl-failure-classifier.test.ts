@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { classifyFailure } from '../../src/domain/nccl/failure-classifier.js';
 import type { AttemptObservation, ObservedPod } from '../../src/domain/nccl/failure-classifier.js';
 
-const healthyNodes = [{ name: 'a', exists: true, ready: true }, { name: 'b', exists: true, ready: true }];
+const healthyNodes = [
+  { name: 'a', exists: true, ready: true },
+  { name: 'b', exists: true, ready: true },
+];
 const observation = (overrides: Partial<AttemptObservation>): AttemptObservation => ({ nodes: healthyNodes, pods: [], log: '', hung: false, ...overrides });
 const pod = (fields: Partial<ObservedPod>): ObservedPod => ({ name: 'job-0', node: 'a', phase: 'Failed', ...fields });
 // A real rank 0 log start, so the log rules see NCCL's own INFO lines around the failure.
@@ -10,15 +13,45 @@ const realLog = readFileSync('test/fixtures/nccl/nccl-debug-2xDGX-Spark.log', 'u
 const ncclFailure = "spark-fb97: Test NCCL failure common.cu:1125 'remote process exited or there was a network error / '\n";
 
 test.each([
-  ['node NotReady beats the NCCL error it caused', { nodes: [healthyNodes[0]!, { name: 'b', exists: true, ready: false }], log: realLog + ncclFailure }, 'node-lost', true, 'node b NotReady'],
+  [
+    'node NotReady beats the NCCL error it caused',
+    { nodes: [healthyNodes[0]!, { name: 'b', exists: true, ready: false }], log: realLog + ncclFailure },
+    'node-lost',
+    true,
+    'node b NotReady',
+  ],
   ['node deleted', { nodes: [healthyNodes[0]!, { name: 'b', exists: false, ready: false }] }, 'node-lost', true, 'node b gone'],
   ['pod evicted', { pods: [pod({ reason: 'Evicted', message: 'The node was low on resource: memory.' })] }, 'pod-evicted', true, 'job-0 Evicted'],
   ['pod preempted', { pods: [pod({ disruption: 'PreemptionByScheduler' })] }, 'pod-preempted', true, 'PreemptionByScheduler'],
-  ['image does not exist', { pods: [pod({ phase: 'Pending', waitingReason: 'ErrImagePull', waitingMessage: 'manifest unknown' })] }, 'bad-config', false, 'manifest unknown'],
-  ['registry flaked', { pods: [pod({ phase: 'Pending', waitingReason: 'ImagePullBackOff', waitingMessage: 'i/o timeout' })] }, 'image-pull', true, 'ImagePullBackOff'],
-  ['missing secret or config map', { pods: [pod({ phase: 'Pending', waitingReason: 'CreateContainerConfigError' })] }, 'bad-config', false, 'CreateContainerConfigError'],
+  [
+    'image does not exist',
+    { pods: [pod({ phase: 'Pending', waitingReason: 'ErrImagePull', waitingMessage: 'manifest unknown' })] },
+    'bad-config',
+    false,
+    'manifest unknown',
+  ],
+  [
+    'registry flaked',
+    { pods: [pod({ phase: 'Pending', waitingReason: 'ImagePullBackOff', waitingMessage: 'i/o timeout' })] },
+    'image-pull',
+    true,
+    'ImagePullBackOff',
+  ],
+  [
+    'missing secret or config map',
+    { pods: [pod({ phase: 'Pending', waitingReason: 'CreateContainerConfigError' })] },
+    'bad-config',
+    false,
+    'CreateContainerConfigError',
+  ],
   ['command not found', { pods: [pod({ exitCode: 127 })] }, 'bad-config', false, 'exited with 127'],
-  ['torchrun usage error', { pods: [pod({ exitCode: 2 })], log: 'torchrun: error: unrecognized arguments: --bogus\n' }, 'bad-config', false, 'unrecognized arguments'],
+  [
+    'torchrun usage error',
+    { pods: [pod({ exitCode: 2 })], log: 'torchrun: error: unrecognized arguments: --bogus\n' },
+    'bad-config',
+    false,
+    'unrecognized arguments',
+  ],
   ['hang', { hung: true, log: realLog }, 'hang', true, 'no log progress'],
   ['nccl-tests timeout', { pods: [pod({ exitCode: 4 })], log: `${realLog}spark-fb97: Test timeout\n` }, 'nccl-timeout', true, 'Test timeout'],
   ['NCCL failure', { pods: [pod({ exitCode: 3 })], log: realLog + ncclFailure }, 'nccl-error', true, 'Test NCCL failure common.cu:1125'],

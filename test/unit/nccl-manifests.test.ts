@@ -7,17 +7,34 @@ const spec = (input: Record<string, unknown>) =>
 
 test('a benchmark: Indexed Job done when index 0 is, pods spread over the two Sparks with GPU, VF, Multus and NCCL env', () => {
   const job = jobManifest({ spec: spec({ ncclEnv: { NCCL_IB_HCA: 'rocep1s0f1,roceP2p1s0f1', NCCL_DEBUG: 'WARN' } }), attempt: 2 });
-  expect(job.metadata).toMatchObject({ name: 'allreduce-a2', namespace: 'nccl', labels: { 'cluster-ops.wcloud.sh/nccl-job': 'allreduce', 'cluster-ops.wcloud.sh/attempt': '2' } });
-  expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 2, parallelism: 2, backoffLimit: 0, successPolicy: { rules: [{ succeededIndexes: '0' }] } });
+  expect(job.metadata).toMatchObject({
+    name: 'allreduce-a2',
+    namespace: 'nccl',
+    labels: { 'cluster-ops.wcloud.sh/nccl-job': 'allreduce', 'cluster-ops.wcloud.sh/attempt': '2' },
+  });
+  expect(job.spec).toMatchObject({
+    completionMode: 'Indexed',
+    completions: 2,
+    parallelism: 2,
+    backoffLimit: 0,
+    successPolicy: { rules: [{ succeededIndexes: '0' }] },
+  });
   const pod = job.spec!.template;
   expect(pod.metadata!.annotations).toEqual({ 'k8s.v1.cni.cncf.io/networks': 'dgx-qsfp' });
   expect(pod.spec!.subdomain).toBe('allreduce-a2');
-  expect(pod.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchExpressions![0]!.values).toEqual(['talos-7aj-lwl', 'talos-ysi-4k0']);
+  expect(pod.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchExpressions![0]!.values).toEqual([
+    'talos-7aj-lwl',
+    'talos-ysi-4k0',
+  ]);
   expect(pod.spec!.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.topologyKey).toBe('kubernetes.io/hostname');
   const container = pod.spec!.containers[0]!;
   expect(container.resources!.limits).toEqual({ 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '1' });
   expect(Object.fromEntries(container.env!.map((e) => [e.name, e.value]))).toEqual({
-    NCCL_SOCKET_IFNAME: 'net1', NCCL_IB_DISABLE: '0', NCCL_NET_GDR_LEVEL: '5', NCCL_DEBUG: 'WARN', NCCL_IB_HCA: 'rocep1s0f1,roceP2p1s0f1',
+    NCCL_SOCKET_IFNAME: 'net1',
+    NCCL_IB_DISABLE: '0',
+    NCCL_NET_GDR_LEVEL: '5',
+    NCCL_DEBUG: 'WARN',
+    NCCL_IB_HCA: 'rocep1s0f1,roceP2p1s0f1',
   });
   const script = container.command![2]!;
   expect(script).toContain('-H allreduce-a2-0.allreduce-a2:1,allreduce-a2-1.allreduce-a2:1');
@@ -34,9 +51,16 @@ test('training: torchrun with the rank from JOB_COMPLETION_INDEX, the checkpoint
   });
   expect(job.spec!.successPolicy).toBeUndefined();
   const container = job.spec!.template.spec!.containers[0]!;
-  expect(container.command![2]).toContain('torchrun --nnodes=2 --nproc-per-node=1 --node-rank="$JOB_COMPLETION_INDEX" --master-addr=allreduce-a3-0.allreduce-a3');
+  expect(container.command![2]).toContain(
+    'torchrun --nnodes=2 --nproc-per-node=1 --node-rank="$JOB_COMPLETION_INDEX" --master-addr=allreduce-a3-0.allreduce-a3',
+  );
   expect(container.command![2]).toContain(`'train.py' '--name' 'it'\\''s'`);
-  expect(container.env).toEqual(expect.arrayContaining([{ name: 'RESUME_FROM', value: '/checkpoints/ckpt-000200' }, { name: 'CHECKPOINT_DIR', value: '/checkpoints' }]));
+  expect(container.env).toEqual(
+    expect.arrayContaining([
+      { name: 'RESUME_FROM', value: '/checkpoints/ckpt-000200' },
+      { name: 'CHECKPOINT_DIR', value: '/checkpoints' },
+    ]),
+  );
   expect(job.spec!.template.spec!.volumes).toContainEqual({ name: 'checkpoints', persistentVolumeClaim: { claimName: 'llm-ckpt' } });
 });
 

@@ -29,7 +29,11 @@ describe('nccl-tests tables', () => {
   test('every column of a row, out-of-place and in-place', () => {
     const result = parseNcclTests(H100);
     expect(result.rows.at(-1)).toEqual({
-      sizeBytes: 8589934592, count: 2147483648, type: 'float', redop: 'sum', root: -1,
+      sizeBytes: 8589934592,
+      count: 2147483648,
+      type: 'float',
+      redop: 'sum',
+      root: -1,
       outOfPlace: { timeUs: 47535, algBwGBps: 180.71, busBwGBps: 338.82, wrong: 0 },
       inPlace: { timeUs: 47743, algBwGBps: 179.92, busBwGBps: 337.35, wrong: 0 },
     });

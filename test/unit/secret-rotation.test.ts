@@ -23,8 +23,14 @@ test('a drift reason names fingerprints only', () => {
 });
 
 test.each([
-  [{ keycloakCurrent: OLD, stored: OLD }, { ok: true, resuming: false }],
-  [{ keycloakCurrent: NEW, keycloakRotated: OLD, stored: OLD }, { ok: true, resuming: true }],
+  [
+    { keycloakCurrent: OLD, stored: OLD },
+    { ok: true, resuming: false },
+  ],
+  [
+    { keycloakCurrent: NEW, keycloakRotated: OLD, stored: OLD },
+    { ok: true, resuming: true },
+  ],
   [{ keycloakCurrent: NEW, stored: OLD }, { ok: false }],
 ])('preflightConsistency %#', (state, expected) => {
   expect(preflightConsistency(state)).toMatchObject(expected);

@@ -46,7 +46,12 @@ function run(
   startPaused = false,
 ) {
   const gitops = bareRepo && {
-    repo: new GitOpsRepo({ url: bareRepo, baseBranch: GITOPS_BRANCH, checkoutDir: mkdtempSync(join(tmpdir(), 'checkout-')), author: { name: 't', email: 't@invalid' } }),
+    repo: new GitOpsRepo({
+      url: bareRepo,
+      baseBranch: GITOPS_BRANCH,
+      checkoutDir: mkdtempSync(join(tmpdir(), 'checkout-')),
+      author: { name: 't', email: 't@invalid' },
+    }),
     renderKustomize: kubectlKustomize(join(testEnv('kubeBin'), 'kubectl')),
   };
   return withWorker(env, { kube: cluster.kube, gitops: gitops || undefined }, async (taskQueue) => {
@@ -55,16 +60,23 @@ function run(
       ? await env.client.workflow.signalWithStart(bootstrapCluster, { ...options, signal: 'pause', signalArgs: [] })
       : await env.client.workflow.start(bootstrapCluster, options);
     await drive(handle);
-    return handle.result().then((result) => ({ result, error: undefined, handle }), (error: unknown) => ({ result: undefined, error, handle }));
+    return handle.result().then(
+      (result) => ({ result, error: undefined, handle }),
+      (error: unknown) => ({ result: undefined, error, handle }),
+    );
   });
 }
 
 const short = (id: string) => id.split('/')[1]!;
 const waitingForOperator = (handle: WorkflowHandle) =>
-  eventually(async () => {
-    const progress = await handle.query<Progress>('progress');
-    return progress.phase.startsWith('waiting for the operator') && progress;
-  }, 'the run to wait for the operator', 60_000);
+  eventually(
+    async () => {
+      const progress = await handle.query<Progress>('progress');
+      return progress.phase.startsWith('waiting for the operator') && progress;
+    },
+    'the run to wait for the operator',
+    60_000,
+  );
 
 test('brings every Kustomization up in dependsOn order on real Flux, independent branches in parallel', async () => {
   const { cluster } = await freshCluster();
@@ -149,9 +161,16 @@ test('a cyclic graph fails at once, naming the cycle; dry run only plans', async
     metadata: { name, namespace: cluster.namespace },
     spec: { interval: '10m', path: `./${name}`, prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' }, dependsOn: [{ name: dependsOn }] },
   });
-  for (const [name, dep] of [['a', 'b'], ['b', 'a']] as const) {
+  for (const [name, dep] of [
+    ['a', 'b'],
+    ['b', 'a'],
+  ] as const) {
     await cluster.kube.custom.createNamespacedCustomObject({
-      group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace: cluster.namespace, plural: 'kustomizations', body: kustomization(name, dep),
+      group: 'kustomize.toolkit.fluxcd.io',
+      version: 'v1',
+      namespace: cluster.namespace,
+      plural: 'kustomizations',
+      body: kustomization(name, dep),
     });
   }
   const { error } = await run(cluster, {});
@@ -186,13 +205,19 @@ test('Kustomizations a parent creates join the run once the parent has applied t
 
 test('pause holds new reconciles, resume carries on', async () => {
   const { cluster } = await freshCluster();
-  const { result } = await run(cluster, { parallelism: 8 }, async (handle) => {
-    await eventually(async () => (await handle.query<Progress>('progress')).paused, 'the run paused');
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const paused = await handle.query<Progress>('progress');
-    expect(paused.steps.length).toBe(12);
-    expect(paused.steps.filter((s) => s.phase !== 'pending')).toEqual([]);
-    await handle.signal('resume');
-  }, undefined, true);
+  const { result } = await run(
+    cluster,
+    { parallelism: 8 },
+    async (handle) => {
+      await eventually(async () => (await handle.query<Progress>('progress')).paused, 'the run paused');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const paused = await handle.query<Progress>('progress');
+      expect(paused.steps.length).toBe(12);
+      expect(paused.steps.filter((s) => s.phase !== 'pending')).toEqual([]);
+      await handle.signal('resume');
+    },
+    undefined,
+    true,
+  );
   expect(result?.outcome).toBe('completed');
 });

@@ -27,7 +27,10 @@ const absent = uniqueName('talos-absent');
 
 /** The seed inventory, moved into this test's namespace, with this test's node names added. */
 async function publishInventory() {
-  const seed = parse(readFileSync(join(GITOPS_SEED(), INVENTORY_PATH), 'utf8')) as { classes: Record<string, { daemonSets: string[]; labels: Record<string, string> }>; nodes: Record<string, string> };
+  const seed = parse(readFileSync(join(GITOPS_SEED(), INVENTORY_PATH), 'utf8')) as {
+    classes: Record<string, { daemonSets: string[]; labels: Record<string, string> }>;
+    nodes: Record<string, string>;
+  };
   for (const nodeClass of Object.values(seed.classes)) {
     nodeClass.daemonSets = nodeClass.daemonSets.map((ds) => ds.replace('kube-system/', `${cluster.namespace}/`));
   }
@@ -51,7 +54,11 @@ beforeAll(async () => {
   // A node joins a cluster Flux has already brought up: the real controllers apply namespaces → crds →
   // base, which holds the node agents' DaemonSets.
   await eventually(
-    () => cluster.kube.apps.readNamespacedDaemonSet({ namespace: cluster.namespace, name: 'kube-multus-ds' }).then(() => true, () => false),
+    () =>
+      cluster.kube.apps.readNamespacedDaemonSet({ namespace: cluster.namespace, name: 'kube-multus-ds' }).then(
+        () => true,
+        () => false,
+      ),
     'Flux to apply the base layer',
     90_000,
   );
@@ -63,12 +70,24 @@ afterAll(async () => {
 
 function run(node: string, drive: (progress: () => Promise<Progress>, handle: WorkflowHandle) => Promise<void>) {
   const gitops = {
-    repo: new GitOpsRepo({ url: lab.bareRepo, baseBranch: GITOPS_BRANCH, checkoutDir: join(dir, uniqueName('checkout')), author: { name: 't', email: 't@invalid' } }),
+    repo: new GitOpsRepo({
+      url: lab.bareRepo,
+      baseBranch: GITOPS_BRANCH,
+      checkoutDir: join(dir, uniqueName('checkout')),
+      author: { name: 't', email: 't@invalid' },
+    }),
   };
   return withWorker(env, { kube: cluster.kube, gitops }, async (taskQueue) => {
-    const handle = await env.client.workflow.start(bootstrapNode, { taskQueue, workflowId: uniqueName('bootstrap-node'), args: [{ node, readyTimeoutSeconds: 120, agentTimeoutSeconds: 60 }] });
+    const handle = await env.client.workflow.start(bootstrapNode, {
+      taskQueue,
+      workflowId: uniqueName('bootstrap-node'),
+      args: [{ node, readyTimeoutSeconds: 120, agentTimeoutSeconds: 60 }],
+    });
     await drive(() => handle.query<Progress>('progress'), handle);
-    const result = await handle.result().then((value) => ({ value, error: undefined }), (error: unknown) => ({ value: undefined, error }));
+    const result = await handle.result().then(
+      (value) => ({ value, error: undefined }),
+      (error: unknown) => ({ value: undefined, error }),
+    );
     return { ...result, progress: await handle.query<Progress>('progress') };
   });
 }
@@ -125,6 +144,16 @@ test('pause holds the next step, abort stops the wait in progress: the run ends 
   expect(value).toMatchObject({ node: absent, outcome: 'aborted', uncordoned: false });
   expect(progress.steps.map((s) => [s.name.replace(`${cluster.namespace}/`, ''), s.phase])).toEqual([
     ['inventory', 'done'],
-    ...['ready', 'cordon', 'labels', 'agent cilium', 'agent nvidia-device-plugin', 'agent sriov-device-plugin', 'agent kube-multus-ds', 'allocatable', 'uncordon'].map((name) => [name, 'skipped']),
+    ...[
+      'ready',
+      'cordon',
+      'labels',
+      'agent cilium',
+      'agent nvidia-device-plugin',
+      'agent sriov-device-plugin',
+      'agent kube-multus-ds',
+      'allocatable',
+      'uncordon',
+    ].map((name) => [name, 'skipped']),
   ]);
 });

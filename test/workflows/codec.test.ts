@@ -41,7 +41,10 @@ test('payloads in history are encrypted; the codec server decodes them for an au
   };
   const { history, progress, error } = await worker.runUntil(async () => {
     const handle = await client.workflow.start('rotateOidcClient', { taskQueue, workflowId: uniqueName('codec'), args: [input] });
-    const error = await handle.result().then(() => undefined, (e: unknown) => e);
+    const error = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     return { history: await handle.fetchHistory(), progress: await handle.query<Progress>('progress'), error };
   });
   expect(error).toBeInstanceOf(WorkflowFailedError);
@@ -53,7 +56,15 @@ test('payloads in history are encrypted; the codec server decodes them for an au
   const server = await startCodecServer({ codec, address: '127.0.0.1:0', corsOrigins: ['http://ui.local'], token: 'a-long-enough-token' });
   try {
     const body = JSON.stringify({
-      payloads: [{ metadata: { encoding: Buffer.from(started.metadata!.encoding!).toString('base64'), 'encryption-key-id': Buffer.from(started.metadata!['encryption-key-id']!).toString('base64') }, data: Buffer.from(started.data!).toString('base64') }],
+      payloads: [
+        {
+          metadata: {
+            encoding: Buffer.from(started.metadata!.encoding!).toString('base64'),
+            'encryption-key-id': Buffer.from(started.metadata!['encryption-key-id']!).toString('base64'),
+          },
+          data: Buffer.from(started.data!).toString('base64'),
+        },
+      ],
     });
     const post = (path: string, headers: Record<string, string>, payload = body) =>
       fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://ui.local', ...headers }, body: payload });

@@ -23,9 +23,10 @@ const run = (input: Parameters<typeof drainNode>[0], drive?: (handle: WorkflowHa
   withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
     const handle = await env.client.workflow.start(drainNode, { taskQueue, workflowId: uniqueName('drain'), args: [input] });
     await drive?.(handle);
-    const outcome: { result?: DrainNodeResult; error?: unknown } = await handle
-      .result()
-      .then((result) => ({ result }), (error: unknown) => ({ error }));
+    const outcome: { result?: DrainNodeResult; error?: unknown } = await handle.result().then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
     // A run that failed on its input never registered the query.
     const progress = await handle.query<Progress>('progress').catch(() => undefined);
     return { ...outcome, progress: progress! };
@@ -94,7 +95,9 @@ test('a pod the policy refuses fails the drain before the cordon, naming the pod
   const refused = await run({ node });
   expect(failureOf(refused.error)).toMatchObject({
     type: FailureType.DrainRefused,
-    message: expect.stringContaining(`nothing was changed. The pod policy keeps:\n${cluster.namespace}/bare: no controller recreates it; set unmanagedPods: 'evict' to evict it`),
+    message: expect.stringContaining(
+      `nothing was changed. The pod policy keeps:\n${cluster.namespace}/bare: no controller recreates it; set unmanagedPods: 'evict' to evict it`,
+    ),
   });
   expect(await unschedulable(node)).toBe(false);
   expect(await cluster.podNames(node)).toEqual(['bare', finished].sort());
@@ -116,7 +119,9 @@ test('a refused pod that turns up during the drain stops it; the node stays cord
   });
   expect(failureOf(error)).toMatchObject({
     type: FailureType.DrainRefused,
-    message: expect.stringContaining(`node left cordoned. The pod policy keeps:\n${cluster.namespace}/late: emptyDir scratch loses its data; set emptyDirPods: 'evict'`),
+    message: expect.stringContaining(
+      `node left cordoned. The pod policy keeps:\n${cluster.namespace}/late: emptyDir scratch loses its data; set emptyDirPods: 'evict'`,
+    ),
   });
   expect(await unschedulable(node)).toBe(true);
   expect(progress.steps.find((s) => s.name === 'drain')?.phase).toBe('failed');

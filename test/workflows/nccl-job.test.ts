@@ -67,17 +67,27 @@ test('success on the first try: results parsed, compared, pushed to VictoriaMetr
   expect(run.result).toMatchObject({ outcome: 'succeeded', metricsPushed: true, baseline: { peakBusBwGBps: 21, source: 'input' } });
   expect(causes(run.result)).toEqual([['succeeded', null]]);
   expect(run.result!.summary).toMatchObject({
-    collective: 'all_gather_perf', peakBusBwGBps: 2.83, transport: 'IB', hcas: ['rocep1s0f1', 'roceP2p1s0f1'], gdr: 'disabled',
+    collective: 'all_gather_perf',
+    peakBusBwGBps: 2.83,
+    transport: 'IB',
+    hcas: ['rocep1s0f1', 'roceP2p1s0f1'],
+    gdr: 'disabled',
     regression: { regressed: true },
   });
   const stored = await activityRunner()(createMetricsActivities({ url: testEnv('victoriaMetrics') }).readLatestSample, {
-    name: 'nccl_busbw_peak_gbps', labels: { job: run.name, test: 'all_gather_perf' }, lookbackSeconds: 3600,
+    name: 'nccl_busbw_peak_gbps',
+    labels: { job: run.name, test: 'all_gather_perf' },
+    lookbackSeconds: 3600,
   });
   expect(stored.value).toBe(2.83);
   expect(run.played).toHaveLength(1);
   expect(new Set(run.played[0]!.nodes)).toEqual(new Set(lab.nodes));
   expect(run.leftovers).toEqual([]);
-  expect(run.progress.steps.map((s) => [s.name, s.phase])).toEqual([['attempt 1', 'done'], ['results', 'failed'], ['cleanup', 'done']]);
+  expect(run.progress.steps.map((s) => [s.name, s.phase])).toEqual([
+    ['attempt 1', 'done'],
+    ['results', 'failed'],
+    ['cleanup', 'done'],
+  ]);
 });
 
 test('a node lost mid-run comes back: the attempt is classified, retried after backoff, and succeeds', async () => {
@@ -86,7 +96,10 @@ test('a node lost mid-run comes back: the attempt is classified, retried after b
     { kind: 'complete', log: SPARK_RUN_LOG },
   ]);
   expect(run.error).toBeUndefined();
-  expect(causes(run.result)).toEqual([['failed', 'node-lost'], ['succeeded', null]]);
+  expect(causes(run.result)).toEqual([
+    ['failed', 'node-lost'],
+    ['succeeded', null],
+  ]);
   expect(run.result!.attempts[0]!.detail).toMatch(/NotReady/);
   expect(run.played.map((p) => p.attempt)).toEqual([1, 2]);
   expect(run.progress.steps.find((s) => s.name === 'attempt 1')).toMatchObject({ phase: 'failed', message: expect.stringContaining('node-lost (retryable)') });
@@ -94,8 +107,14 @@ test('a node lost mid-run comes back: the attempt is classified, retried after b
 });
 
 test('a hang (no log progress) is detected and retried', async () => {
-  const run = await benchmark([{ kind: 'hang', log: SPARK_RUN_LOG }, { kind: 'complete', log: SPARK_RUN_LOG }]);
-  expect(causes(run.result)).toEqual([['failed', 'hang'], ['succeeded', null]]);
+  const run = await benchmark([
+    { kind: 'hang', log: SPARK_RUN_LOG },
+    { kind: 'complete', log: SPARK_RUN_LOG },
+  ]);
+  expect(causes(run.result)).toEqual([
+    ['failed', 'hang'],
+    ['succeeded', null],
+  ]);
   expect(run.leftovers).toEqual([]);
 });
 
@@ -113,7 +132,10 @@ test('the attempts cap ends a run that keeps failing', async () => {
   const run = await benchmark([{ kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 }], { retry: { maxAttempts: 2 } });
   const { message, result } = failedResult(run.error);
   expect(message).toContain('gave up after 2 attempts');
-  expect(causes(result)).toEqual([['failed', 'nccl-error'], ['failed', 'nccl-error']]);
+  expect(causes(result)).toEqual([
+    ['failed', 'nccl-error'],
+    ['failed', 'nccl-error'],
+  ]);
   expect(run.progress.phase).toBe('failed');
   expect(run.leftovers).toEqual([]);
 });
@@ -131,7 +153,10 @@ test('cancel cleans up the running attempt', async () => {
 
 test('pause holds off the next attempt; abort stops the running one and cleans up', async () => {
   const run = await benchmark(
-    [{ kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 }, { kind: 'hang', log: SPARK_RUN_LOG }],
+    [
+      { kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 },
+      { kind: 'hang', log: SPARK_RUN_LOG },
+    ],
     { hangSeconds: 3600, retry: { initialBackoffSeconds: 1 } },
     async (handle) => {
       const job = handle.workflowId.replace('nccl-job-', '');
@@ -148,7 +173,10 @@ test('pause holds off the next attempt; abort stops the running one and cleans u
     },
   );
   expect(run.result?.outcome).toBe('aborted');
-  expect(run.result?.attempts.map((a) => [a.outcome, a.cause ?? null])).toEqual([['failed', 'nccl-error'], ['aborted', null]]);
+  expect(run.result?.attempts.map((a) => [a.outcome, a.cause ?? null])).toEqual([
+    ['failed', 'nccl-error'],
+    ['aborted', null],
+  ]);
   expect(run.result?.attempts[1]!.detail).toBe('operator stopped it');
   expect(run.leftovers).toEqual([]);
 });

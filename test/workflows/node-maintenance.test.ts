@@ -37,7 +37,15 @@ function maintain(
   drive: (handle: WorkflowHandle<typeof nodeMaintenance>, run: { cluster: string; taskQueue: string }) => Promise<void> = async () => undefined,
 ) {
   const cluster_ = uniqueName('lab');
-  const input: NodeMaintenanceInput = { cluster: cluster_, reason: 'Talos upgrade', until: 'duration', durationSeconds: 60, settleSeconds: 0, healthGate: { fluxNamespace: '' }, ...overrides };
+  const input: NodeMaintenanceInput = {
+    cluster: cluster_,
+    reason: 'Talos upgrade',
+    until: 'duration',
+    durationSeconds: 60,
+    settleSeconds: 0,
+    healthGate: { fluxNamespace: '' },
+    ...overrides,
+  };
   return withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
     const handle = await env.client.workflow.start(nodeMaintenance, { taskQueue, workflowId: nodeMaintenanceId(cluster_), args: [input] });
     await drive(handle, { cluster: cluster_, taskQueue });
@@ -59,7 +67,10 @@ const hookJob = (failWith?: string) => ({
     spec: {
       template: {
         metadata: failWith
-          ? { labels: { 'pod-container-running-failed.stage.kwok.x-k8s.io': 'true' }, annotations: { 'pod-container-running-failed.stage.kwok.x-k8s.io/message': failWith } }
+          ? {
+              labels: { 'pod-container-running-failed.stage.kwok.x-k8s.io': 'true' },
+              annotations: { 'pod-container-running-failed.stage.kwok.x-k8s.io/message': failWith },
+            }
           : {},
         spec: { containers: [{ name: 'check', image: 'registry.invalid/node-check:1' }] },
       },
@@ -73,7 +84,10 @@ test('maintenance waits for done on each node, then verifies and uncordons it; d
   const { result, progress, handle } = await maintain({ nodes, until: 'done-signal' }, async (handle) => {
     // Before any node is on hold: an early done must not pre-arm a node (its hold would end right after the drain).
     expect(await rejectionOf(handle, 'done')).toBe('done rejected: no node is on hold now');
-    await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${first}`)?.message?.startsWith('maintenance: Talos upgrade: drained'), `${first} in maintenance`);
+    await eventually(
+      async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${first}`)?.message?.startsWith('maintenance: Talos upgrade: drained'),
+      `${first} in maintenance`,
+    );
     expect(await unschedulable(first)).toBe(true);
     expect(await rejectionOf(handle, 'done', 'no-such-node')).toBe(`done rejected: no-such-node is not in this run (${first}, ${second})`);
     expect(await rejectionOf(handle, 'done', second)).toBe(`done rejected: ${second} is not on hold now`);
@@ -83,7 +97,10 @@ test('maintenance waits for done on each node, then verifies and uncordons it; d
     await handle.signal('done', 'no-such-node');
     expect(await handle.executeUpdate<string, [string]>('done', { args: [first] })).toBe(`ending the maintenance of ${first}`);
     expect(await rejectionOf(handle, 'done', first)).toBe(`done rejected: done was already sent for ${first}`);
-    await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${second}`)?.message?.startsWith('maintenance: Talos upgrade: drained'), `${second} in maintenance`);
+    await eventually(
+      async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${second}`)?.message?.startsWith('maintenance: Talos upgrade: drained'),
+      `${second} in maintenance`,
+    );
     expect(await handle.executeUpdate<string, []>('done')).toBe(`ending the maintenance of ${second}`);
   });
   expect(await workflowTaskFailures(handle)).toBe(0);
@@ -165,7 +182,10 @@ test('outside the maintenance window the run waits, and starts the node once the
 test('a node deleted mid-run fails its step clearly, stops the run, and leaves no lock behind', async () => {
   const [doomed, next] = [await cluster.addNode(), await cluster.addNode()];
   const { error, handle } = await maintain({ nodes: [doomed, next], until: 'done-signal' }, async (run) => {
-    await eventually(async () => (await progressOf(run)).steps.find((s) => s.name === `node ${doomed}`)?.message?.startsWith('maintenance:'), 'maintenance started');
+    await eventually(
+      async () => (await progressOf(run)).steps.find((s) => s.name === `node ${doomed}`)?.message?.startsWith('maintenance:'),
+      'maintenance started',
+    );
     await cluster.kube.core.deleteNode({ name: doomed });
     await run.signal('done', doomed);
   });
@@ -192,11 +212,13 @@ test('dry run lists, per node, the steps, hooks, gates and window, and changes n
   expect(result?.outcome).toBe('planned');
   const first = result!.plan.steps[nodes[0]!]!;
   expect(first[0]).toBe('window: start a node only inside sat,sun 02:00-05:00 Europe/Berlin');
-  expect(first).toEqual(expect.arrayContaining([
-    expect.stringMatching(/^hook beforeDrain: Job pre-drain-check in .* on the node, timeout 120s/),
-    'settle: 300s, the node must stay Ready and verified',
-    expect.stringContaining('PromQL sum(ALERTS{alertstate="firing",severity="critical"}) returns 0'),
-  ]));
+  expect(first).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^hook beforeDrain: Job pre-drain-check in .* on the node, timeout 120s/),
+      'settle: 300s, the node must stay Ready and verified',
+      expect.stringContaining('PromQL sum(ALERTS{alertstate="firing",severity="critical"}) returns 0'),
+    ]),
+  );
   expect(result!.plan.steps[nodes[1]!]!.some((line) => line.startsWith('settle'))).toBe(false);
   for (const node of nodes) expect(await unschedulable(node)).toBe(false);
 });
@@ -207,26 +229,47 @@ test('dry run lists, per node, the steps, hooks, gates and window, and changes n
  */
 async function failingKustomization(name: string): Promise<string> {
   const namespace = cluster.namespace;
-  await startFluxRepoWorld(cluster.kube, namespace, { graph: [{ name, dependsOn: [] }], content: 'configmap' }, { layers: { [name]: brokenManifest(namespace) } });
-  await eventually(async () => {
-    const k = (await cluster.kube.custom.getNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace, plural: 'kustomizations', name })) as {
-      status?: { conditions?: { type: string; reason?: string }[] };
-    };
-    return k.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'ReconciliationFailed');
-  }, `Flux to fail ${name}`, 60_000);
+  await startFluxRepoWorld(
+    cluster.kube,
+    namespace,
+    { graph: [{ name, dependsOn: [] }], content: 'configmap' },
+    { layers: { [name]: brokenManifest(namespace) } },
+  );
+  await eventually(
+    async () => {
+      const k = (await cluster.kube.custom.getNamespacedCustomObject({
+        group: 'kustomize.toolkit.fluxcd.io',
+        version: 'v1',
+        namespace,
+        plural: 'kustomizations',
+        name,
+      })) as {
+        status?: { conditions?: { type: string; reason?: string }[] };
+      };
+      return k.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'ReconciliationFailed');
+    },
+    `Flux to fail ${name}`,
+    60_000,
+  );
   return namespace;
 }
 
 test('one rolling operation per cluster: an SR-IOV rollout is refused while a maintenance run holds the cluster', async () => {
   const node = await cluster.addNode();
   const { result } = await maintain({ nodes: [node], until: 'done-signal' }, async (handle, { cluster: clusterName, taskQueue }) => {
-    await eventually(async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'), 'maintenance started');
+    await eventually(
+      async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'),
+      'maintenance started',
+    );
     // A plain client: the time-skipping client would let the server's clock run while it waits, and with the
     // maintenance idle on its signal that clock jumps to the server's default run timeout.
     const refused = await new WorkflowClient({ connection: env.connection, namespace: env.namespace })
       .execute(sriovRollout, { taskQueue, workflowId: sriovRolloutId(clusterName), args: [{ cluster: clusterName, numVfs: 8, nodes: [node] }] })
       .catch((error: unknown) => error);
-    expect(failureOf(refused)).toMatchObject({ type: FailureType.ClusterBusy, message: expect.stringContaining(`node-maintenance ${handle.workflowId} (run `) });
+    expect(failureOf(refused)).toMatchObject({
+      type: FailureType.ClusterBusy,
+      message: expect.stringContaining(`node-maintenance ${handle.workflowId} (run `),
+    });
     await handle.signal('done');
   });
   expect(result?.outcome).toBe('completed');

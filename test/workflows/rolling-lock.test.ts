@@ -37,7 +37,14 @@ function startMixed(clusterName: string, i: number): Promise<WorkflowHandle> {
     const input = gitops.rolloutInput({ cluster: clusterName, approval: 'once' });
     return client.workflow.start(sriovRollout, { taskQueue, workflowId, args: [input] });
   }
-  const input = { cluster: clusterName, nodes: [gitops.dgxNodes[0]!], reason: 'lock test', until: 'done-signal' as const, settleSeconds: 0, healthGate: { fluxNamespace: '' } };
+  const input = {
+    cluster: clusterName,
+    nodes: [gitops.dgxNodes[0]!],
+    reason: 'lock test',
+    until: 'done-signal' as const,
+    settleSeconds: 0,
+    healthGate: { fluxNamespace: '' },
+  };
   return client.workflow.start(nodeMaintenance, { taskQueue, workflowId, args: [input] });
 }
 
@@ -54,13 +61,20 @@ test('ten concurrent starts of mixed rolling operations: exactly one runs, nine 
   // Polled, not awaited: the winner's result never comes while it holds the cluster.
   const outcomes = await Promise.all(
     handles.map((handle) =>
-      eventually(async () => {
-        if ((await handle.describe()).status.name === 'FAILED') {
-          const failure = await handle.result().then(() => undefined, (error: unknown) => (error as WorkflowFailedError).cause as { type?: string; message: string });
-          return { handle, failure };
-        }
-        return (await holding(handle)) && { handle, failure: undefined };
-      }, 'the run to hold the cluster or fail', 60_000),
+      eventually(
+        async () => {
+          if ((await handle.describe()).status.name === 'FAILED') {
+            const failure = await handle.result().then(
+              () => undefined,
+              (error: unknown) => (error as WorkflowFailedError).cause as { type?: string; message: string },
+            );
+            return { handle, failure };
+          }
+          return (await holding(handle)) && { handle, failure: undefined };
+        },
+        'the run to hold the cluster or fail',
+        60_000,
+      ),
     ),
   );
   const winners = outcomes.filter((o) => !o.failure);

@@ -34,9 +34,17 @@ afterAll(async () => {
 const SOAK_SECONDS = 6 * 3600;
 const policy = { soakSeconds: SOAK_SECONDS, ensureClientPolicy: true, clientPolicy: { graceSeconds: 2 * 24 * 3600 } };
 
-function rotate(target: OidcClientTarget, drive: (handle: WorkflowHandle<typeof rotateOidcClient>) => Promise<void> = async () => undefined, input?: RotateOidcClientInput) {
+function rotate(
+  target: OidcClientTarget,
+  drive: (handle: WorkflowHandle<typeof rotateOidcClient>) => Promise<void> = async () => undefined,
+  input?: RotateOidcClientInput,
+) {
   return withWorker(env, bed.deps, async (taskQueue) => {
-    const handle = await env.client.workflow.start(rotateOidcClient, { taskQueue, workflowId: uniqueName('rotate'), args: [input ?? { client: target, policy }] });
+    const handle = await env.client.workflow.start(rotateOidcClient, {
+      taskQueue,
+      workflowId: uniqueName('rotate'),
+      args: [input ?? { client: target, policy }],
+    });
     await drive(handle);
     const outcome: { result?: RotateOidcClientResult; error?: unknown } = await handle.result().then(
       (result) => ({ result }),

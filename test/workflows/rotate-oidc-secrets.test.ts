@@ -40,7 +40,10 @@ test('rotates the listed clients one at a time, only those asked for', async () 
     return { result, children };
   });
   expect(result.outcome).toBe('completed');
-  expect(result.clients.map((c) => [c.clientId, c.status])).toEqual([[a.clientId, 'rotated'], [b.clientId, 'rotated']]);
+  expect(result.clients.map((c) => [c.clientId, c.status])).toEqual([
+    [a.clientId, 'rotated'],
+    [b.clientId, 'rotated'],
+  ]);
   for (const [i, c] of [a, b].entries()) expect(result.clients[i]!.newFingerprint).toBe(fingerprint((await secretsOf(c.clientId)).current));
   // One at a time: the second child started after the first had finished (soak included).
   const firstEnd = eventTime(children[0]!.events!.at(-1)!);
@@ -51,7 +54,10 @@ test('rotates the listed clients one at a time, only those asked for', async () 
 
 test('abort on the parent reaches the child waiting after a failure; the rest is not started', async () => {
   const [a, b] = [await createTestClient('stop-a'), await createTestClient('stop-b')];
-  const broken = { ...(await bed.target(a, { consumers: 0 })), consumers: [{ kind: 'Deployment' as const, namespace: cluster.namespace, name: `${a.clientId}-missing` }] };
+  const broken = {
+    ...(await bed.target(a, { consumers: 0 })),
+    consumers: [{ kind: 'Deployment' as const, namespace: cluster.namespace, name: `${a.clientId}-missing` }],
+  };
   const second = await bed.target(b, { consumers: 0 });
   const result = await withWorker(env, bed.deps, async (taskQueue) => {
     // Started paused: no client runs yet, so there is nothing to pass a retry on to.
@@ -65,12 +71,19 @@ test('abort on the parent reaches the child waiting after a failure; the rest is
     expect(await rejectionOf(handle, 'retry')).toBe('retry rejected: no client is being rotated now');
     expect(await handle.executeUpdate<string, []>('resume')).toBe('resumed');
     const child = env.client.workflow.getHandle(`${handle.workflowId}/${a.clientId}`);
-    await eventually(async () => (await child.query<Progress>('progress').catch(() => undefined))?.phase.startsWith('failed at restart'), 'the child to wait after its failure', 60_000);
+    await eventually(
+      async () => (await child.query<Progress>('progress').catch(() => undefined))?.phase.startsWith('failed at restart'),
+      'the child to wait after its failure',
+      60_000,
+    );
     await handle.signal('abort', 'consumer missing');
     return handle.result();
   });
   expect(result.outcome).toBe('aborted');
-  expect(result.clients.map((c) => [c.clientId, c.status])).toEqual([[a.clientId, 'aborted'], [b.clientId, 'not-started']]);
+  expect(result.clients.map((c) => [c.clientId, c.status])).toEqual([
+    [a.clientId, 'aborted'],
+    [b.clientId, 'not-started'],
+  ]);
   expect(result.clients[0]!.message).toContain('NOT revoked');
   expect((await secretsOf(a.clientId)).rotated).toBe(a.secret);
   expect(await secretsOf(b.clientId)).toEqual({ current: b.secret, rotated: undefined });

@@ -93,7 +93,13 @@ async function resetNodes() {
   await cluster.kube.core.deleteNamespacedPod({ name: 'trainer', namespace: cluster.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
   for (const name of gitops.dgxNodes) {
     await cluster.kube.core.patchNode(
-      { name, body: { spec: { unschedulable: null }, metadata: { labels: { [SIM_VF_LIMIT_LABEL]: null }, annotations: { 'cluster-ops.wcloud.sh/cordoned-by': null } } } },
+      {
+        name,
+        body: {
+          spec: { unschedulable: null },
+          metadata: { labels: { [SIM_VF_LIMIT_LABEL]: null }, annotations: { 'cluster-ops.wcloud.sh/cordoned-by': null } },
+        },
+      },
       mergePatch,
     );
   }
@@ -104,9 +110,9 @@ test('one rollout per cluster: a second start is refused, and so is a start unde
   const { result } = await rollout({ numVfs: 8, approval: 'once' }, async ({ handle, input }) => {
     expect(await rejectionOf(handle, 'approve')).toMatch(/^approve rejected: nothing is waiting for approval/);
     await eventually(async () => (await progressOf(handle)).phase.startsWith('awaiting approval'), 'approval gate');
-    await expect(
-      env.client.workflow.start(sriovRollout, { taskQueue: 'unused', workflowId: handle.workflowId, args: [input] }),
-    ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    await expect(env.client.workflow.start(sriovRollout, { taskQueue: 'unused', workflowId: handle.workflowId, args: [input] })).rejects.toBeInstanceOf(
+      WorkflowExecutionAlreadyStartedError,
+    );
     // A plain client: the time-skipping one would let the server's clock run while the first run idles.
     const other = await withWorker(env, { kube: cluster.kube, gitops: gitops.deps }, (taskQueue) =>
       new WorkflowClient({ connection: env.connection, namespace: env.namespace })
@@ -154,7 +160,10 @@ test('abort mid-drain stops at once: that node stays cordoned, the next is never
   const before = await allocatableVfs(cluster, second);
   let drainStatus = '';
   const { result } = await rollout({ numVfs: await nextVfs(), node: { drainTimeoutSeconds: 3600 } }, async ({ handle }) => {
-    await eventually(async () => nodeStep(await progressOf(handle), first)?.message?.startsWith('drain:') && (await unschedulable(first)), 'drain of the first node');
+    await eventually(
+      async () => nodeStep(await progressOf(handle), first)?.message?.startsWith('drain:') && (await unschedulable(first)),
+      'drain of the first node',
+    );
     await handle.signal('abort', 'operator changed their mind');
     await handle.result();
     drainStatus = (await env.client.workflow.getHandle(`${handle.workflowId}/${first}/drain`).describe()).status.name;

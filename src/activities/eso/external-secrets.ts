@@ -69,7 +69,8 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
     try {
       return (await custom.getNamespacedCustomObject({ group: ESO_GROUP, version: ESO_VERSION, namespace, plural: EXTERNAL_SECRETS, name })) as ExternalSecret;
     } catch (error) {
-      if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`ExternalSecret ${namespace}/${name} does not exist`, FailureType.ExternalSecretNotReady);
+      if (isApiStatus(error, 404))
+        throw ApplicationFailure.nonRetryable(`ExternalSecret ${namespace}/${name} does not exist`, FailureType.ExternalSecretNotReady);
       throw error;
     }
   };
@@ -111,7 +112,11 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
       if (es.metadata?.annotations?.[FORCE_SYNC_ANNOTATION] !== input.requestId) {
         await custom.patchNamespacedCustomObject(
           {
-            group: ESO_GROUP, version: ESO_VERSION, namespace, plural: EXTERNAL_SECRETS, name,
+            group: ESO_GROUP,
+            version: ESO_VERSION,
+            namespace,
+            plural: EXTERNAL_SECRETS,
+            name,
             body: { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: input.requestId } } },
           },
           mergePatch,

@@ -46,7 +46,6 @@ interface FluxObject {
   };
 }
 
-
 /**
  * Ready=False reasons that mean "not yet", not "failed": kustomize-controller holds a Kustomization back
  * while a dependency is not Ready (DependencyNotReady) or its source has no artifact yet (ArtifactFailed,
@@ -59,8 +58,7 @@ const readyOf = (object?: FluxObject) => object?.status?.conditions?.find((c) =>
 /** Flux has handled the request stamped `requestedAt` (it echoes the annotation when it finishes a reconcile). */
 const answered = (object: FluxObject | undefined, requestedAt: string) => object?.status?.lastHandledReconcileAt === requestedAt;
 /** Ready for the current spec: Flux moves observedGeneration only when a reconcile succeeds. */
-const readyNow = (object?: FluxObject) =>
-  readyOf(object)?.status === 'True' && object?.status?.observedGeneration === object?.metadata?.generation;
+const readyNow = (object?: FluxObject) => readyOf(object)?.status === 'True' && object?.status?.observedGeneration === object?.metadata?.generation;
 /** A Ready=False that is Flux's final word on this attempt (a failed apply, a health check that timed out). */
 const failure = (object?: FluxObject) => {
   const ready = readyOf(object);
@@ -90,8 +88,7 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
   type Kind = typeof KUSTOMIZE | typeof SOURCE;
   const list = async (kind: Kind, namespace: string, fieldSelector?: string) =>
     (await custom.listNamespacedCustomObject({ ...kind, namespace, fieldSelector })) as { items: FluxObject[]; metadata?: { resourceVersion?: string } };
-  const read = async (kind: Kind, { namespace, name }: KustomizationRef) =>
-    (await list(kind, namespace, `metadata.name=${name}`)).items[0];
+  const read = async (kind: Kind, { namespace, name }: KustomizationRef) => (await list(kind, namespace, `metadata.name=${name}`)).items[0];
   /** Sets the annotation `flux reconcile` sets; returns its value, which Flux echoes once it has handled it. */
   const request = async (kind: Kind, { namespace, name }: KustomizationRef, spec?: object) => {
     const requestedAt = new Date().toISOString();
@@ -119,7 +116,10 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
   };
   const refuseSuspended = (k: FluxObject, ref: KustomizationRef) => {
     if (k.spec?.suspend) {
-      throw ApplicationFailure.nonRetryable(`Kustomization ${ref.namespace}/${ref.name} is suspended: Flux ignores reconcile requests (flux resume ks)`, FailureType.KustomizationSuspended);
+      throw ApplicationFailure.nonRetryable(
+        `Kustomization ${ref.namespace}/${ref.name} is suspended: Flux ignores reconcile requests (flux resume ks)`,
+        FailureType.KustomizationSuspended,
+      );
     }
   };
   /** What `flux reconcile source git` does: a fresh fetch, waited for until source-controller answers it. */
@@ -238,7 +238,11 @@ export function createFluxActivities({ custom, watch }: KubeClients) {
       const started = Date.now();
       const left = () => Math.max(1, timeoutSeconds - Math.floor((Date.now() - started) / 1000));
       if (source) {
-        await watchOne(SOURCE, source, { unmet: ([repo]) => (applied(repo?.status?.artifact?.revision) ? [] : [`GitRepository has ${repo?.status?.artifact?.revision ?? 'no artifact'}, want ${want}`]), timeoutSeconds: left() });
+        await watchOne(SOURCE, source, {
+          unmet: ([repo]) =>
+            applied(repo?.status?.artifact?.revision) ? [] : [`GitRepository has ${repo?.status?.artifact?.revision ?? 'no artifact'}, want ${want}`],
+          timeoutSeconds: left(),
+        });
         for (const dependency of await sameSourceDependencies(ref, k, source)) {
           if (!applied(dependency.object.status?.lastAppliedRevision)) await reconcileAndWait(dependency.ref, left());
         }

@@ -69,8 +69,7 @@ export interface PullRequestState {
   mergeCommit?: string;
 }
 
-const parseConfig = (text: string, path: string): VfConfig =>
-  failForGoodOn(VfConfigError, FailureType.BadVfConfigFile, () => readVfConfig(text), `${path}: `);
+const parseConfig = (text: string, path: string): VfConfig => failForGoodOn(VfConfigError, FailureType.BadVfConfigFile, () => readVfConfig(text), `${path}: `);
 
 export function createGitOpsActivities(deps: GitOpsDeps | undefined) {
   const need = (): GitOpsDeps => {

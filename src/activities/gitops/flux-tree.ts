@@ -96,7 +96,10 @@ export async function readFluxTree(git: SimpleGit, input: FluxTreeInput): Promis
 
 /** A repo path as Flux resolves spec.path: relative to the source root, `./` and trailing `/` dropped. */
 function repoFolder(path: string): string {
-  const normalised = posix.normalize(path.trim() || '.').replace(/^\.\/?/, '').replace(/\/$/, '');
+  const normalised = posix
+    .normalize(path.trim() || '.')
+    .replace(/^\.\/?/, '')
+    .replace(/\/$/, '');
   if (normalised === '..' || normalised.startsWith('../')) throw new FluxGraphError(`path ${path} leaves the repository`);
   return normalised;
 }
@@ -104,7 +107,14 @@ function repoFolder(path: string): string {
 /** Where Flux starts for a cluster: the given folder, else clusters/<cluster>, else what the repo shows. */
 async function resolveEntry(git: SimpleGit, commit: string, { ref, cluster, entryPath }: FluxTreeInput): Promise<FluxEntry> {
   const files = (await git.raw(['ls-tree', '-r', '--name-only', commit])).split('\n').filter(Boolean);
-  const folders = new Set(files.flatMap((file) => file.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+  const folders = new Set(
+    files.flatMap((file) =>
+      file
+        .split('/')
+        .slice(0, -1)
+        .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+    ),
+  );
   const isFolder = (path: string) => path === '' || folders.has(path);
   if (entryPath !== undefined) {
     const path = repoFolder(entryPath);
@@ -127,7 +137,9 @@ async function resolveEntry(git: SimpleGit, commit: string, { ref, cluster, entr
   const chosen = forCluster.length ? forCluster : candidates;
   if (chosen.length === 1) return { path: chosen[0]!, how: 'discovered' };
   if (chosen.length === 0) {
-    throw new FluxSourceMissing(`no ${fallback} at ${ref}, and no other cluster entry found (the flux-system Kustomization's path, or a */flux/cluster folder): pass the entry folder`);
+    throw new FluxSourceMissing(
+      `no ${fallback} at ${ref}, and no other cluster entry found (the flux-system Kustomization's path, or a */flux/cluster folder): pass the entry folder`,
+    );
   }
   throw new FluxSourceMissing(`no ${fallback} at ${ref}, and several cluster entries: ${chosen.join(', ')}; pass one of them as the entry folder`);
 }
@@ -205,7 +217,9 @@ class FluxWalk {
         waiting.push(applier);
       } else {
         for (const ref of missing) {
-          this.warnings.push(`${located(applier.node!)}: substituteFrom ${ref.kind} ${applier.namespace}/${ref.name} is not in the repo; substituted without it`);
+          this.warnings.push(
+            `${located(applier.node!)}: substituteFrom ${ref.kind} ${applier.namespace}/${ref.name} is not in the repo; substituted without it`,
+          );
         }
         for (const child of await this.apply(applier)) {
           if (seen.has(child.node!.id)) continue;
@@ -261,7 +275,10 @@ class FluxWalk {
       const ref = object.spec?.sourceRef;
       const fromEntrySource = ref?.kind === 'GitRepository' && ref.name === this.source.name && (ref.namespace ?? node.namespace) === this.source.namespace;
       if (fromEntrySource) children.push({ node, raw: object, folder, namespace: node.namespace });
-      else this.warnings.push(`${located(node)}: not followed, its source is ${ref?.kind ?? '?'} ${ref?.namespace ?? node.namespace}/${ref?.name ?? '?'}, not GitRepository ${this.source.namespace}/${this.source.name}`);
+      else
+        this.warnings.push(
+          `${located(node)}: not followed, its source is ${ref?.kind ?? '?'} ${ref?.namespace ?? node.namespace}/${ref?.name ?? '?'}, not GitRepository ${this.source.namespace}/${this.source.name}`,
+        );
     }
     for (const node of found) if (entryOwner && node !== entryOwner) node.createdBy = entryOwner.id;
     return children;
@@ -274,7 +291,8 @@ class FluxWalk {
       const vars = postBuildVariables(postBuild, (ref) => {
         const key = objectKey(ref.kind, applier.namespace, ref.name);
         const found = this.variableSources.get(key);
-        if (this.variableSources.has(key) && !found) this.warnings.push(`${located(applier.node!)}: ${ref.kind} ${applier.namespace}/${ref.name} is SOPS-encrypted; its values are unknown here`);
+        if (this.variableSources.has(key) && !found)
+          this.warnings.push(`${located(applier.node!)}: ${ref.kind} ${applier.namespace}/${ref.name} is SOPS-encrypted; its values are unknown here`);
         return found ?? {};
       });
       // As in Flux: with no variables at all, nothing is substituted (defaults included).
@@ -289,7 +307,9 @@ class FluxWalk {
     try {
       return parseYaml(substitute(stringify(object), vars)) as RawObject;
     } catch (error) {
-      throw new FluxGraphError(`${located(applier.node!)}: postBuild substitution made ${object.kind} ${object.metadata?.name} invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+      throw new FluxGraphError(
+        `${located(applier.node!)}: postBuild substitution made ${object.kind} ${object.metadata?.name} invalid YAML: ${(error as Error).message.split('\n')[0]}`,
+      );
     }
   }
 
@@ -314,9 +334,9 @@ class FluxWalk {
     const generated = this.check(dir);
     const file = existing ?? join(dir, 'kustomization.yaml');
     const original = existing ? readFileSync(existing, 'utf8') : undefined;
-    const kustomization = (original === undefined
-      ? { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: generated }
-      : (parseYaml(original) ?? {})) as Record<string, unknown>;
+    const kustomization = (
+      original === undefined ? { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: generated } : (parseYaml(original) ?? {})
+    ) as Record<string, unknown>;
     const spec = applier.raw?.spec;
     if (spec?.targetNamespace) kustomization.namespace = spec.targetNamespace;
     if (spec?.patches?.length) kustomization.patches = [...((kustomization.patches as unknown[]) ?? []), ...spec.patches];
@@ -392,7 +412,9 @@ class FluxWalk {
     const error = list.flatMap((doc) => doc.errors)[0];
     if (error) {
       const at = error.linePos?.[0];
-      throw new FluxGraphError(`${file}:${at ? `${at.line}:${at.col}` : '?'}: YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+      throw new FluxGraphError(
+        `${file}:${at ? `${at.line}:${at.col}` : '?'}: YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      );
     }
     const values = list.map((doc) => doc.toJS() as unknown);
     if (!this.parsed.has(file)) {

@@ -11,7 +11,6 @@ export interface InfisicalDeps {
   clientSecret: string;
 }
 
-
 export interface StoredSecret {
   value: string;
   version: number;

@@ -14,7 +14,6 @@ export interface KeycloakDeps {
   credentials: { clientId: string; clientSecret: string } | { clientId: string; username: string; password: string };
 }
 
-
 /**
  * A freshly authenticated admin client per activity: admin tokens live a minute by default, shorter than
  * a retried activity, and logging in costs one request.

@@ -142,7 +142,10 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
       const kc = await adminClient(deps);
       const { client, secrets, stored } = await readState(kc, deps, input.clientId, input.secret);
       if (client.publicClient || client.bearerOnly || (client.clientAuthenticatorType ?? 'client-secret') !== 'client-secret') {
-        throw ApplicationFailure.nonRetryable(`client ${input.clientId} is not a confidential client with a client secret`, FailureType.SecretRotationNotPossible);
+        throw ApplicationFailure.nonRetryable(
+          `client ${input.clientId} is not a confidential client with a client secret`,
+          FailureType.SecretRotationNotPossible,
+        );
       }
       const info = await kc.serverInfo.find();
       const feature = (info as { features?: { name: string; enabled: boolean }[] }).features?.find((f) => f.name === FEATURE);
@@ -174,7 +177,11 @@ export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined,
         if (!found) throw new Error(`created client policy ${input.clientPolicy.name}, but Keycloak does not report it`);
         created = true;
       }
-      const state = { keycloakCurrent: fingerprint(secrets.current), keycloakRotated: secrets.rotated && fingerprint(secrets.rotated), stored: fingerprint(stored.value) };
+      const state = {
+        keycloakCurrent: fingerprint(secrets.current),
+        keycloakRotated: secrets.rotated && fingerprint(secrets.rotated),
+        stored: fingerprint(stored.value),
+      };
       const consistency = preflightConsistency(state);
       if (!consistency.ok) throw ApplicationFailure.nonRetryable(`${input.clientId}: ${consistency.reason}`, FailureType.SecretDrift);
       return {

@@ -22,7 +22,9 @@ const TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
 
 function selectorOf(daemonSet: V1DaemonSet): string {
   const labels = daemonSet.spec?.selector.matchLabels ?? {};
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;

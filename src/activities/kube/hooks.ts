@@ -27,8 +27,7 @@ export interface RunHookResult {
   waitedMs: number;
 }
 
-const finished = (job: V1Job | undefined, type: 'Complete' | 'Failed') =>
-  job?.status?.conditions?.some((c) => c.type === type && c.status === 'True') === true;
+const finished = (job: V1Job | undefined, type: 'Complete' | 'Failed') => job?.status?.conditions?.some((c) => c.type === type && c.status === 'True') === true;
 
 export function createHookActivities({ core, batch, watch }: KubeClients) {
   function jobFor({ hook, point, node, name, owner }: RunHookInput): V1Job {
@@ -62,7 +61,10 @@ export function createHookActivities({ core, batch, watch }: KubeClients) {
         backoffLimit: template.spec!.backoffLimit ?? 0,
         activeDeadlineSeconds: template.spec!.activeDeadlineSeconds ?? hook.timeoutSeconds,
         ttlSecondsAfterFinished: template.spec!.ttlSecondsAfterFinished ?? KEEP_FINISHED_SECONDS,
-        template: { ...template.spec!.template, metadata: { ...template.spec!.template.metadata, labels: { ...template.spec!.template.metadata?.labels, ...labels } } },
+        template: {
+          ...template.spec!.template,
+          metadata: { ...template.spec!.template.metadata, labels: { ...template.spec!.template.metadata?.labels, ...labels } },
+        },
       },
     };
   }
@@ -72,9 +74,7 @@ export function createHookActivities({ core, batch, watch }: KubeClients) {
     const pods = await core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` });
     const newest = pods.items.sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
     if (!newest) return '(no pod was created)';
-    const log = await core
-      .readNamespacedPodLog({ name: newest.metadata!.name!, namespace, tailLines: LOG_TAIL_LINES })
-      .catch(() => undefined);
+    const log = await core.readNamespacedPodLog({ name: newest.metadata!.name!, namespace, tailLines: LOG_TAIL_LINES }).catch(() => undefined);
     return (log?.trim() || terminationMessages(newest)) ?? '(no log)';
   }
 
@@ -119,8 +119,6 @@ export function createHookActivities({ core, batch, watch }: KubeClients) {
 }
 
 function terminationMessages(pod: V1Pod): string | undefined {
-  const messages = (pod.status?.containerStatuses ?? [])
-    .map((c) => c.state?.terminated?.message?.trim())
-    .filter((m): m is string => Boolean(m));
+  const messages = (pod.status?.containerStatuses ?? []).map((c) => c.state?.terminated?.message?.trim()).filter((m): m is string => Boolean(m));
   return messages.length ? messages.join('\n') : undefined;
 }

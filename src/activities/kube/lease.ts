@@ -140,11 +140,16 @@ export function createRollingLockActivities({ coordination }: KubeClients, names
       const acquired = { acquired: true as const, lease: leaseRef(name) };
       const takeFrom = (previous?: V1Lease) =>
         write(
-          leaseBody(name, previous, { [RUN_ID_ANNOTATION]: runId, [OPERATION_ANNOTATION]: operation }, {
-            holderIdentity: holder,
-            acquireTime: new V1MicroTime(),
-            leaseTransitions: previous ? (previous.spec?.leaseTransitions ?? 0) + 1 : 0,
-          }),
+          leaseBody(
+            name,
+            previous,
+            { [RUN_ID_ANNOTATION]: runId, [OPERATION_ANNOTATION]: operation },
+            {
+              holderIdentity: holder,
+              acquireTime: new V1MicroTime(),
+              leaseTransitions: previous ? (previous.spec?.leaseTransitions ?? 0) + 1 : 0,
+            },
+          ),
         );
 
       return untilWritten(`acquiring Lease ${leaseRef(name)}`, async () => {

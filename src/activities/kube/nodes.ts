@@ -54,10 +54,7 @@ export function createNodeActivities({ core }: KubeClients) {
       if (current.spec?.unschedulable) {
         return cordonedBy === owner ? { node, cordonedByOthers: false } : { node, cordonedByOthers: true, cordonedBefore: cordonedBy ?? ADMIN_CORDON };
       }
-      await core.patchNode(
-        { name: node, body: { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: owner } } } },
-        mergePatch,
-      );
+      await core.patchNode({ name: node, body: { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: owner } } } }, mergePatch);
       return { node, cordonedByOthers: false };
     },
 
@@ -73,10 +70,7 @@ export function createNodeActivities({ core }: KubeClients) {
       if (cordonedBy !== owner) {
         return { node, uncordoned: false, reason: `cordoned by ${cordonedBy ?? 'someone else'}, left as is` };
       }
-      await core.patchNode(
-        { name: node, body: { spec: { unschedulable: null }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } } } },
-        mergePatch,
-      );
+      await core.patchNode({ name: node, body: { spec: { unschedulable: null }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } } } }, mergePatch);
       return { node, uncordoned: true, reason: 'uncordoned' };
     },
 
@@ -88,10 +82,16 @@ export function createNodeActivities({ core }: KubeClients) {
       const current = await readNodeOrGone(core, node);
       const identity = { uid: current.metadata?.uid ?? '', bootId: current.status?.nodeInfo?.bootID ?? '' };
       if (expected && identity.uid !== expected.uid) {
-        throw ApplicationFailure.nonRetryable(`node ${node} was deleted and registered again (uid ${expected.uid} → ${identity.uid})`, FailureType.NodeReplaced);
+        throw ApplicationFailure.nonRetryable(
+          `node ${node} was deleted and registered again (uid ${expected.uid} → ${identity.uid})`,
+          FailureType.NodeReplaced,
+        );
       }
       if (expected && !rebootExpected && identity.bootId !== expected.bootId) {
-        throw ApplicationFailure.nonRetryable(`node ${node} rebooted during the operation (boot ID ${expected.bootId || 'none'} → ${identity.bootId || 'none'})`, FailureType.NodeReplaced);
+        throw ApplicationFailure.nonRetryable(
+          `node ${node} rebooted during the operation (boot ID ${expected.bootId || 'none'} → ${identity.bootId || 'none'})`,
+          FailureType.NodeReplaced,
+        );
       }
       return identity;
     },

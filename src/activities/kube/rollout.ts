@@ -9,7 +9,6 @@ import { FailureType } from '../../failures.js';
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-
 export interface WorkloadInput {
   kind: 'Deployment' | 'StatefulSet';
   namespace: string;
@@ -76,9 +75,7 @@ export function createRolloutActivities({ apps, watch }: KubeClients) {
         path: `/apis/apps/v1/namespaces/${namespace}/${plural}`,
         query: { fieldSelector },
         list: () =>
-          kind === 'Deployment'
-            ? apps.listNamespacedDeployment({ namespace, fieldSelector })
-            : apps.listNamespacedStatefulSet({ namespace, fieldSelector }),
+          kind === 'Deployment' ? apps.listNamespacedDeployment({ namespace, fieldSelector }) : apps.listNamespacedStatefulSet({ namespace, fieldSelector }),
         unmet: ([w]) => rolloutUnmet(w),
         timeoutSeconds: input.timeoutSeconds,
         what: `${kind} ${namespace}/${name} rollout`,

@@ -16,7 +16,9 @@ interface QueryReply {
 const TIMEOUT_MS = 30_000;
 
 const describeSeries = (metric: Record<string, string>, value: string) => {
-  const labels = Object.entries(metric).map(([k, v]) => `${k}="${v}"`).join(',');
+  const labels = Object.entries(metric)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',');
   return `{${labels}} = ${value}`;
 };
 
@@ -37,7 +39,8 @@ export function createPrometheusActivities() {
         return [`cannot evaluate ${query} at ${url}: ${(error as Error).message}`];
       }
       if (reply.status !== 'success' || !reply.data) {
-        if (/parse|syntax|unknown function/i.test(reply.error ?? '')) throw ApplicationFailure.nonRetryable(`bad PromQL ${query}: ${reply.error}`, FailureType.BadQuery);
+        if (/parse|syntax|unknown function/i.test(reply.error ?? ''))
+          throw ApplicationFailure.nonRetryable(`bad PromQL ${query}: ${reply.error}`, FailureType.BadQuery);
         return [`${query} failed: ${reply.error ?? 'no data'}`];
       }
       if (reply.data.resultType === 'scalar' || reply.data.resultType === 'string') {

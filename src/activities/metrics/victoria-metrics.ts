@@ -7,7 +7,6 @@ export interface MetricsDeps {
   url: string;
 }
 
-
 export interface Sample {
   name: string;
   labels: Record<string, string>;
@@ -38,7 +37,9 @@ export interface ReadLatestResult {
 
 const escapeLabel = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 const selector = (name: string, labels: Record<string, string>) =>
-  `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+  `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    .join(',')}}`;
 
 /** Prometheus text exposition lines with explicit timestamps: what /api/v1/import/prometheus takes. */
 export function exposition(samples: Sample[], timestampMs: number): string {
@@ -69,12 +70,19 @@ export function createMetricsActivities(deps: MetricsDeps | undefined) {
       await call(`${url}/internal/force_flush`).catch(() => undefined);
       const missing: string[] = [];
       for (const sample of samples) {
-        const params = new URLSearchParams({ 'match[]': selector(sample.name, sample.labels), start: String(timestampMs / 1000), end: String(timestampMs / 1000) });
-        const text = await (await call(`${url}/api/v1/export?${params}`)).text();
-        const stored = text.split('\n').filter(Boolean).some((line) => {
-          const series = JSON.parse(line) as { timestamps: number[] };
-          return series.timestamps.includes(timestampMs);
+        const params = new URLSearchParams({
+          'match[]': selector(sample.name, sample.labels),
+          start: String(timestampMs / 1000),
+          end: String(timestampMs / 1000),
         });
+        const text = await (await call(`${url}/api/v1/export?${params}`)).text();
+        const stored = text
+          .split('\n')
+          .filter(Boolean)
+          .some((line) => {
+            const series = JSON.parse(line) as { timestamps: number[] };
+            return series.timestamps.includes(timestampMs);
+          });
         if (!stored) missing.push(sample.name);
       }
       if (missing.length > 0) throw new Error(`VictoriaMetrics did not store ${missing.join(', ')} (see its log for the rejected lines)`);

@@ -81,8 +81,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
   const attemptPods = async (ref: JobRef, attempt: number) =>
     (await core.listNamespacedPod({ namespace: ref.namespace, labelSelector: attemptSelector(ref, attempt) })).items;
   const rank0Pod = (pods: V1Pod[]) => pods.find((p) => p.metadata?.labels?.[COMPLETION_INDEX_LABEL] === '0');
-  const readLog = async (ref: JobRef, pod: V1Pod | undefined) =>
-    pod ? sources.logs.read(ref.namespace, pod.metadata!.name!).catch(() => '') : '';
+  const readLog = async (ref: JobRef, pod: V1Pod | undefined) => (pod ? sources.logs.read(ref.namespace, pod.metadata!.name!).catch(() => '') : '');
 
   async function observeNodes(names: string[]): Promise<ObservedNode[]> {
     return Promise.all(
@@ -104,8 +103,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
       core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
     ]);
     const running = pods.items.filter((p) => !terminated(p));
-    const free = (resource: string) =>
-      Number(nodeObject?.status?.allocatable?.[resource] ?? 0) - running.reduce((sum, p) => sum + requested(p, resource), 0);
+    const free = (resource: string) => Number(nodeObject?.status?.allocatable?.[resource] ?? 0) - running.reduce((sum, p) => sum + requested(p, resource), 0);
     return { gpus: free('nvidia.com/gpu'), vfs: free('nvidia.com/cx7_qsfp'), node: nodeObject };
   }
 
@@ -174,7 +172,9 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
       let lastProgress = Date.now();
       for (;;) {
         const [jobObject, pods, nodes] = await Promise.all([
-          batch.readNamespacedJob({ name: job, namespace: spec.namespace }).catch((error: unknown) => (isApiStatus(error, 404) ? undefined : Promise.reject(error))),
+          batch
+            .readNamespacedJob({ name: job, namespace: spec.namespace })
+            .catch((error: unknown) => (isApiStatus(error, 404) ? undefined : Promise.reject(error))),
           attemptPods(spec, attempt),
           observeNodes(spec.nodes),
         ]);
@@ -215,7 +215,12 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
       const pod = rank0Pod(await attemptPods(ref, attempt));
       if (!pod) throw new Error(`no rank 0 pod for ${attemptName(ref.name, attempt)}`);
       const log = await sources.logs.read(ref.namespace, pod.metadata!.name!);
-      const summary = failForGoodOn(NcclParseError, FailureType.NcclParseFailed, () => summarizeNcclLog(log, { lineRateGBps, baseline }), `rank 0 log of ${pod.metadata!.name}: `);
+      const summary = failForGoodOn(
+        NcclParseError,
+        FailureType.NcclParseFailed,
+        () => summarizeNcclLog(log, { lineRateGBps, baseline }),
+        `rank 0 log of ${pod.metadata!.name}: `,
+      );
       return { summary };
     },
 

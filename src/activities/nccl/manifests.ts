@@ -32,7 +32,9 @@ export function ncclEnv(spec: NcclJobSpec): Record<string, string> {
 export function benchmarkScript(spec: NcclJobSpec, job: string): string {
   const b = spec.benchmark;
   const hosts = spec.nodes.map((_, i) => rankHost(job, i));
-  const exports = Object.keys(ncclEnv(spec)).map((k) => `-x ${k}`).join(' ');
+  const exports = Object.keys(ncclEnv(spec))
+    .map((k) => `-x ${k}`)
+    .join(' ');
   const test = `${b.testsDir}/${b.test} -b ${b.minBytes} -e ${b.maxBytes} -f ${b.stepFactor} -g 1 -n ${b.iters} -w ${b.warmupIters} -c ${b.check ? 1 : 0}`;
   return [
     'set -eu',
@@ -110,9 +112,7 @@ export function jobManifest({ spec, attempt, resumeFrom }: AttemptSpec): V1Job {
               securityContext: { capabilities: { add: ['IPC_LOCK'] } },
               volumeMounts: [
                 { name: 'shm', mountPath: '/dev/shm' },
-                ...(training
-                  ? [{ name: 'checkpoints', mountPath: spec.training!.checkpointDir }]
-                  : [{ name: 'ssh', mountPath: '/root/.ssh', readOnly: true }]),
+                ...(training ? [{ name: 'checkpoints', mountPath: spec.training!.checkpointDir }] : [{ name: 'ssh', mountPath: '/root/.ssh', readOnly: true }]),
               ],
             },
           ],

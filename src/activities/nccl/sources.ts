@@ -34,7 +34,14 @@ export function podCheckpointLister(core: CoreV1Api, logs: PodLogSource = kubePo
             metadata: { name, labels: MANAGED_BY },
             spec: {
               restartPolicy: 'Never',
-              containers: [{ name: 'nccl', image: LISTER_IMAGE, command: ['sh', '-c', `ls -1 ${dir} | sort`], volumeMounts: [{ name: 'c', mountPath: dir, readOnly: true }] }],
+              containers: [
+                {
+                  name: 'nccl',
+                  image: LISTER_IMAGE,
+                  command: ['sh', '-c', `ls -1 ${dir} | sort`],
+                  volumeMounts: [{ name: 'c', mountPath: dir, readOnly: true }],
+                },
+              ],
               volumes: [{ name: 'c', persistentVolumeClaim: { claimName: claim, readOnly: true } }],
             },
           },
@@ -46,7 +53,11 @@ export function podCheckpointLister(core: CoreV1Api, logs: PodLogSource = kubePo
         for (let i = 0; i < 120; i++) {
           const phase = (await core.readNamespacedPod({ name, namespace })).status?.phase;
           if (phase === 'Failed') throw new Error(`listing ${claim}:${dir} failed: ${await logs.read(namespace, name)}`);
-          if (phase === 'Succeeded') return (await logs.read(namespace, name)).split('\n').filter(Boolean).map((entry) => `${dir}/${entry}`);
+          if (phase === 'Succeeded')
+            return (await logs.read(namespace, name))
+              .split('\n')
+              .filter(Boolean)
+              .map((entry) => `${dir}/${entry}`);
           await delay(1_000);
         }
         throw new Error(`listing ${claim}:${dir} did not finish in 120 s`);

@@ -6,9 +6,12 @@ import type { Client } from '@temporalio/client';
  * not know (never started, or closed and past retention) is not.
  */
 export async function isRunInProgress(client: Client, workflowId: string, runId?: string): Promise<boolean> {
-  const description = await client.workflow.getHandle(workflowId, runId).describe().catch((error: unknown) => {
-    if (error instanceof WorkflowNotFoundError) return undefined;
-    throw error;
-  });
+  const description = await client.workflow
+    .getHandle(workflowId, runId)
+    .describe()
+    .catch((error: unknown) => {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    });
   return description?.status.name === 'RUNNING';
 }

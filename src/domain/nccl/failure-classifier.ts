@@ -5,16 +5,7 @@
  * so the node rule comes before the NCCL log rules.
  */
 
-export type FailureCause =
-  | 'node-lost'
-  | 'pod-evicted'
-  | 'pod-preempted'
-  | 'bad-config'
-  | 'image-pull'
-  | 'hang'
-  | 'nccl-timeout'
-  | 'nccl-error'
-  | 'unknown';
+export type FailureCause = 'node-lost' | 'pod-evicted' | 'pod-preempted' | 'bad-config' | 'image-pull' | 'hang' | 'nccl-timeout' | 'nccl-error' | 'unknown';
 
 export interface ObservedNode {
   name: string;
@@ -79,15 +70,35 @@ export const FAILURE_RULES: FailureRule[] = [
   { cause: 'pod-evicted', retryable: true, match: { kind: 'pod-reason', pattern: /^Evicted$/ } },
   { cause: 'pod-evicted', retryable: true, match: { kind: 'disruption', pattern: /^EvictionByEvictionAPI$|^TerminationByKubelet$/ } },
   // An image that does not exist or a registry that refuses us stays that way; a flaky registry does not.
-  { cause: 'bad-config', retryable: false, match: { kind: 'waiting', reason: /^(ErrImagePull|ImagePullBackOff)$/, message: /not found|manifest unknown|unauthorized|denied/i } },
-  { cause: 'bad-config', retryable: false, match: { kind: 'waiting', reason: /^(InvalidImageName|CreateContainerConfigError|CreateContainerError|RunContainerError)$/ } },
+  {
+    cause: 'bad-config',
+    retryable: false,
+    match: { kind: 'waiting', reason: /^(ErrImagePull|ImagePullBackOff)$/, message: /not found|manifest unknown|unauthorized|denied/i },
+  },
+  {
+    cause: 'bad-config',
+    retryable: false,
+    match: { kind: 'waiting', reason: /^(InvalidImageName|CreateContainerConfigError|CreateContainerError|RunContainerError)$/ },
+  },
   { cause: 'image-pull', retryable: true, match: { kind: 'waiting', reason: /^(ErrImagePull|ImagePullBackOff)$/ } },
   // 126/127: the command is not executable or not there.
   { cause: 'bad-config', retryable: false, match: { kind: 'exit-code', codes: [126, 127] } },
-  { cause: 'bad-config', retryable: false, match: { kind: 'log', pattern: /NCCL WARN Invalid|unrecognized arguments|invalid choice|the following arguments are required/ } },
+  {
+    cause: 'bad-config',
+    retryable: false,
+    match: { kind: 'log', pattern: /NCCL WARN Invalid|unrecognized arguments|invalid choice|the following arguments are required/ },
+  },
   { cause: 'hang', retryable: true, match: { kind: 'hung' } },
-  { cause: 'nccl-timeout', retryable: true, match: { kind: 'log', pattern: /Test timeout|Watchdog caught collective operation timeout|NCCL_TIMEOUT|ncclTimeout/ } },
-  { cause: 'nccl-error', retryable: true, match: { kind: 'log', pattern: /Test NCCL failure|NCCL WARN|ncclSystemError|ncclRemoteError|ncclInternalError|ncclUnhandledCudaError|NCCL error/ } },
+  {
+    cause: 'nccl-timeout',
+    retryable: true,
+    match: { kind: 'log', pattern: /Test timeout|Watchdog caught collective operation timeout|NCCL_TIMEOUT|ncclTimeout/ },
+  },
+  {
+    cause: 'nccl-error',
+    retryable: true,
+    match: { kind: 'log', pattern: /Test NCCL failure|NCCL WARN|ncclSystemError|ncclRemoteError|ncclInternalError|ncclUnhandledCudaError|NCCL error/ },
+  },
 ];
 
 function matchRule(match: Matcher, observed: AttemptObservation): string | undefined {
@@ -129,6 +140,6 @@ export function classifyFailure(observed: AttemptObservation, rules: FailureRule
     if (detail) return { cause: rule.cause, retryable: rule.retryable, detail };
   }
   const failedPod = observed.pods.find((p) => p.exitCode !== undefined && p.exitCode !== 0);
-  const detail = failedPod ? `pod ${failedPod.name} exited with ${failedPod.exitCode}` : observed.jobReason ?? 'no known cause';
+  const detail = failedPod ? `pod ${failedPod.name} exited with ${failedPod.exitCode}` : (observed.jobReason ?? 'no known cause');
   return { cause: 'unknown', retryable: true, detail };
 }

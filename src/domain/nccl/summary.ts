@@ -53,10 +53,7 @@ export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, op
     const best = Math.max(row.outOfPlace.busBwGBps, row.inPlace.busBwGBps);
     if (best > peak) [peak, peakAtBytes] = [best, row.sizeBytes];
   }
-  const hcas = Object.values(network.hcas).reduce<string[]>(
-    (most, list) => (list.length > most.length ? list.map((h) => h.name) : most),
-    [],
-  );
+  const hcas = Object.values(network.hcas).reduce<string[]>((most, list) => (list.length > most.length ? list.map((h) => h.name) : most), []);
   const summary: NcclSummary = {
     collective: result.collective ?? 'unknown',
     ranks: result.ranks.length,
@@ -118,7 +115,9 @@ export function renderSummary(summary: NcclSummary): string {
     `transport ${summary.transport}, HCAs ${summary.hcas.join(', ') || 'none listed'}, GPU Direct RDMA ${summary.gdr}`,
   ];
   if (summary.regression) {
-    lines.push(`baseline ${summary.regression.baselinePeakBusBwGBps} GB/s: ratio ${summary.regression.ratio}${summary.regression.regressed ? ' REGRESSED' : ''}`);
+    lines.push(
+      `baseline ${summary.regression.baselinePeakBusBwGBps} GB/s: ratio ${summary.regression.ratio}${summary.regression.regressed ? ' REGRESSED' : ''}`,
+    );
   }
   for (const failure of summary.failures) lines.push(`failure: ${failure}`);
   for (const warning of summary.warnings) lines.push(`warning: ${warning}`);

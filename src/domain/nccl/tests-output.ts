@@ -71,9 +71,7 @@ function measurement(fields: string[], lineNo: number): NcclMeasurement {
 function parseRow(line: string, lineNo: number): NcclRow {
   const fields = line.trim().split(/\s+/);
   if (fields.length !== FIELDS_PER_ROW) {
-    throw new NcclParseError(
-      `corrupted output: line ${lineNo} has ${fields.length} fields, a results row has ${FIELDS_PER_ROW}: "${line.trim()}"`,
-    );
+    throw new NcclParseError(`corrupted output: line ${lineNo} has ${fields.length} fields, a results row has ${FIELDS_PER_ROW}: "${line.trim()}"`);
   }
   const [size, count, type, redop, root] = fields as [string, string, string, string, string];
   return {
@@ -133,9 +131,7 @@ export function parseNcclTests(text: string): NcclTestsResult {
   if (!sawHeader) throw new NcclParseError('not nccl-tests output: no results table header ("#  size  count  type ...")');
   const lastLineNo = lines.length - (lines.at(-1) === '' ? 1 : 0);
   if (result.avgBusBwGBps === undefined && result.failures.length === 0) {
-    throw new NcclParseError(
-      `truncated output: ${result.rows.length} result rows and no "# Avg bus bandwidth" line (output ends at line ${lastLineNo})`,
-    );
+    throw new NcclParseError(`truncated output: ${result.rows.length} result rows and no "# Avg bus bandwidth" line (output ends at line ${lastLineNo})`);
   }
   if (result.avgBusBwGBps !== undefined) {
     if (result.rows.length === 0) throw new NcclParseError('corrupted output: an average bus bandwidth line but no result rows');
@@ -143,7 +139,10 @@ export function parseNcclTests(text: string): NcclTestsResult {
     checkSizes(result.rows);
   }
   for (const row of result.rows) {
-    for (const [name, m] of [['out-of-place', row.outOfPlace], ['in-place', row.inPlace]] as const) {
+    for (const [name, m] of [
+      ['out-of-place', row.outOfPlace],
+      ['in-place', row.inPlace],
+    ] as const) {
       if (m.wrong !== null && m.wrong > 0) result.failures.push(`${m.wrong} wrong results ${name} at ${row.sizeBytes} bytes`);
     }
   }

@@ -59,7 +59,10 @@ export class RollingGates {
       const problems = await this.clusterProblems();
       if (problems.length === 0) return;
       if (Date.now() >= deadline) {
-        throw ApplicationFailure.nonRetryable(`cluster not healthy after ${node} (waited ${healthGate.timeoutSeconds}s): ${problems.join('; ')}`, FailureType.HealthGateFailed);
+        throw ApplicationFailure.nonRetryable(
+          `cluster not healthy after ${node} (waited ${healthGate.timeoutSeconds}s): ${problems.join('; ')}`,
+          FailureType.HealthGateFailed,
+        );
       }
       this.progress.phase = `health gate after ${node}: ${problems.join('; ')}`;
       if (await condition(this.stopRequested, Math.min(RECHECK_MS, Math.max(deadline - Date.now(), 1)))) return;

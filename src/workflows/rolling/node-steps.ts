@@ -48,7 +48,13 @@ export class NodeSteps {
     this.parent = info.parent ? getExternalWorkflowHandle(info.parent.workflowId, info.parent.runId) : undefined;
     const hook = (point: HookPoint) => (hooks[point] ? [point] : []);
     this.progress = new ProgressTracker(operation, [
-      'precheck', ...hook('beforeDrain'), 'drain', ...ownSteps, ...hook('afterReconfigure'), ...hook('beforeUncordon'), 'uncordon',
+      'precheck',
+      ...hook('beforeDrain'),
+      'drain',
+      ...ownSteps,
+      ...hook('afterReconfigure'),
+      ...hook('beforeUncordon'),
+      'uncordon',
     ]);
     setHandler(progressQuery, () => this.progress.snapshot());
   }
@@ -78,11 +84,16 @@ export class NodeSteps {
 
   /** Ready now; records the node's uid and boot ID so a replaced node is noticed at every later step. */
   async precheck(extra?: () => Promise<string>): Promise<void> {
-    await this.run('precheck', FailureType.NodeNotReady, async () => {
-      await waitForNode({ node: this.node, timeoutSeconds: READY_TIMEOUT_S, condition: { type: 'Ready', status: 'True' } });
-      this.identity = await nodeIdentity({ node: this.node });
-      return (await extra?.()) ?? 'Ready';
-    }, (message) => message);
+    await this.run(
+      'precheck',
+      FailureType.NodeNotReady,
+      async () => {
+        await waitForNode({ node: this.node, timeoutSeconds: READY_TIMEOUT_S, condition: { type: 'Ready', status: 'True' } });
+        this.identity = await nodeIdentity({ node: this.node });
+        return (await extra?.()) ?? 'Ready';
+      },
+      (message) => message,
+    );
   }
 
   /** The same registration of the node as at the pre-check (and, unless a reboot is expected, the same boot). */
@@ -96,22 +107,33 @@ export class NodeSteps {
     const { workflowId } = workflowInfo();
     // A Job name from the run: a retried activity finds the Job it created instead of running it twice.
     const name = `${point.toLowerCase()}-${shortHash(workflowId)}-${this.node}`.slice(0, 63).replace(/[-.]+$/, '');
-    await this.run(point, FailureType.HookFailed, async () => {
-      await this.sameNode();
-      return runHookJob({ hook, point, node: this.node, name, owner: workflowId });
-    }, (hookRun) => `Job ${hookRun.job} succeeded`);
+    await this.run(
+      point,
+      FailureType.HookFailed,
+      async () => {
+        await this.sameNode();
+        return runHookJob({ hook, point, node: this.node, name, owner: workflowId });
+      },
+      (hookRun) => `Job ${hookRun.job} succeeded`,
+    );
   }
 
   async drain(timeoutSeconds: number, drainPods: DrainPodPolicy): Promise<DrainNodeResult> {
-    this.drained = await this.run('drain', FailureType.DrainFailed, async () => {
-      await this.sameNode();
-      const drained = await executeChild<typeof drainNode>('drainNode', {
-        workflowId: `${workflowInfo().workflowId}/drain`,
-        args: [{ node: this.node, owner: this.owner, timeoutSeconds, ...drainPods }],
-      });
-      await this.sameNode();
-      return drained;
-    }, (d) => `${d.lastPass?.evicted.length ?? 0} evicted, ${d.lastPass?.deleted.length ?? 0} finished deleted in the last pass${d.cordonedBefore ? `; was already cordoned by ${d.cordonedBefore}` : ''}`);
+    this.drained = await this.run(
+      'drain',
+      FailureType.DrainFailed,
+      async () => {
+        await this.sameNode();
+        const drained = await executeChild<typeof drainNode>('drainNode', {
+          workflowId: `${workflowInfo().workflowId}/drain`,
+          args: [{ node: this.node, owner: this.owner, timeoutSeconds, ...drainPods }],
+        });
+        await this.sameNode();
+        return drained;
+      },
+      (d) =>
+        `${d.lastPass?.evicted.length ?? 0} evicted, ${d.lastPass?.deleted.length ?? 0} finished deleted in the last pass${d.cordonedBefore ? `; was already cordoned by ${d.cordonedBefore}` : ''}`,
+    );
     return this.drained;
   }
 
@@ -122,10 +144,15 @@ export class NodeSteps {
       await this.report('uncordon', 'skipped', `cordoned by ${cordonedBefore} before this run: left cordoned`);
       return { cordonedByOthers, cordonedBefore, uncordoned: false };
     }
-    const result = await this.run('uncordon', FailureType.NodeReplaced, async () => {
-      await this.sameNode();
-      return uncordonNode({ node: this.node, owner: this.owner });
-    }, (r) => r.reason);
+    const result = await this.run(
+      'uncordon',
+      FailureType.NodeReplaced,
+      async () => {
+        await this.sameNode();
+        return uncordonNode({ node: this.node, owner: this.owner });
+      },
+      (r) => r.reason,
+    );
     return { cordonedByOthers, uncordoned: result.uncordoned };
   }
 }

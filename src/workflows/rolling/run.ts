@@ -110,7 +110,10 @@ export class RollingRun<S extends string> {
     this.gates = new RollingGates(policy, nodes, this.progress, this.stopRequested);
     const gateLines = this.gates.describe();
     const steps = Object.fromEntries(
-      nodes.map((name, i) => [name, planNodeSteps({ ...node, drainPods: policy.drainPods, hooks: policy.hooks, gates: gateLines, last: i === nodes.length - 1 })]),
+      nodes.map((name, i) => [
+        name,
+        planNodeSteps({ ...node, drainPods: policy.drainPods, hooks: policy.hooks, gates: gateLines, last: i === nodes.length - 1 }),
+      ]),
     );
     for (const name of nodes) {
       this.progress.addStep(`node ${name}`);

@@ -32,7 +32,8 @@ export function handleCommand<Args extends unknown[]>(command: CommandDefinition
   setHandler(command.update, (...args: Args) => handler.apply(...args), {
     validator: (...args: Args) => {
       const why = handler.reject(...args);
-      if (why !== undefined) throw ApplicationFailure.create({ type: FailureType.CommandRejected, nonRetryable: true, message: `${command.name} rejected: ${why}` });
+      if (why !== undefined)
+        throw ApplicationFailure.create({ type: FailureType.CommandRejected, nonRetryable: true, message: `${command.name} rejected: ${why}` });
     },
   });
   setHandler(command.signal, (...args: Args) => {

@@ -23,7 +23,7 @@ export class OperatorControls {
   ) {
     setHandler(progressQuery, () => progress.snapshot());
     handleCommand(pauseCommand, {
-      reject: () => this.abortReason ? `already aborting (${this.abortReason})` : this.paused ? 'already paused' : undefined,
+      reject: () => (this.abortReason ? `already aborting (${this.abortReason})` : this.paused ? 'already paused' : undefined),
       apply: () => this.setPaused(true, 'paused: the run stops before its next step'),
     });
     handleCommand(resumeCommand, {
@@ -54,7 +54,10 @@ export class OperatorControls {
   untilAborted<T>(wait: () => Promise<T>): Promise<T> {
     const scope = new CancellationScope();
     // This wait is itself cancelled with the workflow: that is no error.
-    void condition(() => this.aborted).then(() => scope.cancel(), () => undefined);
+    void condition(() => this.aborted).then(
+      () => scope.cancel(),
+      () => undefined,
+    );
     return scope.run(wait);
   }
 
