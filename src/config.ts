@@ -60,6 +60,8 @@ export const WorkerEnv = z
     KUBECONFIG: optionalPath,
     KUBERNETES_SERVICE_HOST: z.string().optional(),
     CLUSTER_NAME: z.string().min(1).default('willingham-k8s'),
+    /** Where the per-cluster rolling locks (Leases) live: the worker's own namespace, whose Role allows them. */
+    LEASE_NAMESPACE: z.string().min(1).default('temporal-system'),
     /** Prometheus scrape endpoint for the SDK runtime's metrics. */
     METRICS_ADDRESS: hostPort.default('0.0.0.0:9464'),
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

@@ -103,6 +103,7 @@ async function main() {
       kube: kubeClients(loadKubeConfig(env.KUBECONFIG)),
       gitops: gitOpsFromEnv(env),
       metrics: env.VICTORIA_METRICS_URL ? { url: env.VICTORIA_METRICS_URL } : undefined,
+      leaseNamespace: env.LEASE_NAMESPACE,
       ...secretRotationFromEnv(env),
     },
     workflowBundlePath: env.WORKFLOW_BUNDLE,

@@ -14,4 +14,5 @@ export declare const TEST_ENV: Record<
   | 'gitUrl',
   string
 >;
+export declare const TEST_LEASE_NAMESPACE: string;
 export declare function testEnv(name: keyof typeof TEST_ENV): string;

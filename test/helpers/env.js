@@ -17,6 +17,13 @@ export const TEST_ENV = {
   gitUrl: 'CLUSTER_OPS_TEST_GIT_URL',
 };
 
+/**
+ * Where the workers of the tests keep the rolling locks (Leases). Not temporal-system: the seed GitOps repo
+ * that test files reconcile with the real Flux applies that Namespace, and Flux prunes it when a test file
+ * cleans its Kustomizations up, in the middle of other files' runs.
+ */
+export const TEST_LEASE_NAMESPACE = 'cluster-ops-locks';
+
 /** @param {keyof typeof TEST_ENV} name */
 export function testEnv(name) {
   const value = process.env[TEST_ENV[name]];

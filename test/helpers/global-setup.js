@@ -14,7 +14,7 @@ import { startKeycloak } from '../../dist/lab/keycloak.js';
 import { startTemporalDevServer } from '../../dist/lab/temporal.js';
 import { startVictoriaMetrics } from '../../dist/lab/victoria-metrics.js';
 import { bundleWorkflows } from '../../dist/src/workflow-bundle.js';
-import { TEST_ENV } from './env.js';
+import { TEST_ENV, TEST_LEASE_NAMESPACE } from './env.js';
 
 /**
  * Starts one of each real server for the whole run (control plane with KWOK, Flux's source- and
@@ -39,8 +39,7 @@ export default async function globalSetup() {
   ]);
   const kubeConfig = loadKubeConfig(controlPlane.kubeconfig);
   await installCrds(kubeConfig, infra.crds);
-  // The worker's own namespace, as in the cluster: the rolling lock's Leases live there.
-  await kubeClients(kubeConfig).core.createNamespace({ body: { metadata: { name: 'temporal-system' } } });
+  await kubeClients(kubeConfig).core.createNamespace({ body: { metadata: { name: TEST_LEASE_NAMESPACE } } });
   const gitRoot = join(dir, 'git');
   mkdirSync(gitRoot);
   const [git, flux] = await Promise.all([

@@ -9,7 +9,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { MockActivityEnvironmentOptions } from '@temporalio/testing';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import { createWorker } from '../../src/worker.js';
-import { testEnv } from './env.js';
+import { TEST_LEASE_NAMESPACE, testEnv } from './env.js';
 
 /** The time-skipping test server from our pinned install (never the SDK's own download). */
 export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
@@ -34,7 +34,7 @@ export async function withWorker<T>(env: TestWorkflowEnvironment, deps: Activity
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    deps,
+    deps: { leaseNamespace: TEST_LEASE_NAMESPACE, ...deps },
     workflowBundlePath: testEnv('bundle'),
   });
   return worker.runUntil(body(taskQueue));
@@ -60,6 +60,7 @@ export function spawnBuiltWorker(taskQueue: string, extraEnv: Record<string, str
       KUBECONFIG: testEnv('kubeconfig'),
       WORKFLOW_BUNDLE: 'dist/workflow-bundle.js',
       METRICS_ADDRESS: '127.0.0.1:0',
+      LEASE_NAMESPACE: TEST_LEASE_NAMESPACE,
       ...extraEnv,
     },
   });
@@ -92,7 +93,13 @@ export async function devServerWorker(taskQueue: string, deps: ActivityDeps): Pr
   const address = testEnv('temporalAddress');
   const client = new Client({ connection: await Connection.connect({ address }) });
   const connection = await NativeConnection.connect({ address });
-  const worker = await createWorker({ connection, namespace: 'default', taskQueue, deps, workflowBundlePath: testEnv('bundle') });
+  const worker = await createWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    deps: { leaseNamespace: TEST_LEASE_NAMESPACE, ...deps },
+    workflowBundlePath: testEnv('bundle'),
+  });
   const running = worker.run();
   return {
     client,

@@ -7,6 +7,7 @@ import { sriovRollout } from '../../src/workflows/sriov-rollout.js';
 import { startTestGitOps } from '../helpers/gitops.js';
 import type { TestGitOps } from '../helpers/gitops.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { TEST_LEASE_NAMESPACE } from '../helpers/env.js';
 import { devServerWorker } from '../helpers/temporal.js';
 
 // One rolling operation per cluster, whatever its kind, decided by the API server on the cluster's Lease.
@@ -53,7 +54,7 @@ const holding = async (handle: WorkflowHandle) => {
   return phase.startsWith('awaiting approval') || steps.some((s) => s.message?.startsWith('maintenance:'));
 };
 const leaseHolder = async (clusterName: string) =>
-  (await cluster.kube.coordination.readNamespacedLease({ name: rollingLeaseName(clusterName), namespace: 'temporal-system' })).spec?.holderIdentity;
+  (await cluster.kube.coordination.readNamespacedLease({ name: rollingLeaseName(clusterName), namespace: TEST_LEASE_NAMESPACE })).spec?.holderIdentity;
 
 test('ten concurrent starts of mixed rolling operations: exactly one runs, nine are refused naming it; a terminated holder does not keep the lock', async () => {
   const clusterName = uniqueName('busy');

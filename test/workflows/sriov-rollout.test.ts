@@ -121,10 +121,16 @@ test('one rollout per cluster: a second start is refused, and so is a start unde
     );
     expect(failureOf(other)).toMatchObject({ type: FailureType.ClusterBusy, message: expect.stringContaining(`sriov-rollout ${handle.workflowId} (run `) });
     expect(await rejectionOf(handle, 'rollback', { not: 'a reason' })).toBe('rollback rejected: the reason must be a string');
+    expect(await rejectionOf(handle, 'abort', 42)).toBe('abort rejected: the reason must be a string');
+    expect(await handle.executeUpdate<string, []>('pause')).toBe('paused: the run stops before its next step');
+    expect(await rejectionOf(handle, 'pause')).toBe('pause rejected: already paused');
+    expect(await handle.executeUpdate<string, []>('resume')).toBe('resumed');
     expect(await handle.executeUpdate<string, [string]>('abort', { args: ['test done'] })).toBe('aborting: test done');
-    expect(await rejectionOf(handle, 'abort')).toBe('abort rejected: already aborting (test done)');
-    expect(await rejectionOf(handle, 'rollback')).toBe('rollback rejected: the run is aborting (test done): nothing will be rolled back');
-    expect(await rejectionOf(handle, 'pause')).toBe('pause rejected: already aborting (test done)');
+    // The run ends as soon as it sees the abort; a command that arrives before that is refused.
+    const afterAbort = (command: string) =>
+      rejectionOf(handle, command).catch((error: Error) => (/not found/.test(error.message) ? 'run closed' : Promise.reject(error)));
+    expect(['abort rejected: already aborting (test done)', 'run closed']).toContain(await afterAbort('abort'));
+    expect(['rollback rejected: the run is aborting (test done): nothing will be rolled back', 'run closed']).toContain(await afterAbort('rollback'));
   });
   expect(result?.outcome).toBe('aborted');
   expect(gitops.lab.github.pulls).toHaveLength(prsBefore);
