@@ -128,8 +128,8 @@ test("send: an operator command prints the run's answer, or why the run refused 
   expect(await cli('send', id, 'pause')).toMatchObject({ code: 0, stdout: 'paused: the run stops before its next step\n' });
   expect(await cli('send', id, 'pause')).toMatchObject({ code: 1, stderr: expect.stringContaining('pause rejected: already paused') });
   expect(await cli('send', id, 'approve')).toMatchObject({ code: 1, stderr: expect.stringContaining('No registered handler for update: approve') });
-  expect(await cli('send', id, 'done')).toMatchObject({ code: 0, stdout: `ending the maintenance of ${node}\n` });
   expect(await cli('send', id, 'resume')).toMatchObject({ code: 0, stdout: 'resumed\n' });
+  expect(await cli('send', id, 'done')).toMatchObject({ code: 0, stdout: `ending the maintenance of ${node}\n` });
   expect(await handle.result()).toMatchObject({ outcome: 'completed' });
   expect((await cluster.kube.core.readNode({ name: node })).spec?.unschedulable).toBeFalsy();
 });
