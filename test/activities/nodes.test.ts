@@ -1,5 +1,5 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { ADMIN_CORDON, CORDONED_BY_ANNOTATION } from '../../src/activities/kube/nodes.js';
+import { ADMIN_CORDON, CORDONED_BY_ANNOTATION, createNodeActivities } from '../../src/activities/kube/nodes.js';
 import { DrainPodPolicyInput } from '../../src/schemas/drain-node.js';
 import { clusterForActivities } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
@@ -72,4 +72,51 @@ test('a node registered again under the same name is told apart by its uid', asy
     type: FailureType.NodeReplaced,
     message: expect.stringContaining('registered again'),
   });
+});
+
+/**
+ * Node activities whose next read of `node` is followed, before anything else reaches the API server, by
+ * `meanwhile`: a write by someone else that lands between our read and our write.
+ */
+function activitiesRacing(node: string, meanwhile: () => Promise<unknown>) {
+  const { core } = k8s.cluster.kube;
+  let raced = false;
+  const racingCore = new Proxy(core, {
+    get(target, property, receiver) {
+      if (property !== 'readNode') return Reflect.get(target, property, receiver) as unknown;
+      return async (request: { name: string }) => {
+        const read = await target.readNode(request);
+        if (request.name === node && !raced) {
+          raced = true;
+          await meanwhile();
+        }
+        return read;
+      };
+    },
+  });
+  return createNodeActivities({ ...k8s.cluster.kube, core: racingCore });
+}
+
+test("an admin's cordon that lands between our read and our write is theirs: reported, never adopted, never undone", async () => {
+  const node = await k8s.cluster.addNode();
+  const admin = () => k8s.cluster.kube.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, mergePatch);
+  const racing = activitiesRacing(node, admin);
+  expect(await run(racing.cordonNode, { node, owner: 'wf-race' })).toEqual({ node, cordonedByOthers: true, cordonedBefore: ADMIN_CORDON });
+  const current = await readNode(node);
+  expect(current.spec?.unschedulable).toBe(true);
+  expect(current.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBeUndefined();
+  expect(await run(k8s.activities.uncordonNode, { node, owner: 'wf-race' })).toMatchObject({ uncordoned: false });
+  expect((await readNode(node)).spec?.unschedulable).toBe(true);
+});
+
+test('a cordon handed to another run between our read and our uncordon stays: the write conflicts and the fresh read says whose it is', async () => {
+  const node = await k8s.cluster.addNode();
+  await run(k8s.activities.cordonNode, { node, owner: 'wf-first' });
+  const handOver = () =>
+    k8s.cluster.kube.core.patchNode({ name: node, body: { metadata: { annotations: { [CORDONED_BY_ANNOTATION]: 'wf-second' } } } }, mergePatch);
+  const racing = activitiesRacing(node, handOver);
+  expect(await run(racing.uncordonNode, { node, owner: 'wf-first' })).toEqual({ node, uncordoned: false, reason: 'cordoned by wf-second, left as is' });
+  const current = await readNode(node);
+  expect(current.spec?.unschedulable).toBe(true);
+  expect(current.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe('wf-second');
 });

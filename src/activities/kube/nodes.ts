@@ -1,5 +1,5 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CordonState, NodeIdentity } from '../../domain/node.js';
 import { FailureType } from '../../failures.js';
@@ -45,33 +45,75 @@ export interface UncordonResult {
   reason: string;
 }
 
+/**
+ * Rounds of read-decide-write a cordon or uncordon tries before it gives up to the activity's retry: each
+ * lost round means the node changed between our read and our write (a heartbeat, a label, a cordon).
+ */
+const CONFLICT_ROUNDS = 5;
+
 export function createNodeActivities({ core }: KubeClients) {
+  /**
+   * A merge patch that carries the resourceVersion we read, so the API server applies it only to the node as
+   * we saw it: false when the node changed meanwhile (409 Conflict), and the caller decides again on a fresh read.
+   */
+  async function patchIfUnchanged(current: V1Node, body: { spec: object; metadata: { annotations: Record<string, string | null> } }): Promise<boolean> {
+    const name = current.metadata!.name!;
+    const metadata = { ...body.metadata, resourceVersion: current.metadata!.resourceVersion };
+    return core.patchNode({ name, body: { ...body, metadata } }, mergePatch).then(
+      () => true,
+      (error: unknown) => {
+        if (isApiStatus(error, 409)) return false;
+        throw error;
+      },
+    );
+  }
+
+  /** Reads the node and decides, again, as long as the write loses to another writer. */
+  async function untilWritten<T>(node: string, round: () => Promise<T | undefined>): Promise<T> {
+    for (let attempt = 1; attempt <= CONFLICT_ROUNDS; attempt++) {
+      const outcome = await round();
+      if (outcome !== undefined) return outcome;
+    }
+    throw new Error(`node ${node} changed under ${CONFLICT_ROUNDS} writes in a row; trying again`);
+  }
+
   return {
-    /** Idempotent: a retry after a lost reply finds our own annotation and reports the same result. */
+    /**
+     * Idempotent: a retry after a lost reply finds our own annotation and reports the same result. An admin's
+     * cordon that lands between our read and our write makes the write conflict; the next read sees it, and
+     * it is reported as theirs, never adopted as ours.
+     */
     async cordonNode({ node, owner }: CordonInput): Promise<CordonResult> {
-      const current = await readNodeOrGone(core, node);
-      const cordonedBy = current.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
-      if (current.spec?.unschedulable) {
-        return cordonedBy === owner ? { node, cordonedByOthers: false } : { node, cordonedByOthers: true, cordonedBefore: cordonedBy ?? ADMIN_CORDON };
-      }
-      await core.patchNode({ name: node, body: { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: owner } } } }, mergePatch);
-      return { node, cordonedByOthers: false };
+      return untilWritten(node, async () => {
+        const current = await readNodeOrGone(core, node);
+        const cordonedBy = current.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
+        if (current.spec?.unschedulable) {
+          return cordonedBy === owner ? { node, cordonedByOthers: false } : { node, cordonedByOthers: true, cordonedBefore: cordonedBy ?? ADMIN_CORDON };
+        }
+        const cordoned = await patchIfUnchanged(current, { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: owner } } });
+        return cordoned ? { node, cordonedByOthers: false } : undefined;
+      });
     },
 
-    /** A deleted node has no cordon left to undo: that is an answer, not an error. */
+    /**
+     * Uncordons only a cordon of this owner, checked on the node as it is when the write lands. A deleted
+     * node has no cordon left to undo: that is an answer, not an error.
+     */
     async uncordonNode({ node, owner }: UncordonInput): Promise<UncordonResult> {
-      const current = await core.readNode({ name: node }).catch((error: unknown) => {
-        if (isApiStatus(error, 404)) return undefined;
-        throw error;
+      return untilWritten(node, async () => {
+        const current = await core.readNode({ name: node }).catch((error: unknown) => {
+          if (isApiStatus(error, 404)) return undefined;
+          throw error;
+        });
+        if (!current) return { node, uncordoned: false, reason: 'node no longer exists' };
+        const cordonedBy = current.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
+        if (!current.spec?.unschedulable) return { node, uncordoned: false, reason: 'node is schedulable' };
+        if (cordonedBy !== owner) {
+          return { node, uncordoned: false, reason: `cordoned by ${cordonedBy ?? 'someone else'}, left as is` };
+        }
+        const uncordoned = await patchIfUnchanged(current, { spec: { unschedulable: null }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } } });
+        return uncordoned ? { node, uncordoned: true, reason: 'uncordoned' } : undefined;
       });
-      if (!current) return { node, uncordoned: false, reason: 'node no longer exists' };
-      const cordonedBy = current.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
-      if (!current.spec?.unschedulable) return { node, uncordoned: false, reason: 'node is schedulable' };
-      if (cordonedBy !== owner) {
-        return { node, uncordoned: false, reason: `cordoned by ${cordonedBy ?? 'someone else'}, left as is` };
-      }
-      await core.patchNode({ name: node, body: { spec: { unschedulable: null }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } } } }, mergePatch);
-      return { node, uncordoned: true, reason: 'uncordoned' };
     },
 
     /**
