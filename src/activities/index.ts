@@ -16,6 +16,7 @@ import { createNodeActivities } from './kube/nodes.js';
 import { createRolloutActivities } from './kube/rollout.js';
 import { createWaitActivities } from './kube/wait.js';
 import { createPrometheusActivities } from './metrics/prometheus.js';
+import { createInputActivities } from './temporal/input.js';
 import { createMetricsActivities } from './metrics/victoria-metrics.js';
 import { createNcclJobActivities } from './nccl/jobs.js';
 import type { NcclSources } from './nccl/jobs.js';
@@ -51,6 +52,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFluxActivities(deps.kube),
     ...createGitOpsActivities(deps.gitops),
     ...createPrometheusActivities(),
+    ...createInputActivities(),
     ...createMetricsActivities(deps.metrics),
     ...createNcclJobActivities(deps.kube, {
       logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),

@@ -9,6 +9,9 @@ export interface ProgressStep {
   message?: string;
 }
 
+/** The phase a run shows while its input is recorded, before its handlers and progress are set up. */
+export const RECORDING_INPUT = 'recording its input';
+
 export interface Progress {
   operation: string;
   phase: string;

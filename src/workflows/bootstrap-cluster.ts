@@ -3,13 +3,13 @@ import type { Activities } from '../activities/index.js';
 import { criticalPath, predecessors } from '../domain/flux-graph.js';
 import type { FluxGraph } from '../domain/flux-graph.js';
 import { BootstrapClusterInput } from '../schemas/bootstrap-cluster.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
 import { OperatorControls } from './shared/controls.js';
 import { retryKustomizationCommand, skipKustomizationCommand } from './shared/messages.js';
 import { rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
+import { inputFixedAtStart } from './shared/input.js';
 
 const { readFluxGraph, readFluxGraphFromGit } = proxyActivities<Activities>(QUICK_CALLS);
 const { reconcileKustomization } = proxyActivities<Activities>(WATCHES);
@@ -47,7 +47,7 @@ export interface BootstrapClusterResult {
  * `skipKustomization <name>`, `abort`.
  */
 export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise<BootstrapClusterResult> {
-  const input = parseWorkflowInput(BootstrapClusterInput, rawInput);
+  const input = await inputFixedAtStart(BootstrapClusterInput, rawInput);
   const progress = new ProgressTracker('bootstrap-cluster', []);
   const controls = new OperatorControls(progress);
   const requests: { kind: 'retry' | 'skip'; id: string }[] = [];

@@ -2,11 +2,11 @@ import { ApplicationFailure, isCancellation, proxyActivities, workflowInfo } fro
 import type { Activities } from '../activities/index.js';
 import { inventoryMismatches } from '../domain/node.js';
 import { BootstrapNodeInput } from '../schemas/node-inventory.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { FailureType, rootMessage } from '../failures.js';
 import { OperatorControls } from './shared/controls.js';
 import { ProgressTracker } from './shared/progress.js';
+import { inputFixedAtStart } from './shared/input.js';
 
 const { readNodeInventory, listNodes, cordonNode, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
 const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>(WATCHES);
@@ -28,7 +28,7 @@ export interface BootstrapNodeResult {
  * cordoned, so nothing lands on a half-ready node.
  */
 export async function bootstrapNode(rawInput: BootstrapNodeInput): Promise<BootstrapNodeResult> {
-  const input = parseWorkflowInput(BootstrapNodeInput, rawInput);
+  const input = await inputFixedAtStart(BootstrapNodeInput, rawInput);
   const { node } = input;
   const owner = workflowInfo().workflowId;
   const progress = new ProgressTracker('bootstrap-node', ['inventory', 'ready', 'cordon', 'labels']);

@@ -5,9 +5,9 @@ import type { DrainPassResult, DrainPlan, DrainPodPolicy, PlannedPod } from '../
 import type { CordonState } from '../domain/node.js';
 import { FailureType } from '../failures.js';
 import { DrainNodeInput } from '../schemas/drain-node.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
 import { ProgressTracker } from './shared/progress.js';
+import { inputFixedAtStart } from './shared/input.js';
 
 /** Pause between drain passes: gives PDB-guarded workloads time to bring replacements up. */
 const PASS_INTERVAL_MS = 5_000;
@@ -34,7 +34,7 @@ export interface DrainNodeResult extends CordonState {
  * run at once, before the cordon when the plan already shows it.
  */
 export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResult> {
-  const input = parseWorkflowInput(DrainNodeInput, rawInput);
+  const input = await inputFixedAtStart(DrainNodeInput, rawInput);
   const { node } = input;
   const policy: DrainPodPolicy = { unmanagedPods: input.unmanagedPods, emptyDirPods: input.emptyDirPods };
   const owner = input.owner ?? workflowInfo().workflowId;

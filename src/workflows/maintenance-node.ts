@@ -2,9 +2,9 @@ import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CordonState } from '../domain/node.js';
 import { MaintenanceNodeInput } from '../schemas/node-maintenance.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { WATCHES } from './shared/activity-options.js';
 import { endMaintenanceSignal } from './shared/messages.js';
+import { inputFixedAtStart } from './shared/input.js';
 import { NodeSteps } from './rolling/node-steps.js';
 import { FailureType } from '../failures.js';
 
@@ -22,7 +22,7 @@ export interface MaintenanceNodeResult extends CordonState {
  * [afterReconfigure, beforeUncordon hooks] → uncordon.
  */
 export async function maintenanceNode(rawInput: MaintenanceNodeInput): Promise<MaintenanceNodeResult> {
-  const input = parseWorkflowInput(MaintenanceNodeInput, rawInput);
+  const input = await inputFixedAtStart(MaintenanceNodeInput, rawInput);
   const { node } = input;
   const steps = new NodeSteps('maintenance-node', node, input.hooks, ['maintenance', 'verify'], input.rebootExpected);
   let holding = false;

@@ -5,11 +5,11 @@ import type { FailureCause } from '../domain/nccl/failure-classifier.js';
 import type { NcclSummary } from '../domain/nccl/summary.js';
 import { NcclJobInput } from '../schemas/nccl-job.js';
 import type { NcclJobSpec } from '../schemas/nccl-job.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { FailureType, rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
+import { inputFixedAtStart } from './shared/input.js';
 
 const STORED_BASELINE_LOOKBACK_SECONDS = 30 * 24 * 3600;
 const CLEANUP_TIMEOUT_SECONDS = 300;
@@ -55,7 +55,7 @@ const backoffMs = (spec: NcclJobSpec, failures: number) =>
  * never retried. Cancel or abort cleans up too.
  */
 export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
-  const spec = parseWorkflowInput(NcclJobInput, rawInput);
+  const spec = await inputFixedAtStart(NcclJobInput, rawInput);
   const ref = { namespace: spec.namespace, name: spec.name };
   const progress = new ProgressTracker('nccl-job', []);
   const controls = new OperatorControls(progress);

@@ -1,7 +1,6 @@
 import { executeChild, getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NodeMaintenanceInput } from '../schemas/node-maintenance.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { maintenanceNode } from './maintenance-node.js';
 import type { MaintenanceNodeResult } from './maintenance-node.js';
 import { RollingRun } from './rolling/run.js';
@@ -9,6 +8,7 @@ import type { NodeReport } from './rolling/run.js';
 import { QUICK_CALLS } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
 import { endMaintenanceSignal, maintenanceDoneCommand } from './shared/messages.js';
+import { inputFixedAtStart } from './shared/input.js';
 
 const { listNodes } = proxyActivities<Activities>(QUICK_CALLS);
 
@@ -26,7 +26,7 @@ export interface NodeMaintenanceResult {
  * that is not on hold now.
  */
 export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<NodeMaintenanceResult> {
-  const input = parseWorkflowInput(NodeMaintenanceInput, rawInput);
+  const input = await inputFixedAtStart(NodeMaintenanceInput, rawInput);
   const { nodes } = input;
   const onHold = new Set<string>();
   const ending = new Set<string>();

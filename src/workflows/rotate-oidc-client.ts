@@ -2,12 +2,12 @@ import { ApplicationFailure, condition, isCancellation, proxyActivities, workflo
 import type { Activities } from '../activities/index.js';
 import { FailureType, rootMessage } from '../failures.js';
 import { RotateOidcClientInput } from '../schemas/rotate-oidc-secrets.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
 import { OperatorControls } from './shared/controls.js';
 import { retryStepCommand } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
+import { inputFixedAtStart } from './shared/input.js';
 
 // Keycloak and Infisical answer in well under a second: a dead worker's call is retried within 30 s.
 const { preflightOidcRotation, readExternalSecret, regenerateAndStoreSecret, verifyClientSecret, revokeRotatedSecret, restartWorkload } =
@@ -38,7 +38,7 @@ export interface RotateOidcClientResult {
  * regeneration never leads to a revoke: the run reports and waits for `retry` (that step again) or `abort`.
  */
 export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise<RotateOidcClientResult> {
-  const { client, policy } = parseWorkflowInput(RotateOidcClientInput, rawInput);
+  const { client, policy } = await inputFixedAtStart(RotateOidcClientInput, rawInput);
   const { workflowId } = workflowInfo();
   const progress = new ProgressTracker('rotate-oidc-client', [...STEPS]);
   const controls = new OperatorControls(progress);

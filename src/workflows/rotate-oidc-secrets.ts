@@ -1,11 +1,11 @@
 import { ApplicationFailure, executeChild, getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import { RotateOidcSecretsInput, rotateOidcClientId } from '../schemas/rotate-oidc-secrets.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { OperatorControls } from './shared/controls.js';
 import { FailureType, rootMessage } from '../failures.js';
 import { handleCommand } from './shared/commands.js';
 import { abortCommand, retryStepCommand } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
+import { inputFixedAtStart } from './shared/input.js';
 import { rollNodes } from './rolling/engine.js';
 import { rotateOidcClient } from './rotate-oidc-client.js';
 import type { RotateOidcClientResult } from './rotate-oidc-client.js';
@@ -30,7 +30,7 @@ export interface RotateOidcSecretsResult {
  * clients and is passed on to the running ones; `retry` is passed on to them too.
  */
 export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promise<RotateOidcSecretsResult> {
-  const input = parseWorkflowInput(RotateOidcSecretsInput, rawInput);
+  const input = await inputFixedAtStart(RotateOidcSecretsInput, rawInput);
   const { workflowId } = workflowInfo();
   const selected = input.clients.filter((c) => !input.only || input.only.includes(c.clientId));
   const progress = new ProgressTracker(

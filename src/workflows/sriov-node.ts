@@ -2,8 +2,8 @@ import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CordonState } from '../domain/node.js';
 import { SriovNodeInput } from '../schemas/sriov-rollout.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
+import { inputFixedAtStart } from './shared/input.js';
 import { NodeSteps } from './rolling/node-steps.js';
 import { FailureType } from '../failures.js';
 
@@ -26,7 +26,7 @@ export interface SriovNodeResult extends CordonState {
  * VFs are in an unknown state and nothing should be scheduled onto the link.
  */
 export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<SriovNodeResult> {
-  const { node, numVfs, policy, hooks, drainPods } = parseWorkflowInput(SriovNodeInput, rawInput);
+  const { node, numVfs, policy, hooks, drainPods } = await inputFixedAtStart(SriovNodeInput, rawInput);
   const steps = new NodeSteps('sriov-node', node, hooks, ['restart', 'verify']);
 
   await steps.precheck(async () => {

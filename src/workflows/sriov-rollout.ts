@@ -3,12 +3,12 @@ import type { Activities } from '../activities/index.js';
 import type { VfConfig } from '../domain/sriov-config.js';
 import { FailureType } from '../failures.js';
 import { SriovRolloutInput } from '../schemas/sriov-rollout.js';
-import { parseWorkflowInput } from '../schemas/validate.js';
 import { RollingRun } from './rolling/run.js';
 import type { NodeReport as RollingNodeReport } from './rolling/run.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { badReason, handleCommand } from './shared/commands.js';
 import { approveCommand, rollbackCommand } from './shared/messages.js';
+import { inputFixedAtStart } from './shared/input.js';
 import { sriovNodeReconfigure, SRIOV_RESOURCE } from './sriov-node.js';
 
 const MERGE_POLL = '30 seconds';
@@ -49,7 +49,7 @@ export interface SriovRolloutResult {
  * (a command, or input on failure) reverts the Git change and rolls the changed nodes back the same way.
  */
 export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRolloutResult> {
-  const input = parseWorkflowInput(SriovRolloutInput, rawInput);
+  const input = await inputFixedAtStart(SriovRolloutInput, rawInput);
   let rollbackReason: string | undefined;
   let rollingBack = false;
   const run = new RollingRun<'changed' | 'rolled-back'>({

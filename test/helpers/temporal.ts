@@ -8,8 +8,12 @@ import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/te
 import { NativeConnection } from '@temporalio/worker';
 import type { MockActivityEnvironmentOptions } from '@temporalio/testing';
 import type { ActivityDeps } from '../../src/activities/index.js';
+import { RECORDING_INPUT } from '../../src/schemas/progress.js';
+import type { Progress } from '../../src/schemas/progress.js';
 import { createWorker } from '../../src/worker.js';
 import { TEST_LEASE_NAMESPACE, testEnv } from './env.js';
+import { recordRuns } from './histories.js';
+import { eventually } from './kube.js';
 
 /** The time-skipping test server from our pinned install (never the SDK's own download). */
 export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
@@ -37,7 +41,12 @@ export async function withWorker<T>(env: TestWorkflowEnvironment, deps: Activity
     deps: { leaseNamespace: TEST_LEASE_NAMESPACE, ...deps },
     workflowBundlePath: testEnv('bundle'),
   });
-  return worker.runUntil(body(taskQueue));
+  const recorder = recordRuns(env.client);
+  try {
+    return await worker.runUntil(body(taskQueue));
+  } finally {
+    await recorder.save();
+  }
 }
 
 /**
@@ -79,6 +88,14 @@ export async function rejectionOf(handle: WorkflowHandle, command: string, ...ar
   return answer.slice('rejected: '.length);
 }
 
+/**
+ * Waits until the run has recorded its input and set up its commands: an Update sent earlier finds no
+ * handler yet (signals wait for theirs).
+ */
+export async function commandsReady(handle: WorkflowHandle): Promise<void> {
+  await eventually(async () => (await handle.query<Progress>('progress')).phase !== RECORDING_INPUT, 'the run to set up its commands');
+}
+
 /** Whether any workflow task of the run failed (a handler that threw, nondeterminism): none should. */
 export async function workflowTaskFailures(handle: WorkflowHandle): Promise<number> {
   const history = await handle.fetchHistory();
@@ -101,9 +118,11 @@ export async function devServerWorker(taskQueue: string, deps: ActivityDeps): Pr
     workflowBundlePath: testEnv('bundle'),
   });
   const running = worker.run();
+  const recorder = recordRuns(client);
   return {
     client,
     stop: async () => {
+      await recorder.save();
       worker.shutdown();
       await running;
       await connection.close();

@@ -13,7 +13,7 @@ import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance.js';
 import { brokenManifest, startFluxRepoWorld } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
-import { rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
+import { commandsReady, rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
@@ -83,6 +83,7 @@ test('maintenance waits for done on each node, then verifies and uncordons it; d
   const [first, second] = nodes as [string, string];
   const { result, progress, handle } = await maintain({ nodes, until: 'done-signal' }, async (handle) => {
     // Before any node is on hold: an early done must not pre-arm a node (its hold would end right after the drain).
+    await commandsReady(handle);
     expect(await rejectionOf(handle, 'done')).toBe('done rejected: no node is on hold now');
     await eventually(
       async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${first}`)?.message?.startsWith('maintenance: Talos upgrade: drained'),

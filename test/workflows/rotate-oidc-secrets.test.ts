@@ -6,7 +6,7 @@ import { createTestClient, secretsOf } from '../helpers/keycloak.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { startOidcTestBed } from '../helpers/oidc.js';
 import type { OidcTestBed } from '../helpers/oidc.js';
-import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { commandsReady, rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 // The parent over a client list on the time-skipping server, real activities underneath.
 let env: TestWorkflowEnvironment;
@@ -68,6 +68,7 @@ test('abort on the parent reaches the child waiting after a failure; the rest is
       signal: 'pause',
       signalArgs: [],
     });
+    await commandsReady(handle);
     expect(await rejectionOf(handle, 'retry')).toBe('retry rejected: no client is being rotated now');
     expect(await handle.executeUpdate<string, []>('resume')).toBe('resumed');
     const child = env.client.workflow.getHandle(`${handle.workflowId}/${a.clientId}`);

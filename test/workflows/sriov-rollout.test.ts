@@ -14,7 +14,7 @@ import type { SriovRolloutResult } from '../../src/workflows/sriov-rollout.js';
 import { allocatableVfs, startTestGitOps } from '../helpers/gitops.js';
 import type { TestGitOps } from '../helpers/gitops.js';
 import { eventually, TestCluster } from '../helpers/kube.js';
-import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { commandsReady, rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
@@ -108,6 +108,7 @@ async function resetNodes() {
 test('one rollout per cluster: a second start is refused, and so is a start under another id; approve and rollback are refused where they do not apply', async () => {
   const prsBefore = gitops.lab.github.pulls.length;
   const { result } = await rollout({ numVfs: 8, approval: 'once' }, async ({ handle, input }) => {
+    await commandsReady(handle);
     expect(await rejectionOf(handle, 'approve')).toMatch(/^approve rejected: nothing is waiting for approval/);
     await eventually(async () => (await progressOf(handle)).phase.startsWith('awaiting approval'), 'approval gate');
     await expect(env.client.workflow.start(sriovRollout, { taskQueue: 'unused', workflowId: handle.workflowId, args: [input] })).rejects.toBeInstanceOf(
