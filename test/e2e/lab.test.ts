@@ -79,20 +79,23 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     );
     expect(Buffer.from(grafana, 'base64').toString()).toBe('lab-grafana-initial-secret');
 
-    await run(testEnv('temporalCli'), [
-      'workflow',
-      'start',
-      '--address',
-      address,
-      '--task-queue',
-      'cluster-ops',
-      '--type',
-      'drainNode',
-      '--workflow-id',
-      'lab-dry-run',
-      '--input',
-      '{"node":"talos-ysi-4k0","dryRun":true}',
-    ]);
+    // Started the way an operator starts one from a shell: the `temporal` CLI on the lab's task queue.
+    const temporalStart = (type: string, workflowId: string, input: string) =>
+      run(testEnv('temporalCli'), [
+        'workflow',
+        'start',
+        '--address',
+        address,
+        '--task-queue',
+        'cluster-ops',
+        '--type',
+        type,
+        '--workflow-id',
+        workflowId,
+        '--input',
+        input,
+      ]);
+    await temporalStart('drainNode', 'lab-dry-run', '{"node":"talos-ysi-4k0","dryRun":true}');
     await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'lab-dry-run']);
     const temporalList = await run(testEnv('temporalCli'), ['workflow', 'list', '--address', address]);
     expect(temporalList.stdout).toMatch(/Completed\s+lab-dry-run\s+drainNode/);
@@ -100,20 +103,7 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     expect(ours.stdout).toMatch(/lab-dry-run\s+drainNode\s+COMPLETED/);
 
     // The documented rollout start (docs/workflows/sriov-rollout.md), here pushing straight to the branch.
-    await run(testEnv('temporalCli'), [
-      'workflow',
-      'start',
-      '--address',
-      address,
-      '--task-queue',
-      'cluster-ops',
-      '--type',
-      'sriovRollout',
-      '--workflow-id',
-      'sriov-rollout-willingham-k8s',
-      '--input',
-      '{"numVfs":8,"gitops":{"mode":"push"}}',
-    ]);
+    await temporalStart('sriovRollout', 'sriov-rollout-willingham-k8s', '{"numVfs":8,"gitops":{"mode":"push"}}');
     const rollout = await run(
       testEnv('temporalCli'),
       ['workflow', 'result', '--address', address, '--workflow-id', 'sriov-rollout-willingham-k8s', '--output', 'json'],
