@@ -41,6 +41,23 @@ export function isApiStatus(error: unknown, code: number): error is ApiException
   return error instanceof ApiException && error.code === code;
 }
 
+/** What a write returns when it lost to another writer (409: AlreadyExists, or Conflict on resourceVersion). */
+export const LOST_RACE = Symbol('lost race');
+/**
+ * A lost write means someone changed the object between our read and our write; the next round reads what
+ * they wrote. Losing this many rounds in a row is left to the activity's retry policy.
+ */
+const RACE_ROUNDS = 5;
+
+/** Runs read-decide-write again while its write loses to another writer, so each round decides on what is there now. */
+export async function untilWritten<T>(what: string, round: () => Promise<T | typeof LOST_RACE>): Promise<T> {
+  for (let attempt = 1; attempt <= RACE_ROUNDS; attempt++) {
+    const outcome = await round();
+    if (outcome !== LOST_RACE) return outcome;
+  }
+  throw new Error(`${what}: lost ${RACE_ROUNDS} races in a row to other writers; trying again`);
+}
+
 /** The Status message of a failed API call, for reports a person reads. */
 export function apiMessage(error: unknown): string {
   if (error instanceof ApiException) {

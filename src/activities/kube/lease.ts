@@ -4,18 +4,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../failures.js';
 import { isRunInProgress } from '../temporal/runs.js';
-import { isApiStatus } from './clients.js';
+import { isApiStatus, LOST_RACE, untilWritten } from './clients.js';
 import type { KubeClients } from './clients.js';
 
 /** The worker's namespace, where manifests/rbac.yaml lets it keep Leases. */
 export const DEFAULT_LEASE_NAMESPACE = 'temporal-system';
 export const RUN_ID_ANNOTATION = 'cluster-ops.wcloud.sh/run-id';
 export const OPERATION_ANNOTATION = 'cluster-ops.wcloud.sh/operation';
-/**
- * A lost write means another contender changed the Lease between our read and our write; the next round
- * reads what it wrote. Losing this many rounds in a row is left to the activity's retry policy.
- */
-const RACE_ROUNDS = 5;
 
 export interface RollingLockRun {
   cluster: string;
@@ -63,8 +58,6 @@ export function rollingLeaseName(cluster: string): string {
     .replace(/-+$/, '');
 }
 
-const LOST_RACE = Symbol('lost race');
-
 /**
  * One rolling operation per cluster, arbitrated by the API server: the Lease is taken by a create (a
  * concurrent create loses with 409 AlreadyExists) or by a replace carrying the resourceVersion that was
@@ -97,15 +90,6 @@ export function createRollingLockActivities({ coordination }: KubeClients, names
       if (isApiStatus(error, 409)) return LOST_RACE;
       throw error;
     });
-  }
-
-  /** Runs read-decide-write again while its write loses to another writer, so each round reads the winner. */
-  async function untilWritten<T>(what: string, round: () => Promise<T | typeof LOST_RACE>): Promise<T> {
-    for (let attempt = 1; attempt <= RACE_ROUNDS; attempt++) {
-      const outcome = await round();
-      if (outcome !== LOST_RACE) return outcome;
-    }
-    throw new Error(`${what}: lost ${RACE_ROUNDS} races in a row to other writers; trying again`);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CordonState, NodeIdentity } from '../../domain/node.js';
 import { FailureType } from '../../failures.js';
-import { isApiStatus } from './clients.js';
+import { isApiStatus, LOST_RACE, untilWritten } from './clients.js';
 import type { KubeClients } from './clients.js';
 
 /** Marks a node as cordoned by one of our runs, so only that run (or its retry) undoes it. */
@@ -45,36 +45,19 @@ export interface UncordonResult {
   reason: string;
 }
 
-/**
- * Rounds of read-decide-write a cordon or uncordon tries before it gives up to the activity's retry: each
- * lost round means the node changed between our read and our write (a heartbeat, a label, a cordon).
- */
-const CONFLICT_ROUNDS = 5;
-
 export function createNodeActivities({ core }: KubeClients) {
   /**
    * A merge patch that carries the resourceVersion we read, so the API server applies it only to the node as
-   * we saw it: false when the node changed meanwhile (409 Conflict), and the caller decides again on a fresh read.
+   * we saw it: LOST_RACE when the node changed meanwhile (409 Conflict), and the caller decides again on a
+   * fresh read.
    */
-  async function patchIfUnchanged(current: V1Node, body: { spec: object; metadata: { annotations: Record<string, string | null> } }): Promise<boolean> {
+  async function patchIfUnchanged(current: V1Node, body: { spec: object; metadata: { annotations: Record<string, string | null> } }) {
     const name = current.metadata!.name!;
     const metadata = { ...body.metadata, resourceVersion: current.metadata!.resourceVersion };
-    return core.patchNode({ name, body: { ...body, metadata } }, mergePatch).then(
-      () => true,
-      (error: unknown) => {
-        if (isApiStatus(error, 409)) return false;
-        throw error;
-      },
-    );
-  }
-
-  /** Reads the node and decides, again, as long as the write loses to another writer. */
-  async function untilWritten<T>(node: string, round: () => Promise<T | undefined>): Promise<T> {
-    for (let attempt = 1; attempt <= CONFLICT_ROUNDS; attempt++) {
-      const outcome = await round();
-      if (outcome !== undefined) return outcome;
-    }
-    throw new Error(`node ${node} changed under ${CONFLICT_ROUNDS} writes in a row; trying again`);
+    return core.patchNode({ name, body: { ...body, metadata } }, mergePatch).catch((error: unknown) => {
+      if (isApiStatus(error, 409)) return LOST_RACE;
+      throw error;
+    });
   }
 
   return {
@@ -84,14 +67,14 @@ export function createNodeActivities({ core }: KubeClients) {
      * it is reported as theirs, never adopted as ours.
      */
     async cordonNode({ node, owner }: CordonInput): Promise<CordonResult> {
-      return untilWritten(node, async () => {
+      return untilWritten(`cordoning node ${node}`, async () => {
         const current = await readNodeOrGone(core, node);
         const cordonedBy = current.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
         if (current.spec?.unschedulable) {
           return cordonedBy === owner ? { node, cordonedByOthers: false } : { node, cordonedByOthers: true, cordonedBefore: cordonedBy ?? ADMIN_CORDON };
         }
-        const cordoned = await patchIfUnchanged(current, { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: owner } } });
-        return cordoned ? { node, cordonedByOthers: false } : undefined;
+        const written = await patchIfUnchanged(current, { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: owner } } });
+        return written === LOST_RACE ? LOST_RACE : { node, cordonedByOthers: false };
       });
     },
 
@@ -100,7 +83,7 @@ export function createNodeActivities({ core }: KubeClients) {
      * node has no cordon left to undo: that is an answer, not an error.
      */
     async uncordonNode({ node, owner }: UncordonInput): Promise<UncordonResult> {
-      return untilWritten(node, async () => {
+      return untilWritten(`uncordoning node ${node}`, async () => {
         const current = await core.readNode({ name: node }).catch((error: unknown) => {
           if (isApiStatus(error, 404)) return undefined;
           throw error;
@@ -111,8 +94,8 @@ export function createNodeActivities({ core }: KubeClients) {
         if (cordonedBy !== owner) {
           return { node, uncordoned: false, reason: `cordoned by ${cordonedBy ?? 'someone else'}, left as is` };
         }
-        const uncordoned = await patchIfUnchanged(current, { spec: { unschedulable: null }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } } });
-        return uncordoned ? { node, uncordoned: true, reason: 'uncordoned' } : undefined;
+        const written = await patchIfUnchanged(current, { spec: { unschedulable: null }, metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } } });
+        return written === LOST_RACE ? LOST_RACE : { node, uncordoned: true, reason: 'uncordoned' };
       });
     },
 
