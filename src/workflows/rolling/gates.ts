@@ -4,10 +4,7 @@ import { describeWindow, msUntilWindowOpens } from '../../domain/maintenance-win
 import { FailureType } from '../../failures.js';
 import type { RollingPolicy } from '../../schemas/rolling.js';
 import { QUICK_CALLS } from '../shared/activity-options.js';
-import type { OperatorControls } from '../shared/controls.js';
 import type { ProgressTracker } from '../shared/progress.js';
-import { rollNodes } from './engine.js';
-import type { RollingOptions, RollingResult } from './engine.js';
 
 const RECHECK_MS = 30_000;
 
@@ -100,36 +97,4 @@ export class RollingGates {
     if (healthGate.prometheus) problems.push(...(await promQueryViolations(healthGate.prometheus)));
     return problems;
   }
-}
-
-export interface GatedRollOptions<R> {
-  maxUnavailable: number;
-  gates: RollingGates;
-  controls: OperatorControls;
-  stopRequested: () => boolean;
-  /** The operation's own gate before a node (an approval), after pause and window. */
-  approve?: (node: string) => Promise<boolean>;
-  /** What no longer holds on a node the operation changed, checked after the settle time. */
-  stillVerified: (node: string, result: R) => Promise<string[]>;
-  onOutcome?: RollingOptions<R>['onOutcome'];
-}
-
-/** The rolling engine with the run's gates in place: pause → window → approval before a node; settle + health after. */
-export function rollWithGates<R>(nodes: string[], options: GatedRollOptions<R>, runNode: (node: string) => Promise<R>): Promise<RollingResult<R>> {
-  const { gates, controls, stopRequested } = options;
-  return rollNodes(
-    nodes,
-    {
-      maxUnavailable: options.maxUnavailable,
-      stopRequested,
-      onOutcome: options.onOutcome,
-      beforeNode: async (node) => {
-        if ((await controls.checkpoint()) || stopRequested()) return false;
-        if (!(await gates.windowOpen(node))) return false;
-        return options.approve ? options.approve(node) : true;
-      },
-      betweenNodes: (node, result) => gates.settleAndCheck(node, () => options.stillVerified(node, result)),
-    },
-    runNode,
-  );
 }

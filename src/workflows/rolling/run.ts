@@ -10,8 +10,9 @@ import { OperatorControls } from '../shared/controls.js';
 import { nodeProgressSignal } from '../shared/messages.js';
 import type { NodeProgressUpdate } from '../shared/messages.js';
 import { ProgressTracker } from '../shared/progress.js';
+import { rollNodes } from './engine.js';
 import type { NodeOutcome } from './engine.js';
-import { RollingGates, rollWithGates } from './gates.js';
+import { RollingGates } from './gates.js';
 import { withClusterLock } from './lock.js';
 import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './search-attributes.js';
 
@@ -139,16 +140,18 @@ export class RollingRun<S extends string> {
    */
   async roll<R extends CordonState>(nodes: string[], spec: RollSpec<R, S>): Promise<string | undefined> {
     const gates = this.gates!;
-    const rolled = await rollWithGates<R>(
+    const rolled = await rollNodes<R>(
       nodes,
       {
         maxUnavailable: this.spec.policy.maxUnavailable,
-        gates,
-        controls: this.controls,
         stopRequested: this.stopRequested,
-        approve: spec.approve,
-        stillVerified: (node) => this.unmet(node, spec.stillHolds(node)),
         onOutcome: (outcome) => this.record(outcome, spec.succeeded),
+        beforeNode: async (node) => {
+          if ((await this.controls.checkpoint()) || this.stopRequested()) return false;
+          if (!(await gates.windowOpen(node))) return false;
+          return spec.approve ? spec.approve(node) : true;
+        },
+        betweenNodes: (node) => gates.settleAndCheck(node, () => this.unmet(node, spec.stillHolds(node))),
       },
       (node) => {
         this.progress.phase = `node ${node}`;

@@ -18,7 +18,7 @@ export class OperatorControls {
   abortReason: string | undefined;
 
   constructor(
-    readonly progress: ProgressTracker,
+    private readonly progress: ProgressTracker,
     options: ControlOptions = {},
   ) {
     setHandler(progressQuery, () => progress.snapshot());
