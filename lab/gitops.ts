@@ -36,9 +36,16 @@ export const sriovNamespace = (placement: GitOpsPlacement) => placement.namespac
 /** Node selectors of the seed's DaemonSets (8 spaces deep; the inventory's labels are shallower). */
 const NODE_SELECTOR_LINE = /^( {8})(feature\.node\.kubernetes\.io\/network-sriov\.capable|nvidia\.com\/gpu\.present|kubernetes\.io\/os): .*$/gm;
 
+/**
+ * Namespaces are cluster-wide, so test files running side by side apply the same ones (temporal-system, argo,
+ * ...): Flux must never delete them when one file cleans its Kustomizations up under the others.
+ */
+const KEPT_BY_FLUX = 'kind: Namespace\nmetadata:\n  annotations:\n    kustomize.toolkit.fluxcd.io/prune: disabled\n';
+
 function place(text: string, { namespace }: GitOpsPlacement): string {
   if (!namespace) return text;
   return text
+    .replaceAll('kind: Namespace\nmetadata:\n', KEPT_BY_FLUX)
     .replaceAll('namespace: flux-system', `namespace: ${namespace}`)
     .replaceAll('namespace: kube-system', `namespace: ${namespace}`)
     .replaceAll('- kube-system/', `- ${namespace}/`)

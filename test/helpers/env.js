@@ -18,9 +18,8 @@ export const TEST_ENV = {
 };
 
 /**
- * Where the workers of the tests keep the rolling locks (Leases). Not temporal-system: the seed GitOps repo
- * that test files reconcile with the real Flux applies that Namespace, and Flux prunes it when a test file
- * cleans its Kustomizations up, in the middle of other files' runs.
+ * Where the workers of the tests keep the rolling locks (Leases): a namespace no test's GitOps seed or
+ * manifests apply, so nothing a test reconciles or cleans up can reach it.
  */
 export const TEST_LEASE_NAMESPACE = 'cluster-ops-locks';
 
