@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { LogEntry } from '@temporalio/worker';
+import type { LogEntry, WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { codecFromEnv } from './codec.js';
 import { startCodecServer } from './codec-server.js';
@@ -25,11 +25,20 @@ export interface WorkerSetup {
   workflowBundlePath?: string;
   /** Payload encryption (the same codec the clients use); absent: payloads are plain JSON. */
   dataConverter?: DataConverter;
+  tuning?: WorkerTuning;
 }
 
+/**
+ * What a test may change in the production worker: the kill sweep (test/durability) adds an activity
+ * interceptor that picks the moment to die, runs one activity at a time so the moment is exact, and keeps no
+ * workflow cache, so a dead worker holds no sticky workflow task that the server must first time out.
+ */
+export type WorkerTuning = Pick<WorkerOptions, 'interceptors' | 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions'>;
+
 /** Every workflow and activity on one task queue. Tests and the lab call this with their own clients. */
-export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter }: WorkerSetup) {
+export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter, tuning }: WorkerSetup) {
   return Worker.create({
+    ...tuning,
     connection,
     dataConverter,
     namespace,
@@ -79,7 +88,8 @@ function jsonLog(entry: LogEntry) {
   process.stdout.write(`${JSON.stringify({ time, level, message, ...meta })}\n`);
 }
 
-async function main() {
+/** The worker process: configuration from the environment (src/config.ts), runs until SIGTERM/SIGINT. */
+export async function runWorker(tuning?: WorkerTuning) {
   const env = loadEnv(WorkerEnv);
   // JSON logs and Prometheus metrics come from the SDK runtime; it also turns SIGTERM/SIGINT into a
   // graceful shutdown: running activities get shutdownGraceTime to finish.
@@ -107,6 +117,7 @@ async function main() {
       ...secretRotationFromEnv(env),
     },
     workflowBundlePath: env.WORKFLOW_BUNDLE,
+    tuning,
   });
   try {
     await worker.run();
@@ -117,7 +128,7 @@ async function main() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((error: unknown) => {
+  runWorker().catch((error: unknown) => {
     if (error instanceof ConfigError) {
       console.error(error.message);
       process.exit(2);

@@ -4,13 +4,11 @@ import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { tryClientSecret } from '../../src/activities/keycloak/admin.js';
 import { fingerprint } from '../../src/activities/fingerprint.js';
-import type { OidcClientTarget } from '../../src/schemas/rotate-oidc-secrets.js';
 import type { rotateOidcSecrets } from '../../src/workflows/rotate-oidc-secrets.js';
 import { testEnv } from '../helpers/env.js';
 import { createTestClient, keycloakDeps, secretsOf } from '../helpers/keycloak.js';
-import type { TestClient } from '../helpers/keycloak.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
-import { startOidcTestBed } from '../helpers/oidc.js';
+import { loginProbe, startOidcTestBed } from '../helpers/oidc.js';
 import type { OidcTestBed } from '../helpers/oidc.js';
 import { spawnBuiltWorker } from '../helpers/temporal.js';
 
@@ -33,46 +31,9 @@ afterAll(async () => {
 });
 
 function startWorker(taskQueue: string, log: string[]): ChildProcess {
-  const [username, password] = testEnv('keycloakAdmin').split(':') as [string, string];
-  const worker = spawnBuiltWorker(taskQueue, {
-    LOG_LEVEL: 'DEBUG',
-    KEYCLOAK_URL: testEnv('keycloakUrl'),
-    KEYCLOAK_ADMIN_USERNAME: username,
-    KEYCLOAK_ADMIN_PASSWORD: password,
-    INFISICAL_URL: bed.infisicalDeps.siteUrl,
-    INFISICAL_CLIENT_ID: bed.infisicalDeps.clientId,
-    INFISICAL_CLIENT_SECRET: bed.infisicalDeps.clientSecret,
-  });
+  const worker = spawnBuiltWorker(taskQueue, { LOG_LEVEL: 'DEBUG', ...bed.workerEnv() });
   worker.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
   return worker;
-}
-
-/**
- * Logs in, over and over, with the secret the consumer's Kubernetes Secret holds at that moment (what a
- * restarted consumer would read), and records every refusal.
- */
-function probe(targets: { target: OidcClientTarget; client: TestClient }[]) {
-  const failures: string[] = [];
-  let attempts = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      for (const { target, client: c } of targets) {
-        const secret = await bed.consumerSecret(target);
-        const verdict = secret === undefined ? 'no secret' : await tryClientSecret(keycloakDeps(), c.clientId, secret);
-        attempts += 1;
-        if (verdict !== 'accepted') failures.push(`${c.clientId}: ${verdict} with ${secret && fingerprint(secret)}`);
-      }
-      await delay(100);
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return { failures, attempts };
-    },
-  };
 }
 
 /** History events with every payload's bytes decoded to text, so a secret in any payload would show. */
@@ -93,7 +54,7 @@ test('two clients rotate with no failed login, exactly one regeneration across a
   const taskQueue = uniqueName('e2e-oidc');
   const log: string[] = [];
   let worker = startWorker(taskQueue, log);
-  const running = probe(targets);
+  const running = loginProbe(bed, targets);
   const workflowId = uniqueName('rotate-oidc-secrets');
   const handle = await client.workflow.start<typeof rotateOidcSecrets>('rotateOidcSecrets', {
     taskQueue,

@@ -2,17 +2,15 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { GITOPS_BRANCH } from '../../lab/gitops.js';
 import { ADMIN_CORDON } from '../../src/activities/kube/nodes.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { sriovRollout } from '../../src/workflows/sriov-rollout.js';
 import { testEnv } from '../helpers/env.js';
 import { spawnBuiltWorker } from '../helpers/temporal.js';
-import { allocatableVfs, startTestGitOps } from '../helpers/gitops.js';
+import { allocatableVfs, startTestGitOps, watchDgxInvariants } from '../helpers/gitops.js';
 import type { TestGitOps } from '../helpers/gitops.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 
@@ -34,55 +32,16 @@ afterAll(async () => {
 });
 
 function startWorker(taskQueue: string, checkoutDir: string): ChildProcess {
-  const worker = spawnBuiltWorker(taskQueue, {
-    GITOPS_REPO_URL: gitops.lab.bareRepo,
-    GITOPS_BRANCH,
-    GITOPS_CHECKOUT_DIR: checkoutDir,
-    GITHUB_REPOSITORY: `${gitops.lab.github.owner}/${gitops.lab.github.repo}`,
-    GITHUB_TOKEN: gitops.lab.github.token,
-    GITHUB_API_URL: gitops.lab.github.url,
-  });
+  const worker = spawnBuiltWorker(taskQueue, gitops.workerEnv(checkoutDir));
   worker.stdout!.resume(); // its JSON logs are not needed here; keep the pipe flowing
   return worker;
-}
-
-/** Follows the DGX test nodes and the SR-IOV pods through watches, recording what must never happen. */
-function watchInvariants() {
-  const cordoned = new Map<string, boolean>();
-  let bothCordoned = false;
-  const deletedPodsPerNode = new Map<string, number>();
-  const nodes = makeInformer<V1Node>(cluster.kube.config, '/api/v1/nodes', () => cluster.kube.core.listNode());
-  const onNode = (node: V1Node) => {
-    if (!gitops.dgxNodes.includes(node.metadata!.name!)) return;
-    cordoned.set(node.metadata!.name!, node.spec?.unschedulable === true);
-    if (gitops.dgxNodes.every((name) => cordoned.get(name))) bothCordoned = true;
-  };
-  nodes.on('add', onNode);
-  nodes.on('update', onNode);
-  const path = `/api/v1/namespaces/${cluster.namespace}/pods`;
-  const pods = makeInformer<V1Pod>(
-    cluster.kube.config,
-    path,
-    () => cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: 'app=sriov-device-plugin' }),
-    'app=sriov-device-plugin',
-  );
-  pods.on('delete', (pod) => {
-    const node = pod.spec!.nodeName!;
-    deletedPodsPerNode.set(node, (deletedPodsPerNode.get(node) ?? 0) + 1);
-  });
-  return {
-    started: Promise.all([nodes.start(), pods.start()]),
-    stop: () => Promise.all([nodes.stop(), pods.stop()]),
-    bothCordoned: () => bothCordoned,
-    deletedPodsPerNode,
-  };
 }
 
 test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed worker mid-drain', async () => {
   const [first, second] = gitops.dgxNodes as [string, string];
   const taskQueue = uniqueName('e2e-sriov');
   const checkoutDir = mkdtempSync(join(tmpdir(), 'worker-checkout-'));
-  const invariants = watchInvariants();
+  const invariants = watchDgxInvariants(cluster, gitops.dgxNodes);
   await invariants.started;
 
   // A training pod on the first node that its PodDisruptionBudget keeps, so the drain is in progress

@@ -1,6 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeInformer } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Octokit } from 'octokit';
 import type { GitOpsDeps } from '../../src/activities/gitops/activities.js';
 import { GitOpsRepo } from '../../src/activities/gitops/repo.js';
@@ -27,6 +29,8 @@ export interface TestGitOps {
   dgxNodes: string[];
   /** Input for a rollout confined to this test's nodes, namespace and Kustomization. */
   rolloutInput(overrides?: Partial<SriovRolloutInput>): SriovRolloutInput & { cluster: string };
+  /** The built worker's environment for this repository and fake GitHub (spawnBuiltWorker). */
+  workerEnv(checkoutDir: string): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -72,7 +76,50 @@ export async function startTestGitOps(cluster: TestCluster, options: { autoMerge
       node: { daemonSet: { namespace, name: 'sriov-device-plugin' }, verifyTimeoutSeconds: 20, ...overrides.node },
       ...Object.fromEntries(Object.entries(overrides).filter(([key]) => key !== 'gitops' && key !== 'node')),
     }),
+    workerEnv: (checkoutDir) => ({
+      GITOPS_REPO_URL: lab.bareRepo,
+      GITOPS_BRANCH,
+      GITOPS_CHECKOUT_DIR: checkoutDir,
+      GITHUB_REPOSITORY: `${lab.github.owner}/${lab.github.repo}`,
+      GITHUB_TOKEN: lab.github.token,
+      GITHUB_API_URL: lab.github.url,
+    }),
     stop: () => lab.stop(),
+  };
+}
+
+/**
+ * Follows the DGX test nodes and the SR-IOV device plugin pods through watches, recording what a rollout
+ * must never do: cordon both nodes at once, or restart a node's plugin more than once.
+ */
+export function watchDgxInvariants(cluster: TestCluster, dgxNodes: string[]) {
+  const cordoned = new Map<string, boolean>();
+  let bothCordoned = false;
+  const deletedPodsPerNode = new Map<string, number>();
+  const nodes = makeInformer<V1Node>(cluster.kube.config, '/api/v1/nodes', () => cluster.kube.core.listNode());
+  const onNode = (node: V1Node) => {
+    if (!dgxNodes.includes(node.metadata!.name!)) return;
+    cordoned.set(node.metadata!.name!, node.spec?.unschedulable === true);
+    if (dgxNodes.every((name) => cordoned.get(name))) bothCordoned = true;
+  };
+  nodes.on('add', onNode);
+  nodes.on('update', onNode);
+  const path = `/api/v1/namespaces/${cluster.namespace}/pods`;
+  const pods = makeInformer<V1Pod>(
+    cluster.kube.config,
+    path,
+    () => cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: 'app=sriov-device-plugin' }),
+    'app=sriov-device-plugin',
+  );
+  pods.on('delete', (pod) => {
+    const node = pod.spec!.nodeName!;
+    deletedPodsPerNode.set(node, (deletedPodsPerNode.get(node) ?? 0) + 1);
+  });
+  return {
+    started: Promise.all([nodes.start(), pods.start()]),
+    stop: () => Promise.all([nodes.stop(), pods.stop()]),
+    bothCordoned: () => bothCordoned,
+    deletedPodsPerNode,
   };
 }
 

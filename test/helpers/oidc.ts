@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { WILLINGHAM_NODES } from '../../lab/kube/nodes.js';
 import { startFakeInfisical } from '../../lab/fakes/infisical.js';
 import type { FakeInfisical } from '../../lab/fakes/infisical.js';
@@ -6,7 +7,10 @@ import { startSimulatedExternalSecrets } from '../../lab/sim/external-secrets.js
 import type { SimulatedExternalSecrets } from '../../lab/sim/external-secrets.js';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import type { InfisicalDeps } from '../../src/activities/infisical/secrets.js';
+import { fingerprint } from '../../src/activities/fingerprint.js';
+import { tryClientSecret } from '../../src/activities/keycloak/admin.js';
 import type { OidcClientTarget } from '../../src/schemas/rotate-oidc-secrets.js';
+import { testEnv } from './env.js';
 import { keycloakDeps, keycloakReady } from './keycloak.js';
 import type { TestClient } from './keycloak.js';
 import type { TestCluster } from './kube.js';
@@ -25,6 +29,8 @@ export interface OidcTestBed {
   target(client: TestClient, options?: { consumers?: number }): Promise<OidcClientTarget>;
   /** The value the consumer's Kubernetes Secret holds now. */
   consumerSecret(target: OidcClientTarget): Promise<string | undefined>;
+  /** The built worker's environment for the real Keycloak and this fake Infisical (spawnBuiltWorker). */
+  workerEnv(): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -72,9 +78,48 @@ export async function startOidcTestBed(cluster: TestCluster): Promise<OidcTestBe
       const encoded = secret?.data?.[CLIENT_SECRET_KEY];
       return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8');
     },
+    workerEnv() {
+      const [username, password] = testEnv('keycloakAdmin').split(':') as [string, string];
+      return {
+        KEYCLOAK_URL: testEnv('keycloakUrl'),
+        KEYCLOAK_ADMIN_USERNAME: username,
+        KEYCLOAK_ADMIN_PASSWORD: password,
+        INFISICAL_URL: infisicalDeps.siteUrl,
+        INFISICAL_CLIENT_ID: infisicalDeps.clientId,
+        INFISICAL_CLIENT_SECRET: infisicalDeps.clientSecret,
+      };
+    },
     async stop() {
       await eso.stop();
       await infisical.close();
+    },
+  };
+}
+
+/**
+ * Logs in, over and over, with the secret the consumer's Kubernetes Secret holds at that moment (what a
+ * restarted consumer would read), and records every refusal.
+ */
+export function loginProbe(bed: OidcTestBed, targets: { target: OidcClientTarget; client: TestClient }[]) {
+  const failures: string[] = [];
+  let attempts = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const { target, client } of targets) {
+        const secret = await bed.consumerSecret(target);
+        const verdict = secret === undefined ? 'no secret' : await tryClientSecret(keycloakDeps(), client.clientId, secret);
+        attempts += 1;
+        if (verdict !== 'accepted') failures.push(`${client.clientId}: ${verdict} with ${secret && fingerprint(secret)}`);
+      }
+      await delay(100);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { failures, attempts };
     },
   };
 }

@@ -58,9 +58,12 @@ export function activityRunner(options?: Pick<MockActivityEnvironmentOptions, 'c
   return <F extends (...args: never[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> => env.run(fn, ...args) as ReturnType<F>;
 }
 
-/** The built worker (dist/) as production runs it, against the shared dev server and control plane. */
-export function spawnBuiltWorker(taskQueue: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['dist/src/worker.js'], {
+/**
+ * The built worker (dist/) as production runs it, against the shared dev server and control plane; `entry`
+ * is another script that runs it (the kill sweep's test/helpers/sweep-worker.js).
+ */
+export function spawnBuiltWorker(taskQueue: string, extraEnv: Record<string, string> = {}, entry = 'dist/src/worker.js'): ChildProcess {
+  return spawn(process.execPath, [entry], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
       PATH: process.env.PATH,
