@@ -136,9 +136,11 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     );
     expect(JSON.parse(exported)).toMatchObject({ values: [2.83] });
   } finally {
+    // Stopped however the steps above ended; its exit code is checked below, so a failed step reports itself.
     lab.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    await exited;
   }
+  expect(await exited).toBe(0);
   const pids = readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('pids'))
     .flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map(Number));
