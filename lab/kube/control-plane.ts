@@ -39,6 +39,11 @@ export interface ControlPlane {
   kubeconfig: string;
   server: string;
   caCert: string;
+  /**
+   * Stops kube-apiserver alone and starts it again with the same flags, port and etcd, so every object is
+   * kept; resolves once it answers /readyz. For tests of clients that must ride out an API server restart.
+   */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,26 +64,8 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigYaml(server, pki.caCert, 'cluster-ops-admin', token));
 
-  const processes: ManagedProcess[] = [];
-  const stop = async () => {
-    for (const proc of processes.reverse()) await proc.stop();
-  };
-  try {
-    const etcd = launch(dir, 'etcd', infra.etcd, [
-      '--name=lab',
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-      `--initial-cluster=lab=http://127.0.0.1:${etcdPeerPort}`,
-      '--unsafe-no-fsync',
-      '--log-level=warn',
-    ]);
-    processes.push(etcd);
-    await waitReady(etcd, async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok);
-
-    const apiserver = launch(dir, 'kube-apiserver', bin('kube-apiserver'), [
+  const launchApiServer = () =>
+    launch(dir, 'kube-apiserver', bin('kube-apiserver'), [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -97,8 +84,31 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
       '--endpoint-reconciler-type=none',
       '--allow-privileged=true',
     ]);
+  const apiServerReady = (proc: ManagedProcess) => waitReady(proc, async () => (await httpsStatus(`${server}/readyz`, { ca: pki.caCert, token })) === 200);
+
+  const processes: ManagedProcess[] = [];
+  let apiserver: ManagedProcess;
+  const stop = async () => {
+    for (const proc of processes.reverse()) await proc.stop();
+  };
+  try {
+    const etcd = launch(dir, 'etcd', infra.etcd, [
+      '--name=lab',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-cluster=lab=http://127.0.0.1:${etcdPeerPort}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
+    processes.push(etcd);
+    await waitReady(etcd, async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok);
+
+    apiserver = launchApiServer();
     processes.push(apiserver);
-    await waitReady(apiserver, async () => (await httpsStatus(`${server}/readyz`, { ca: pki.caCert, token })) === 200);
+    await apiServerReady(apiserver);
 
     const controllerManager = launch(dir, 'kube-controller-manager', bin('kube-controller-manager'), [
       `--kubeconfig=${kubeconfig}`,
@@ -142,7 +152,14 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
     await stop();
     throw error;
   }
-  return { kubeconfig, server, caCert: pki.caCert, stop };
+  const restartApiServer = async () => {
+    await apiserver.stop();
+    const restarted = launchApiServer();
+    processes[processes.indexOf(apiserver)] = restarted;
+    apiserver = restarted;
+    await apiServerReady(apiserver);
+  };
+  return { kubeconfig, server, caCert: pki.caCert, restartApiServer, stop };
 }
 
 function persistentToken(file: string): string {

@@ -38,26 +38,39 @@ export function recordRuns(client: Client): { save(): Promise<void> } {
   const testFile = basename(expect.getState().testPath ?? 'unknown', '.test.ts');
   return {
     async save() {
-      const queue = [...started.entries()];
-      const seen = new Set<string>();
-      while (queue.length > 0) {
-        const [workflowId, runId] = queue.shift()!;
-        if (seen.has(workflowId)) continue;
-        seen.add(workflowId);
-        const handle = client.workflow.getHandle(workflowId, runId);
-        const history = await handle.fetchHistory();
-        const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-        const type = started?.workflowType?.name ?? 'unknown';
-        for (const event of history.events ?? []) {
-          const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-          if (child?.workflowId) queue.push([child.workflowId, child.runId ?? undefined]);
+      const saved = new Set<string>();
+      for (const [workflowId, runId] of started) {
+        for (const run of await runTreeHistories(client, workflowId, runId)) {
+          if (saved.has(run.workflowId)) continue;
+          saved.add(run.workflowId);
+          const type = run.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'unknown';
+          const dir = join(RECORD_DIR!, type);
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, `${testFile}--${run.workflowId.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`), historyFile(run.workflowId, run.history));
         }
-        const dir = join(RECORD_DIR!, type);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, `${testFile}--${workflowId.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`), historyFile(workflowId, history));
       }
     },
   };
+}
+
+/** A run's history and those of its children, grandchildren and so on (found in the histories), the run's first. */
+export async function runTreeHistories(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<{ workflowId: string; history: temporal.api.history.v1.IHistory }[]> {
+  const runs = [];
+  const queue: [string, string | undefined][] = [[workflowId, runId]];
+  while (queue.length > 0) {
+    const [id, run] = queue.shift()!;
+    const history = await client.workflow.getHandle(id, run).fetchHistory();
+    runs.push({ workflowId: id, history });
+    for (const event of history.events ?? []) {
+      const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      if (child?.workflowId) queue.push([child.workflowId, child.runId ?? undefined]);
+    }
+  }
+  return runs;
 }
 
 const { History } = temporal.api.history.v1;

@@ -49,8 +49,9 @@ export class TestCluster {
     readonly namespace: string,
   ) {}
 
-  static async create(prefix: string): Promise<TestCluster> {
-    const kube = kubeClients(loadKubeConfig(testEnv('kubeconfig')));
+  /** On the shared control plane, or on the one `kubeconfig` names (a test's own). */
+  static async create(prefix: string, kubeconfig = testEnv('kubeconfig')): Promise<TestCluster> {
+    const kube = kubeClients(loadKubeConfig(kubeconfig));
     const namespace = uniqueName(prefix);
     await kube.core.createNamespace({ body: { metadata: { name: namespace } } });
     // Pods are refused until the service-account controller has made the namespace's default account.

@@ -41,6 +41,16 @@ export function isApiStatus(error: unknown, code: number): error is ApiException
   return error instanceof ApiException && error.code === code;
 }
 
+/**
+ * The API server gave no answer (not listening, connection refused or reset: it may be restarting) or asked
+ * to be called again later (429, 5xx). Every other failure is an answer, and waiting will not change it.
+ */
+export function isApiUnavailable(error: unknown): boolean {
+  if (error instanceof ApiException) return error.code === 429 || error.code >= 500;
+  // node-fetch (under the generated clients) reports a request that got no response as a FetchError of type system.
+  return error instanceof Error && error.name === 'FetchError' && (error as { type?: string }).type === 'system';
+}
+
 /** What a write returns when it lost to another writer (409: AlreadyExists, or Conflict on resourceVersion). */
 export const LOST_RACE = Symbol('lost race');
 /**

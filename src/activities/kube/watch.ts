@@ -1,9 +1,14 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Watch } from '@kubernetes/client-node';
 import { FailureType } from '../../failures.js';
+import { isApiUnavailable } from './clients.js';
 
 const HEARTBEAT_EVERY_MS = 5_000;
+/** Pauses between tries to reach an API server that went away mid-watch: 0.5 s, doubling up to 5 s. */
+const FIRST_RECONNECT_PAUSE_MS = 500;
+const MAX_RECONNECT_PAUSE_MS = 5_000;
 
 interface Listed<T> {
   items: T[];
@@ -32,7 +37,8 @@ export interface WatchUntilOptions<T extends KubeObject> {
 /**
  * Lists, then watches a (usually field- or label-selected) collection from that list's resourceVersion
  * until `unmet` comes back empty: no polling. Heartbeats with what is still unmet; honours activity
- * cancellation; reopens the watch when the server closes it; times out with a non-retryable failure.
+ * cancellation; when the server ends the watch, lists again and watches on from that list, waiting out an
+ * API server that is unreachable meanwhile (a restart); times out with a non-retryable failure.
  */
 export async function watchUntil<T extends KubeObject>(options: WatchUntilOptions<T>): Promise<{ waitedMs: number }> {
   const started = Date.now();
@@ -107,13 +113,20 @@ export async function watchUntil<T extends KubeObject>(options: WatchUntilOption
           },
         )
         .then((c) => (controller = c), finish);
+    // An API server that restarts ends the watch and refuses the list for a while: wait for it (until the
+    // deadline) rather than fail the attempt. The wait would start over in a retry, and the few retries, a
+    // second or two apart, can all fall within one restart.
     const reopen = async () => {
-      try {
-        const version = await relist();
-        if (reached()) finish();
-        else await open(version);
-      } catch (error) {
-        finish(error);
+      for (let pauseMs = FIRST_RECONNECT_PAUSE_MS; !finished; pauseMs = Math.min(pauseMs * 2, MAX_RECONNECT_PAUSE_MS)) {
+        try {
+          const version = await relist();
+          if (reached()) finish();
+          else await open(version);
+          return;
+        } catch (error) {
+          if (finished || !isApiUnavailable(error)) return finish(error);
+          await delay(pauseMs);
+        }
       }
     };
     void open(firstVersion);
