@@ -202,6 +202,7 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
       const { namespace, name } = input;
       const es = await read(input);
       const target = targetOf(es, input);
+      const readyBefore = readyCondition(es)?.status;
       const annotations = es.metadata?.annotations ?? {};
       let requestedAt = Number(annotations[FORCE_SYNC_ANNOTATION]);
       if (annotations[FORCE_SYNC_REQUEST_ANNOTATION] !== input.requestId || !Number.isInteger(requestedAt)) {
@@ -239,18 +240,26 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
             `ExternalSecret ${namespace}/${name}: ${describe(ready)}, last synced ${refreshed ?? 'never'}, sync requested at ${new Date(requestedAt * 1000).toISOString()}`,
           ];
         },
-        // ESO records a failed sync on the Ready condition (without a refreshTime): one that turned False
-        // after our request is ESO's answer to it.
+        // ESO records a failed sync on the Ready condition only (no refreshTime), and moves its
+        // lastTransitionTime only when the status flips: a condition that turned False since we read it, or
+        // whose flip is stamped after the request's second, is ESO's answer. One that was False before and
+        // fails again shows no change: the wait then ends at its timeout, with ESO's condition and event.
         failed: ([current]) => {
           const ready = readyCondition(current ?? {});
-          const failedAfterRequest = ready?.status === 'False' && ready.lastTransitionTime && wholeSeconds(ready.lastTransitionTime) >= requestedAt;
-          return failedAfterRequest ? describe(ready) : undefined;
+          if (ready?.status !== 'False') return undefined;
+          const flippedSince = readyBefore !== 'False' || (ready.lastTransitionTime !== undefined && wholeSeconds(ready.lastTransitionTime) > requestedAt);
+          return flippedSince ? describe(ready) : undefined;
         },
         timeoutSeconds: input.timeoutSeconds,
         what: `ExternalSecret ${namespace}/${name} sync`,
       }).catch(async (error: unknown) => {
-        if ((error as ApplicationFailure).type !== FailureType.WatchedObjectFailed) throw error;
+        const type = (error as ApplicationFailure).type;
+        if (type !== FailureType.WatchedObjectFailed && type !== FailureType.WaitTimedOut) throw error;
         const cause = await latestWarning('ExternalSecret', name, namespace);
+        if (type === FailureType.WaitTimedOut) {
+          // Not necessarily about this request: said as ESO's latest word, for whoever looks into the timeout.
+          throw ApplicationFailure.nonRetryable(cause ? `${(error as Error).message}; ESO's latest warning on it: ${cause}` : (error as Error).message, type);
+        }
         throw ApplicationFailure.nonRetryable(
           withCause(`ESO failed to sync ExternalSecret ${namespace}/${name}: ${(error as Error).message}`, cause),
           FailureType.ExternalSecretSyncFailed,
