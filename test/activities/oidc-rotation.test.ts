@@ -1,5 +1,10 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities/index.js';
+import { ESO_GROUP, ESO_VERSION, EXTERNAL_SECRETS, FORCE_SYNC_ANNOTATION, FORCE_SYNC_REQUEST_ANNOTATION } from '../../src/activities/eso/external-secrets.js';
+import type { ExternalSecret } from '../../src/activities/eso/external-secrets.js';
+import type { OidcClientTarget } from '../../src/schemas/rotate-oidc-secrets.js';
 import { adminClient, findClient, tryClientSecret } from '../../src/activities/keycloak/admin.js';
 import { fingerprint } from '../../src/activities/fingerprint.js';
 import { createTestClient, createTestRealm, keycloakDeps, secretsOf } from '../helpers/keycloak.js';
@@ -9,8 +14,8 @@ import type { OidcTestBed } from '../helpers/oidc.js';
 import { activityRunner } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
 
-// The rotation activities against the real Keycloak (started by global setup), the fake Infisical behind
-// the real SDK, and the simulated ESO on the real API server.
+// The rotation activities against the real Keycloak and the real ESO controller (both started by global
+// setup), the fake Infisical behind the real SDK (the worker's) and ESO's Go provider, on the real API server.
 let cluster: TestCluster;
 let bed: OidcTestBed;
 let activities: ReturnType<typeof createActivities>;
@@ -168,11 +173,18 @@ test('an unknown client fails for good; a path under an approval policy is refus
   expect(bed.infisical.history({ ...gated.infisical })).toEqual([client.secret]);
 });
 
-test('ESO force-sync writes the new value into the consumer Secret; rollout restart rolls the consumer', async () => {
+const esoApi = { group: ESO_GROUP, version: ESO_VERSION, namespace: '', plural: EXTERNAL_SECRETS };
+const readEs = (namespace: string, name: string) => cluster.kube.custom.getNamespacedCustomObject({ ...esoApi, namespace, name }) as Promise<ExternalSecret>;
+const patchEs = (namespace: string, name: string, body: object) =>
+  cluster.kube.custom.patchNamespacedCustomObject({ ...esoApi, namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+const esOf = (target: OidcClientTarget) => ({ ...target.externalSecret, secret: target.infisical });
+const synced = (target: OidcClientTarget) => eventually(async () => (await run(activities.readExternalSecret, esOf(target))).ready, 'ESO’s first sync');
+
+test('ESO force-sync writes the new value into the consumer Secret; a retry asks no second time; rollout restart rolls the consumer', async () => {
   const client = await createTestClient('eso');
   const target = await bed.target(client, { consumers: 1 });
-  const es = { ...target.externalSecret, secret: target.infisical };
-  await eventually(async () => (await run(activities.readExternalSecret, es)).ready, 'first sync');
+  const es = esOf(target);
+  await synced(target);
   expect((await run(activities.readExternalSecret, es)).fingerprint).toBe(fingerprint(client.secret));
 
   const regenerated = await run(activities.regenerateAndStoreSecret, {
@@ -180,13 +192,18 @@ test('ESO force-sync writes the new value into the consumer Secret; rollout rest
     secret: target.infisical,
     baseline: fingerprint(client.secret),
   });
-  const synced = await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
-  expect(synced.target).toBe(target.externalSecret.name);
+  const requestedAfter = Math.floor(Date.now() / 1000);
+  const result = await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
+  expect(result.target).toBe(target.externalSecret.name);
+  expect(Math.floor(Date.parse(result.refreshTime!) / 1000)).toBeGreaterThanOrEqual(requestedAfter);
   expect(fingerprint((await bed.consumerSecret(target))!)).toBe(regenerated.fingerprint);
-  const syncsBefore = bed.eso.syncs.get(`${es.namespace}/${es.name}`);
-  // Same request id again (a retry): no new sync is triggered, and it still finds the value.
-  await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
-  expect(bed.eso.syncs.get(`${es.namespace}/${es.name}`)).toBe(syncsBefore);
+  const asked = (await readEs(es.namespace, es.name)).metadata?.annotations;
+  expect(asked).toMatchObject({ [FORCE_SYNC_REQUEST_ANNOTATION]: 'rotation-1' });
+  // Same request id again (a retry, a second later): the annotation is not touched, so ESO is not asked again.
+  await delay(1_100);
+  const again = await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
+  expect(again.refreshTime).toBe(result.refreshTime);
+  expect((await readEs(es.namespace, es.name)).metadata?.annotations).toEqual(asked);
 
   const consumer = target.consumers[0]!;
   await run(activities.waitForRollout, { ...consumer, timeoutSeconds: 60 });
@@ -197,4 +214,92 @@ test('ESO force-sync writes the new value into the consumer Secret; rollout rest
   const deployment = await cluster.kube.apps.readNamespacedDeployment({ namespace: consumer.namespace, name: consumer.name });
   expect(deployment.status?.observedGeneration).toBe(restart.generation);
   expect(deployment.status?.updatedReplicas).toBe(1);
+});
+
+test('preflight refuses an ExternalSecret with refreshInterval 0, whose force-sync the real ESO ignores', async () => {
+  const [frozen, control] = [await createTestClient('frozen'), await createTestClient('control')];
+  const [frozenTarget, controlTarget] = [await bed.target(frozen, { consumers: 0 }), await bed.target(control, { consumers: 0 })];
+  await Promise.all([synced(frozenTarget), synced(controlTarget)]);
+  await patchEs(frozenTarget.externalSecret.namespace, frozenTarget.externalSecret.name, { spec: { refreshInterval: '0s' } });
+
+  const refused = await failureType(run(activities.readExternalSecret, esOf(frozenTarget)));
+  expect(refused).toMatchObject({ type: FailureType.ExternalSecretIgnoresForceSync, nonRetryable: true });
+  expect(refused.message).toContain('refreshInterval is 0');
+
+  // What the refusal spares us: both values change in Infisical and both get a force-sync; ESO syncs the
+  // control and leaves the refreshInterval-0 one as it was.
+  for (const target of [frozenTarget, controlTarget]) {
+    bed.infisical.seed({ ...target.infisical }, `${target.clientId}-changed`);
+    await patchEs(target.externalSecret.namespace, target.externalSecret.name, { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(Date.now()) } } });
+  }
+  await eventually(async () => (await bed.consumerSecret(controlTarget)) === `${control.clientId}-changed`, 'the control ExternalSecret to sync');
+  await delay(2_000);
+  expect(await bed.consumerSecret(frozenTarget)).toBe(frozen.secret);
+});
+
+test('preflight refuses a store ESO reports not Ready, though the ExternalSecret still says Ready', async () => {
+  const identity = bed.infisical.addIdentity();
+  const store = await bed.addStore(identity);
+  const client = await createTestClient('store');
+  const target = await bed.target(client, { consumers: 0, store });
+  await synced(target);
+  // The machine identity loses its login; ESO notices at its next store check (here: the store was touched).
+  bed.infisical.revokeLogin(identity);
+  await cluster.kube.custom.patchClusterCustomObject(
+    { group: ESO_GROUP, version: ESO_VERSION, plural: 'clustersecretstores', name: store, body: { metadata: { annotations: { touched: '1' } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  const refused = await eventually(async () => {
+    const outcome = await failureType(run(activities.readExternalSecret, esOf(target))).catch(() => undefined);
+    return outcome?.type === FailureType.SecretStoreNotReady && outcome;
+  }, 'ESO to mark the store not Ready');
+  expect(refused.nonRetryable).toBe(true);
+  // ESO's own words: the condition, and the provider's error from its event.
+  expect(refused.message).toContain(`ClusterSecretStore ${store} is not Ready: Ready=False InvalidProviderConfig`);
+  expect(refused.message).toContain('failed to authenticate via universal auth');
+  const es = await readEs(target.externalSecret.namespace, target.externalSecret.name);
+  expect(es.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+});
+
+test('preflight refuses a target Secret that another ExternalSecret owns', async () => {
+  const [owner, intruder] = [await createTestClient('owner'), await createTestClient('intruder')];
+  const ownerTarget = await bed.target(owner, { consumers: 0 });
+  await synced(ownerTarget);
+  const intruderTarget = await bed.target(intruder, { consumers: 0 });
+  await patchEs(intruderTarget.externalSecret.namespace, intruderTarget.externalSecret.name, { spec: { target: { name: ownerTarget.externalSecret.name } } });
+
+  const refused = await failureType(run(activities.readExternalSecret, esOf(intruderTarget)));
+  expect(refused).toMatchObject({ type: FailureType.TargetSecretNotOwned, nonRetryable: true });
+  expect(refused.message).toContain(`controlled by ExternalSecret ${ownerTarget.externalSecret.name}`);
+  // ESO itself refuses to write it (and keeps the owner's value).
+  const refusedByEso = await eventually(async () => {
+    const current = await readEs(intruderTarget.externalSecret.namespace, intruderTarget.externalSecret.name);
+    return current.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'False');
+  }, 'ESO to refuse the second writer');
+  expect(refusedByEso.reason).toBe('SecretSyncedError');
+  expect(await bed.consumerSecret(ownerTarget)).toBe(owner.secret);
+});
+
+test('a store failure during the sync fails with ESO’s own message; the next request syncs once the store works again', async () => {
+  const client = await createTestClient('eso-fail');
+  const target = await bed.target(client, { consumers: 0 });
+  await synced(target);
+  const regenerated = await run(activities.regenerateAndStoreSecret, {
+    clientId: client.clientId,
+    secret: target.infisical,
+    baseline: fingerprint(client.secret),
+  });
+  const input = { ...esOf(target), expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 };
+  bed.infisical.revokeLogin(bed.esoIdentity);
+  try {
+    const failed = await failureType(run(activities.syncExternalSecret, { ...input, requestId: 'attempt-0' }));
+    expect(failed).toMatchObject({ type: FailureType.ExternalSecretSyncFailed, nonRetryable: true });
+    expect(failed.message).toContain('Ready=False SecretSyncedError: could not get secret data from provider');
+    expect(failed.message).toContain('failed to authenticate via universal auth');
+    expect(await bed.consumerSecret(target)).toBe(client.secret);
+  } finally {
+    bed.infisical.restoreLogin(bed.esoIdentity);
+  }
+  await run(activities.syncExternalSecret, { ...input, requestId: 'attempt-1' });
+  expect(fingerprint((await bed.consumerSecret(target))!)).toBe(regenerated.fingerprint);
 });

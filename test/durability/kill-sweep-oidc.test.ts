@@ -8,7 +8,7 @@ import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { loginProbe, startOidcTestBed } from '../helpers/oidc.js';
 import type { OidcTestBed } from '../helpers/oidc.js';
 
-// rotateOidcClient against the real Keycloak (fake Infisical, simulated ESO, a consumer Deployment), its worker
+// rotateOidcClient against the real Keycloak and the real ESO (fake Infisical, a consumer Deployment), its worker
 // SIGKILLed at every activity boundary in turn, while a probe keeps logging in with the consumer's secret.
 let cluster: TestCluster;
 let bed: OidcTestBed;

@@ -71,8 +71,10 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     expect(spark.status?.allocatable).toMatchObject({ 'nvidia.com/gpu': '1', 'nvidia.com/cx7_qsfp': '4' });
     expect(spark.metadata?.labels?.['kubernetes.io/arch']).toBe('arm64');
 
-    // The OIDC side: Keycloak launched, the fake Infisical's secrets synced by the simulated ESO.
+    // The OIDC side: Keycloak launched, the fake Infisical's secrets synced by the real ESO.
     expect(output).toContain(`Keycloak         http://127.0.0.1:${keycloakPort}/admin`);
+    expect(output).toContain('External Secrets Operator v0.20.4');
+    expect(output).toContain('synced by the real ESO');
     const grafana = await eventually(
       async () => (await kube.core.readNamespacedSecret({ namespace: 'vmks', name: 'grafana-oidc' }).catch(() => undefined))?.data?.['client-secret'],
       'the grafana-oidc Secret',

@@ -11,7 +11,8 @@ export declare const TEST_ENV: Record<
   | 'keycloakAdmin'
   | 'keycloakLog'
   | 'gitRoot'
-  | 'gitUrl',
+  | 'gitUrl'
+  | 'externalSecretsLog',
   string
 >;
 export declare const TEST_LEASE_NAMESPACE: string;

@@ -15,6 +15,7 @@ export const TEST_ENV = {
   /** Bare repositories put under this directory are served to Flux at gitUrl/<name>.git. */
   gitRoot: 'CLUSTER_OPS_TEST_GIT_ROOT',
   gitUrl: 'CLUSTER_OPS_TEST_GIT_URL',
+  externalSecretsLog: 'CLUSTER_OPS_TEST_EXTERNAL_SECRETS_LOG',
 };
 
 /**

@@ -7,6 +7,7 @@ import { installInfra } from '../../dist/lab/infra/paths.js';
 import { killLeftovers } from '../../dist/lab/process.js';
 import { startControlPlane } from '../../dist/lab/kube/control-plane.js';
 import { startFluxControllers } from '../../dist/lab/flux.js';
+import { startExternalSecrets } from '../../dist/lab/external-secrets.js';
 import { startGitHttpServer } from '../../dist/lab/git-server.js';
 import { installCrds } from '../../dist/lab/kube/crds.js';
 import { kubeClients, loadKubeConfig } from '../../dist/src/activities/kube/clients.js';
@@ -18,7 +19,7 @@ import { TEST_ENV, TEST_LEASE_NAMESPACE } from './env.js';
 
 /**
  * Starts one of each real server for the whole run (control plane with KWOK, Flux's source- and
- * kustomize-controller with a git http server for their repositories, Temporal dev server,
+ * kustomize-controller with a git http server for their repositories, the External Secrets controller, Temporal dev server,
  * VictoriaMetrics, Keycloak) and bundles the workflows once. Keycloak takes about a minute to start: it is
  * launched first and not awaited, so the other tests run meanwhile; Keycloak tests wait for it
  * (test/helpers/keycloak.ts). Test files get their own namespaces, nodes, task queues and metric labels;
@@ -42,12 +43,15 @@ export default async function globalSetup() {
   await kubeClients(kubeConfig).core.createNamespace({ body: { metadata: { name: TEST_LEASE_NAMESPACE } } });
   const gitRoot = join(dir, 'git');
   mkdirSync(gitRoot);
-  const [git, flux] = await Promise.all([
+  const [git, flux, externalSecrets] = await Promise.all([
     startGitHttpServer(gitRoot),
     // One pair serves every test file's namespace, as on a large cluster: 16 reconciles at once, so a few
     // Kustomizations waiting out health checks do not hold up the rest; and a Kustomization whose
     // dependency was not Ready tries again after 5 s, not Flux's default 30 s.
     startFluxControllers(join(dir, 'flux'), infra, controlPlane.kubeconfig, { requeueDependency: '5s', concurrent: 16 }),
+    // One ESO for every test file's ClusterSecretStore and ExternalSecrets; a few syncs at once, so one file's
+    // store that fails (and backs off) does not hold up another's.
+    startExternalSecrets(join(dir, 'external-secrets'), infra, controlPlane.kubeconfig, { concurrent: 4 }),
   ]);
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
@@ -65,9 +69,10 @@ export default async function globalSetup() {
     [TEST_ENV.keycloakLog]: keycloak.logFile,
     [TEST_ENV.gitRoot]: gitRoot,
     [TEST_ENV.gitUrl]: git.url,
+    [TEST_ENV.externalSecretsLog]: externalSecrets.controller.logFile,
   });
   globalThis.clusterOpsStop = async () => {
-    await Promise.all([flux.stop(), git.close()]);
+    await Promise.all([flux.stop(), git.close(), externalSecrets.stop()]);
     await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -82,7 +87,7 @@ function removeDeadRuns() {
     const pid = Number(entry.slice(RUN_PREFIX.length));
     if (isAlive(pid)) continue;
     const dir = join(tmpdir(), entry);
-    for (const server of ['kube', 'flux', 'temporal', 'victoria-metrics', 'keycloak']) killLeftovers(join(dir, server));
+    for (const server of ['kube', 'flux', 'external-secrets', 'temporal', 'victoria-metrics', 'keycloak']) killLeftovers(join(dir, server));
     rmSync(dir, { recursive: true, force: true });
   }
 }

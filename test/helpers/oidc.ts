@@ -1,10 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { WILLINGHAM_NODES } from '../../lab/kube/nodes.js';
 import { startFakeInfisical } from '../../lab/fakes/infisical.js';
-import type { FakeInfisical } from '../../lab/fakes/infisical.js';
+import type { FakeInfisical, FakeInfisicalIdentity } from '../../lab/fakes/infisical.js';
 import { CLIENT_SECRET_KEY, provisionInfisicalStore, provisionOidcClient } from '../../lab/oidc.js';
-import { startSimulatedExternalSecrets } from '../../lab/sim/external-secrets.js';
-import type { SimulatedExternalSecrets } from '../../lab/sim/external-secrets.js';
+import { ESO_GROUP, ESO_VERSION } from '../../src/activities/eso/external-secrets.js';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import type { InfisicalDeps } from '../../src/activities/infisical/secrets.js';
 import { fingerprint } from '../../src/activities/fingerprint.js';
@@ -17,16 +16,20 @@ import type { TestCluster } from './kube.js';
 import { uniqueName } from './kube.js';
 
 /**
- * What a rotation test needs around the real Keycloak: the fake Infisical, the simulated ESO, a
- * ClusterSecretStore of its own, and a simulated node for the consumer pods — all in the test's cluster share.
+ * What a rotation test needs around the real Keycloak: the fake Infisical, a ClusterSecretStore of its own
+ * served by the run's real ESO controller (global setup) with its own machine identity, and a simulated node
+ * for the consumer pods — all in the test's cluster share.
  */
 export interface OidcTestBed {
   infisical: FakeInfisical;
-  eso: SimulatedExternalSecrets;
+  /** ESO's machine identity in the fake Infisical (the worker has its own: infisical.identity). */
+  esoIdentity: FakeInfisicalIdentity;
+  /** A further ClusterSecretStore on the same fake Infisical, with `identity` (ESO-validated when this returns). */
+  addStore(identity: FakeInfisicalIdentity): Promise<string>;
   deps: ActivityDeps;
   infisicalDeps: InfisicalDeps;
   /** Provisions a client's secret path (Infisical secret, ExternalSecret, consumer Deployments). */
-  target(client: TestClient, options?: { consumers?: number }): Promise<OidcClientTarget>;
+  target(client: TestClient, options?: { consumers?: number; store?: string }): Promise<OidcClientTarget>;
   /** The value the consumer's Kubernetes Secret holds now. */
   consumerSecret(target: OidcClientTarget): Promise<string | undefined>;
   /** The built worker's environment for the real Keycloak and this fake Infisical (spawnBuiltWorker). */
@@ -38,23 +41,30 @@ export const TEST_PROJECT = 'willingham-k8s';
 
 export async function startOidcTestBed(cluster: TestCluster): Promise<OidcTestBed> {
   const [infisical, node] = await Promise.all([startFakeInfisical(), cluster.addNode(WILLINGHAM_NODES[0]!), keycloakReady()]);
-  const eso = startSimulatedExternalSecrets(cluster.kube.config);
-  await eso.ready;
-  const store = uniqueName('infisical');
-  await provisionInfisicalStore(cluster.kube, infisical, {
-    name: store,
-    projectId: TEST_PROJECT,
-    environment: 'prod',
-    credentialsNamespace: cluster.namespace,
-  });
+  const stores: string[] = [];
+  const addStore = async (identity: FakeInfisicalIdentity) => {
+    const name = uniqueName('infisical');
+    stores.push(name);
+    await provisionInfisicalStore(cluster.kube, infisical, {
+      name,
+      projectId: TEST_PROJECT,
+      environment: 'prod',
+      credentialsNamespace: cluster.namespace,
+      identity,
+    });
+    return name;
+  };
+  const esoIdentity = infisical.addIdentity();
+  const store = await addStore(esoIdentity);
   const infisicalDeps = { siteUrl: infisical.url, ...infisical.identity };
   const namespace = cluster.namespace;
   return {
     infisical,
-    eso,
+    esoIdentity,
+    addStore,
     infisicalDeps,
     deps: { kube: cluster.kube, keycloak: keycloakDeps(), infisical: infisicalDeps },
-    async target(client, { consumers = 1 } = {}) {
+    async target(client, { consumers = 1, store: storeName = store } = {}) {
       const target: OidcClientTarget = {
         clientId: client.clientId,
         infisical: {
@@ -67,7 +77,7 @@ export async function startOidcTestBed(cluster: TestCluster): Promise<OidcTestBe
         consumers: Array.from({ length: consumers }, (_, i) => ({ kind: 'Deployment' as const, namespace, name: `${client.clientId}-app${i}` })),
       };
       await provisionOidcClient(cluster.kube, infisical, target, {
-        store,
+        store: storeName,
         initialSecret: client.secret,
         podTemplate: { nodeSelector: { 'kubernetes.io/hostname': node } },
       });
@@ -90,7 +100,13 @@ export async function startOidcTestBed(cluster: TestCluster): Promise<OidcTestBe
       };
     },
     async stop() {
-      await eso.stop();
+      // Cluster-scoped, so the test's namespace cleanup leaves them: ESO would go on validating them against
+      // a fake Infisical that is gone.
+      for (const name of stores) {
+        await cluster.kube.custom
+          .deleteClusterCustomObject({ group: ESO_GROUP, version: ESO_VERSION, plural: 'clustersecretstores', name })
+          .catch(() => undefined);
+      }
       await infisical.close();
     },
   };

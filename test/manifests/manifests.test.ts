@@ -188,6 +188,9 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   // OIDC rotation: Secrets, ExternalSecrets and consumer restarts only in the clients' namespaces.
   expect(await can('vmks', 'get', 'secrets')).toBe(true);
   expect(await can('vmks', 'patch', 'externalsecrets', 'external-secrets.io')).toBe(true);
+  expect(await can('vmks', 'watch', 'externalsecrets', 'external-secrets.io')).toBe(true);
+  expect(await can('', 'get', 'clustersecretstores', 'external-secrets.io')).toBe(true);
+  expect(await can('default', 'list', 'events')).toBe(true);
   expect(await can('rabbitmq', 'patch', 'statefulsets', 'apps')).toBe(true);
   expect(await can(cluster.namespace, 'get', 'secrets')).toBe(false);
   expect(await can('vmks', 'delete', 'secrets')).toBe(false);

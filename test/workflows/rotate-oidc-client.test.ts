@@ -17,7 +17,7 @@ import { rejectionOf, timeSkippingEnvironment, withWorker } from '../helpers/tem
 import { FailureType } from '../../src/failures.js';
 
 // The per-client rotation on the time-skipping server with the real activities: real Keycloak, the fake
-// Infisical through its SDK, the simulated ESO and KWOK-run consumers on the real API server.
+// Infisical through its SDK, the real ESO controller and KWOK-run consumers on the real API server.
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
 let bed: OidcTestBed;
@@ -117,6 +117,31 @@ test('a failure after regeneration never revokes: the old secret keeps working u
   const scheduled = activitiesIn(history);
   expect(scheduled.filter((name) => name === 'regenerateAndStoreSecret')).toHaveLength(1);
   expect(scheduled.filter((name) => name === 'restartWorkload')).toHaveLength(2);
+});
+
+test('ESO failing the sync after regeneration: its own message in the report, the old secret valid, retry finishes', async () => {
+  const client = await createTestClient('store-down');
+  const target = await bed.target(client, { consumers: 0 });
+  await eventually(async () => (await bed.consumerSecret(target)) === client.secret, 'ESO’s first sync');
+  // ESO's machine identity loses its login after ESO last checked the store: preflight still sees a Ready
+  // store and ExternalSecret, and ESO finds out at the force-sync.
+  bed.infisical.revokeLogin(bed.esoIdentity);
+  const { result, history } = await rotate(target, async (handle) => {
+    await waitUntilFailedAt(handle, 'sync');
+    const message = (await stepOf(handle, 'sync'))?.message;
+    expect(message).toContain('could not get secret data from provider');
+    expect(message).toContain('failed to authenticate via universal auth');
+    expect(message).toContain('the old secret stays valid');
+    expect(await accepted(client, client.secret)).toBe('accepted');
+    expect(await bed.consumerSecret(target)).toBe(client.secret);
+    bed.infisical.restoreLogin(bed.esoIdentity);
+    expect(await handle.executeUpdate<string, []>('retry')).toBe('retrying sync');
+  }).finally(() => bed.infisical.restoreLogin(bed.esoIdentity));
+  expect(result).toMatchObject({ outcome: 'rotated', revoked: true });
+  expect(fingerprint((await bed.consumerSecret(target))!)).toBe(result!.newFingerprint);
+  const scheduled = activitiesIn(history);
+  expect(scheduled.filter((name) => name === 'regenerateAndStoreSecret')).toHaveLength(1);
+  expect(scheduled.filter((name) => name === 'syncExternalSecret')).toHaveLength(2);
 });
 
 test('abort after a failed step: run ends aborted, the old secret is not revoked', async () => {
