@@ -8,7 +8,9 @@ import type { Client } from '@temporalio/client';
 import { ConfigError, FluxPlanEnv, loadEnv, TemporalEnv } from '../config.js';
 import { FluxSourceMissing } from '../activities/gitops/flux-tree.js';
 import { FluxGraphError } from '../domain/flux-graph.js';
+import { workflowIdInput } from '../schemas/common.js';
 import type { Progress } from '../schemas/progress.js';
+import { describeIssues } from '../schemas/validate.js';
 import { hasDryRun, workflowCatalog } from '../schemas/workflows.js';
 import { CommandRefused, connectClient, sendCommand, startWorkflow, UsageError, validateStart } from './client.js';
 import { planFromRepo, planJson, renderPlan } from './flux-plan.js';
@@ -47,10 +49,11 @@ TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
 function parseJson(text: string, what: string): unknown {
   const file = text.startsWith('@') ? text.slice(1) : undefined;
   const source = file ? readFile(file) : text;
+  const yaml = file !== undefined && /\.ya?ml$/.test(file);
   try {
-    return file && /\.ya?ml$/.test(file) ? (parseYaml(source) as unknown) : JSON.parse(source);
+    return yaml ? (parseYaml(source) as unknown) : JSON.parse(source);
   } catch (error) {
-    throw new UsageError(`${what} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${what} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
   }
 }
 
@@ -125,6 +128,8 @@ async function run(argv: string[]): Promise<void> {
   const schedules = command === 'schedules' ? planSchedules(values.file!) : undefined;
   if (command === 'start' || command === 'plan') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
   if (command === 'plan' && !hasDryRun(args[0]!)) throw new UsageError(`${args[0]} has no dry run`);
+  const id = values.id === undefined ? undefined : workflowIdInput.safeParse(values.id);
+  if (id && !id.success) throw new UsageError(describeIssues(id.error, '--id'));
   if (!['start', 'plan', 'progress', 'send', 'cancel', 'list', 'schedules'].includes(command)) {
     throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }

@@ -4,7 +4,7 @@ import type { TemporalEnv } from '../config.js';
 import { rootMessage } from '../failures.js';
 import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
 import type { WorkflowName } from '../schemas/workflows.js';
-import { describeIssues } from '../schemas/validate.js';
+import { describeIssues, safeParseInput } from '../schemas/validate.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 
 /** A mistake in what the caller asked for: nothing was started or changed. */
@@ -42,7 +42,7 @@ export function validateStart(workflow: string, rawInput: unknown) {
     throw new UsageError(`unknown workflow "${workflow}"; known: ${Object.keys(workflowCatalog).join(', ')}`);
   }
   const entry = workflowCatalog[workflow];
-  const parsed = entry.input.safeParse(rawInput);
+  const parsed = safeParseInput(entry.input, rawInput);
   if (!parsed.success) throw new UsageError(`invalid input for ${workflow}:\n${describeIssues(parsed.error)}`);
   return { workflow, input: parsed.data, defaultId: entry.workflowId(parsed.data) };
 }

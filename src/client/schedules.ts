@@ -5,7 +5,7 @@ import type { Client, ScheduleOptionsAction, ScheduleSpec } from '@temporalio/cl
 import { parse as parseYaml } from 'yaml';
 import { ScheduleFile } from '../schemas/schedules.js';
 import type { ScheduleEntry } from '../schemas/schedules.js';
-import { describeIssues } from '../schemas/validate.js';
+import { describeIssues, safeParseInput } from '../schemas/validate.js';
 import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
 import { UsageError } from './client.js';
 
@@ -52,7 +52,7 @@ export function planSchedules(path: string): PlannedSchedule[] {
       continue;
     }
     const catalogEntry = workflowCatalog[entry.workflow];
-    const checked = catalogEntry.input.safeParse(input);
+    const checked = safeParseInput(catalogEntry.input, input);
     if (!checked.success) {
       problems.push(`${entry.id}: invalid input for ${entry.workflow}:\n${describeIssues(checked.error)}`);
       continue;
