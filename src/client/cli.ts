@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { ConfigError, FluxPlanEnv, loadEnv, TemporalEnv } from '../config.js';
 import { FluxSourceMissing } from '../activities/gitops/flux-tree.js';
@@ -12,7 +11,7 @@ import { workflowIdInput } from '../schemas/common.js';
 import type { Progress } from '../schemas/progress.js';
 import { describeIssues } from '../schemas/validate.js';
 import { hasDryRun, workflowCatalog } from '../schemas/workflows.js';
-import { CommandRefused, connectClient, sendCommand, startWorkflow, UsageError, validateStart } from './client.js';
+import { UsageError, validateStart } from './usage.js';
 import { planFromRepo, planJson, renderPlan } from './flux-plan.js';
 import { parseNcclFile } from './nccl-parse.js';
 import { renderNodePlan, renderProgress, table } from './render.js';
@@ -135,6 +134,8 @@ async function run(argv: string[]): Promise<void> {
   }
 
   const env = loadEnv(TemporalEnv);
+  // Loaded only past the checks above: a refused command returns without loading the Temporal client.
+  const { connectClient, sendCommand, startWorkflow } = await import('./client.js');
   const client = await connectClient(env);
   try {
     switch (command) {
@@ -196,8 +197,10 @@ async function run(argv: string[]): Promise<void> {
   }
 }
 
-function explain(error: unknown): { message: string; code: number } {
+async function explain(error: unknown): Promise<{ message: string; code: number }> {
   if (error instanceof UsageError || error instanceof ConfigError) return { message: error.message, code: 2 };
+  const { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } = await import('@temporalio/client');
+  const { CommandRefused } = await import('./client.js');
   if (error instanceof WorkflowNotFoundError) return { message: `no such workflow: ${error.workflowId}`, code: 1 };
   if (error instanceof CommandRefused) return { message: error.message, code: 1 };
   if (error instanceof WorkflowExecutionAlreadyStartedError) {
@@ -210,8 +213,8 @@ function explain(error: unknown): { message: string; code: number } {
   return { message, code: 1 };
 }
 
-run(process.argv.slice(2)).catch((error: unknown) => {
-  const { message, code } = explain(error);
+run(process.argv.slice(2)).catch(async (error: unknown) => {
+  const { message, code } = await explain(error);
   console.error(`cluster-ops: ${message}`);
   process.exit(code);
 });
