@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 
 /**
  * Every failure type cluster-ops raises (`ApplicationFailure.type`), in one place: workflows, activities, the
@@ -82,6 +82,21 @@ export function failureTypeIn(error: unknown, types: readonly FailureType[]): Fa
     if (type) return type;
   }
   return undefined;
+}
+
+/**
+ * An activity's failure of one of `types` as the run's own failure: the refusal itself (ClusterBusy,
+ * InvalidInput), not "activity task failed" around it. Any other error comes back as it is.
+ */
+export function asRunFailure(error: unknown, types: readonly FailureType[]): unknown {
+  return error instanceof ActivityFailure && failureTypeIn(error, types) ? error.cause : error;
+}
+
+/** An activity's failure of `type` as the run's own, its message led by the input field it is about. */
+export function namingField(error: unknown, type: FailureType, field: string): unknown {
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== type) return error;
+  return ApplicationFailure.create({ type, nonRetryable: true, message: `${field}: ${cause.message}`, cause });
 }
 
 /**

@@ -3,6 +3,7 @@ import { createFluxActivities } from './flux/kustomizations.js';
 import { createGitOpsActivities } from './gitops/activities.js';
 import type { GitOpsDeps } from './gitops/activities.js';
 import { createInfisicalActivities } from './infisical/secrets.js';
+import { createInputTargetActivities } from './input-targets.js';
 import type { InfisicalDeps } from './infisical/secrets.js';
 import type { KeycloakDeps } from './keycloak/admin.js';
 import { createOidcRotationActivities } from './keycloak/rotation.js';
@@ -53,6 +54,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGitOpsActivities(deps.gitops),
     ...createPrometheusActivities(),
     ...createInputActivities(),
+    ...createInputTargetActivities(deps.kube, deps.keycloak),
     ...createMetricsActivities(deps.metrics),
     ...createNcclJobActivities(deps.kube, {
       logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),

@@ -3,14 +3,15 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { ConfigError, FluxPlanEnv, loadEnv, TemporalEnv } from '../config.js';
 import { FluxSourceMissing } from '../activities/gitops/flux-tree.js';
 import { FluxGraphError } from '../domain/flux-graph.js';
+import { workflowIdInput } from '../schemas/common.js';
 import type { Progress } from '../schemas/progress.js';
+import { describeIssues } from '../schemas/validate.js';
 import { hasDryRun, workflowCatalog } from '../schemas/workflows.js';
-import { CommandRefused, connectClient, sendCommand, startWorkflow, UsageError, validateStart } from './client.js';
+import { UsageError, validateStart } from './usage.js';
 import { planFromRepo, planJson, renderPlan } from './flux-plan.js';
 import { parseNcclFile } from './nccl-parse.js';
 import { renderNodePlan, renderProgress, table } from './render.js';
@@ -47,10 +48,11 @@ TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
 function parseJson(text: string, what: string): unknown {
   const file = text.startsWith('@') ? text.slice(1) : undefined;
   const source = file ? readFile(file) : text;
+  const yaml = file !== undefined && /\.ya?ml$/.test(file);
   try {
-    return file && /\.ya?ml$/.test(file) ? (parseYaml(source) as unknown) : JSON.parse(source);
+    return yaml ? (parseYaml(source) as unknown) : JSON.parse(source);
   } catch (error) {
-    throw new UsageError(`${what} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${what} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
   }
 }
 
@@ -125,11 +127,15 @@ async function run(argv: string[]): Promise<void> {
   const schedules = command === 'schedules' ? planSchedules(values.file!) : undefined;
   if (command === 'start' || command === 'plan') validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
   if (command === 'plan' && !hasDryRun(args[0]!)) throw new UsageError(`${args[0]} has no dry run`);
+  const id = values.id === undefined ? undefined : workflowIdInput.safeParse(values.id);
+  if (id && !id.success) throw new UsageError(describeIssues(id.error, '--id'));
   if (!['start', 'plan', 'progress', 'send', 'cancel', 'list', 'schedules'].includes(command)) {
     throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
 
   const env = loadEnv(TemporalEnv);
+  // Loaded only past the checks above: a refused command returns without loading the Temporal client.
+  const { connectClient, sendCommand, startWorkflow } = await import('./client.js');
   const client = await connectClient(env);
   try {
     switch (command) {
@@ -191,8 +197,10 @@ async function run(argv: string[]): Promise<void> {
   }
 }
 
-function explain(error: unknown): { message: string; code: number } {
+async function explain(error: unknown): Promise<{ message: string; code: number }> {
   if (error instanceof UsageError || error instanceof ConfigError) return { message: error.message, code: 2 };
+  const { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } = await import('@temporalio/client');
+  const { CommandRefused } = await import('./client.js');
   if (error instanceof WorkflowNotFoundError) return { message: `no such workflow: ${error.workflowId}`, code: 1 };
   if (error instanceof CommandRefused) return { message: error.message, code: 1 };
   if (error instanceof WorkflowExecutionAlreadyStartedError) {
@@ -205,8 +213,8 @@ function explain(error: unknown): { message: string; code: number } {
   return { message, code: 1 };
 }
 
-run(process.argv.slice(2)).catch((error: unknown) => {
-  const { message, code } = explain(error);
+run(process.argv.slice(2)).catch(async (error: unknown) => {
+  const { message, code } = await explain(error);
   console.error(`cluster-ops: ${message}`);
   process.exit(code);
 });

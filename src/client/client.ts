@@ -2,15 +2,9 @@ import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/clien
 import { dataConverterFromEnv } from '../codec.js';
 import type { TemporalEnv } from '../config.js';
 import { rootMessage } from '../failures.js';
-import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
 import type { WorkflowName } from '../schemas/workflows.js';
-import { describeIssues } from '../schemas/validate.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
-
-/** A mistake in what the caller asked for: nothing was started or changed. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { validateStart } from './usage.js';
 
 /** The run refused an operator command (it does not apply now, or the run has no such command). */
 export class CommandRefused extends Error {
@@ -34,17 +28,6 @@ export async function sendCommand(client: Client, workflowId: string, command: s
 export async function connectClient(env: TemporalEnv): Promise<Client> {
   const connection = await Connection.connect({ ...temporalConnectionOptions(env), connectTimeout: '5 seconds' });
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv(env) });
-}
-
-/** Validates the input with the workflow's own schema before anything reaches Temporal. */
-export function validateStart(workflow: string, rawInput: unknown) {
-  if (!isWorkflowName(workflow)) {
-    throw new UsageError(`unknown workflow "${workflow}"; known: ${Object.keys(workflowCatalog).join(', ')}`);
-  }
-  const entry = workflowCatalog[workflow];
-  const parsed = entry.input.safeParse(rawInput);
-  if (!parsed.success) throw new UsageError(`invalid input for ${workflow}:\n${describeIssues(parsed.error)}`);
-  return { workflow, input: parsed.data, defaultId: entry.workflowId(parsed.data) };
 }
 
 export async function startWorkflow(client: Client, taskQueue: string, workflow: string, rawInput: unknown, workflowId?: string) {

@@ -1,6 +1,6 @@
 import { NcclParseError } from '../domain/nccl/tests-output.js';
 import { renderSummary, summarizeNcclLog } from '../domain/nccl/summary.js';
-import { UsageError } from './client.js';
+import { UsageError } from './usage.js';
 
 /** `cluster-ops nccl parse`: the summary of a saved rank 0 log; ok is false when the run failed or regressed. */
 export function parseNcclFile(text: string, options: { json: boolean; baseline?: string }): { output: string; ok: boolean } {

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Client, ScheduleOptionsAction, ScheduleSpec } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
 import { ScheduleFile } from '../schemas/schedules.js';
 import type { ScheduleEntry } from '../schemas/schedules.js';
-import { describeIssues } from '../schemas/validate.js';
+import { describeIssues, safeParseInput } from '../schemas/validate.js';
 import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
-import { UsageError } from './client.js';
+import { UsageError } from './usage.js';
 
 /** A schedule ready to send: its workflow's input already checked with that workflow's schema. */
 export interface PlannedSchedule {
@@ -52,7 +51,7 @@ export function planSchedules(path: string): PlannedSchedule[] {
       continue;
     }
     const catalogEntry = workflowCatalog[entry.workflow];
-    const checked = catalogEntry.input.safeParse(input);
+    const checked = safeParseInput(catalogEntry.input, input);
     if (!checked.success) {
       problems.push(`${entry.id}: invalid input for ${entry.workflow}:\n${describeIssues(checked.error)}`);
       continue;
@@ -69,6 +68,8 @@ function specOf(entry: ScheduleEntry): ScheduleSpec {
 
 /** Creates each schedule, or updates it in place when it exists: running it twice changes nothing more. */
 export async function applySchedules(client: Client, taskQueue: string, planned: PlannedSchedule[]) {
+  // Loaded here, not with the module: the CLI plans (and refuses) a file without the Temporal client.
+  const { ScheduleNotFoundError, ScheduleOverlapPolicy } = await import('@temporalio/client');
   const results: { id: string; action: 'created' | 'updated' }[] = [];
   for (const { entry, input, workflowId } of planned) {
     const spec = specOf(entry);

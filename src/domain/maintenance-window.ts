@@ -20,6 +20,16 @@ const MINUTE_MS = 60_000;
 /** Every window opens within a week; one more day covers a DST shift at the edge. */
 const SEARCH_LIMIT_MINUTES = 8 * 24 * 60;
 
+/** Whether the runtime knows the IANA time zone, e.g. Europe/Berlin. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const minutesOf = (hhmm: string) => {
   const [h, m] = hhmm.split(':').map(Number) as [number, number];
   return h * 60 + m;

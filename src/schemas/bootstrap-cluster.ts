@@ -1,19 +1,19 @@
 import { z } from 'zod';
-import { kubeName, seconds } from './common.js';
+import { dnsLabel, gitRef, repoPath, seconds } from './common.js';
 
 export const BootstrapClusterInput = z.strictObject({
   /** Names the run: the workflow id is bootstrap-cluster-<cluster>. */
-  cluster: kubeName.default('willingham-k8s'),
+  cluster: dnsLabel.default('willingham-k8s'),
   /** Where the Kustomizations live. */
-  namespace: kubeName.default('flux-system'),
+  namespace: dnsLabel.default('flux-system'),
   /**
    * Where the graph is read: the live cluster, or the GitOps repo at gitRef (from entryPath, following
    * every Kustomization's spec.path), e.g. to bring a rebuilt cluster up to a known revision's plan.
    */
   graphSource: z.enum(['cluster', 'git']).default('cluster'),
-  gitRef: z.string().min(1).default('master'),
+  gitRef: gitRef.default('master'),
   /** graphSource git: the cluster's entry folder in the repo; default clusters/<cluster>, discovered when missing. */
-  entryPath: z.string().min(1).optional(),
+  entryPath: repoPath.optional(),
   /** How many Kustomizations reconcile at once (Flux's own --concurrent is 4 by default). */
   parallelism: z.number().int().min(1).max(32).default(4),
   /** Per Kustomization: how long Flux may take to report Ready for our request. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { kubeName, seconds } from './common.js';
+import { absolutePath, containerImage, dnsLabel, kubeName, seconds, serviceName } from './common.js';
 
 /** NCCL settings that make it use the DGX Sparks' ConnectX-7 link (the Multus interface is net1). */
 export const DEFAULT_NCCL_ENV: Record<string, string> = {
@@ -24,10 +24,7 @@ export const NcclBenchmarkSpec = z.strictObject({
   /** Check results (-c 1); wrong results then fail the run. */
   check: z.boolean().default(true),
   /** Where the image has the nccl-tests binaries. */
-  testsDir: z
-    .string()
-    .regex(/^\/[\w./-]*$/, 'must be an absolute path')
-    .default('/opt/nccl-tests/build'),
+  testsDir: absolutePath('/opt/nccl-tests/build').default('/opt/nccl-tests/build'),
   /** Secret with `id_rsa` and `authorized_keys` mounted at /root/.ssh for mpirun over ssh between the pods. */
   sshSecret: kubeName.default('nccl-ssh'),
 });
@@ -43,21 +40,18 @@ export const NcclTrainingSpec = z.strictObject({
     .default('50Gi'),
   storageClassName: kubeName.optional(),
   /** Where the claim is mounted; the script reads RESUME_FROM (newest checkpoint) and writes here. */
-  checkpointDir: z
-    .string()
-    .regex(/^\/[\w./-]*$/, 'must be an absolute path')
-    .default('/checkpoints'),
+  checkpointDir: absolutePath('/checkpoints').default('/checkpoints'),
 });
 
 export const NcclJobInput = z
   .strictObject({
-    /** Names the Job, Service and metrics; one run per name (workflow id nccl-job-<name>). */
-    name: kubeName.max(40),
+    /** Names the Job, Service and metrics; one run per name (workflow id nccl-job-<name>). Room is left for the attempt suffix. */
+    name: serviceName.max(40),
     kind: z.enum(['benchmark', 'training']),
-    namespace: kubeName.default('nccl'),
+    namespace: dnsLabel.default('nccl'),
     /** One pod per node; rank 0 (the launcher) runs on the first. */
     nodes: z.array(kubeName).min(2).max(8).default(['talos-7aj-lwl', 'talos-ysi-4k0']),
-    image: z.string().min(1),
+    image: containerImage,
     /** The Multus NetworkAttachmentDefinition of the ConnectX-7 VFs. */
     network: kubeName.default('dgx-qsfp'),
     /** VFs (nvidia.com/cx7_qsfp) per pod; one VF sits on one half of the port (one ~100 Gb/s HCA). */

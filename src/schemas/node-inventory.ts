@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kubeName, repoPath, seconds } from './common.js';
 
 const namespacedName = z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be namespace/name');
 
@@ -21,21 +22,12 @@ export type NodeInventory = z.output<typeof NodeInventory>;
 export type NodeClass = NodeInventory['classes'][string];
 
 export const BootstrapNodeInput = z.strictObject({
-  node: z.string().min(1),
-  inventoryPath: z.string().min(1).default('inventory/nodes.yaml'),
+  node: kubeName,
+  /** In the GitOps repository. */
+  inventoryPath: repoPath.default('inventory/nodes.yaml'),
   /** How long to wait for the node to register and turn Ready. */
-  readyTimeoutSeconds: z
-    .number()
-    .int()
-    .positive()
-    .max(24 * 3600)
-    .default(1800),
+  readyTimeoutSeconds: seconds(24 * 3600).default(1800),
   /** Per agent DaemonSet, and for the allocatable check. */
-  agentTimeoutSeconds: z
-    .number()
-    .int()
-    .positive()
-    .max(24 * 3600)
-    .default(600),
+  agentTimeoutSeconds: seconds(24 * 3600).default(600),
 });
 export type BootstrapNodeInput = z.input<typeof BootstrapNodeInput>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { kubeName, seconds } from './common.js';
+import { dnsLabel, kubeName, oneLine, seconds } from './common.js';
 import { RollingPolicy } from './rolling.js';
 
 /** How the maintenance of one node ends: an operator's `done` signal, or a fixed time. */
@@ -20,11 +20,11 @@ const DURATION_REQUIRED = { message: 'durationSeconds is required when until is 
 export const NodeMaintenanceInput = z
   .strictObject({
     /** One maintenance run per cluster: the workflow id is node-maintenance-<cluster>. */
-    cluster: kubeName.default('willingham-k8s'),
+    cluster: dnsLabel.default('willingham-k8s'),
     /** The nodes, in this order. */
     nodes: z.array(kubeName).min(1),
     /** What is being done, for the progress view and the report, e.g. "Talos v1.11.5 upgrade". */
-    reason: z.string().min(1).max(200),
+    reason: oneLine(200),
     maxUnavailable: z.number().int().min(1).max(10).default(1),
     ...MaintenanceEnd.shape,
     ...RollingPolicy.shape,
@@ -37,7 +37,7 @@ export type NodeMaintenanceInput = z.input<typeof NodeMaintenanceInput>;
 export const MaintenanceNodeInput = z
   .strictObject({
     node: kubeName,
-    reason: z.string().min(1).max(200),
+    reason: oneLine(200),
     ...MaintenanceEnd.shape,
     hooks: RollingPolicy.shape.hooks,
     drainPods: RollingPolicy.shape.drainPods,

@@ -1,17 +1,10 @@
 import { z } from 'zod';
-import { WEEKDAYS } from '../domain/maintenance-window.js';
-import { kubeName, seconds } from './common.js';
+import { isTimeZone, WEEKDAYS } from '../domain/maintenance-window.js';
+import { containerImage, dnsLabel, seconds } from './common.js';
 import { DrainPodPolicyInput } from './drain-node.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
-const timeZone = z.string().refine((zone) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone, e.g. Europe/Berlin');
+const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin');
 
 export const MaintenanceWindowInput = z
   .strictObject({
@@ -36,10 +29,10 @@ export const HookInput = z.strictObject({
     /** The name, if any, shows in the plan; each run names its Job itself. */
     metadata: z.looseObject({ name: z.string().optional() }).optional(),
     spec: z.looseObject({
-      template: z.looseObject({ spec: z.looseObject({ containers: z.array(z.looseObject({ name: z.string(), image: z.string() })).min(1) }) }),
+      template: z.looseObject({ spec: z.looseObject({ containers: z.array(z.looseObject({ name: dnsLabel, image: containerImage })).min(1) }) }),
     }),
   }),
-  namespace: kubeName.default('temporal-system'),
+  namespace: dnsLabel.default('temporal-system'),
   /** Run on the node itself (a node check, a firmware tool) or anywhere (an external API call). */
   onNode: z.boolean().default(true),
   timeoutSeconds: seconds(24 * 3600).default(600),
@@ -53,9 +46,9 @@ export const HealthGateInput = z.strictObject({
   /** Every node in the run's scope Ready (not only the one just changed). */
   nodesReady: z.boolean().default(true),
   /** No Flux Kustomization in this namespace Ready=False; empty to skip. */
-  fluxNamespace: z.union([kubeName, z.literal('')]).default('flux-system'),
+  fluxNamespace: z.union([dnsLabel, z.literal('')]).default('flux-system'),
   /** An instant PromQL query that must return no series or only zeros (e.g. firing critical alerts). */
-  prometheus: z.strictObject({ url: z.url(), query: z.string().min(1) }).optional(),
+  prometheus: z.strictObject({ url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }), query: z.string().min(1) }).optional(),
   /** How long an unhealthy cluster may take to recover before the run stops. */
   timeoutSeconds: seconds(24 * 3600).default(300),
 });

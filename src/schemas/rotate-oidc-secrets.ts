@@ -1,32 +1,34 @@
 import { z } from 'zod';
-import { kubeName, seconds } from './common.js';
+import { absolutePath, dnsLabel, kubeName, seconds } from './common.js';
 
 const DAY = 24 * 3600;
+const infisicalSlug = z.string().regex(/^[\w-]{1,64}$/, 'must be an Infisical id or slug (letters, digits, _ -)');
 
 /** Where a client secret lives in Infisical (project, environment, folder path, key). */
 export const InfisicalSecretRef = z.strictObject({
-  projectId: z.string().min(1),
-  environment: z.string().min(1).default('prod'),
-  secretPath: z
-    .string()
-    .regex(/^\/[\w./-]*$/, 'must be an absolute folder path such as /keycloak')
-    .default('/'),
-  secretName: z.string().regex(/^[\w.-]+$/, 'must be a secret key such as GRAFANA_OIDC_CLIENT_SECRET'),
+  projectId: infisicalSlug,
+  environment: infisicalSlug.default('prod'),
+  secretPath: absolutePath('/keycloak').default('/'),
+  // Not `.` or `..`: the key is a segment of the API's URL path.
+  secretName: z.string().regex(/^(?!\.\.?$)[\w.-]+$/, 'must be a secret key such as GRAFANA_OIDC_CLIENT_SECRET'),
 });
 export type InfisicalSecretRef = z.output<typeof InfisicalSecretRef>;
 
 export const WorkloadRef = z.strictObject({
   kind: z.enum(['Deployment', 'StatefulSet']).default('Deployment'),
-  namespace: kubeName,
+  namespace: dnsLabel,
   name: kubeName,
 });
 export type WorkloadRef = z.output<typeof WorkloadRef>;
 
 /** One OIDC client: the Keycloak client, its secret in Infisical, the ExternalSecret and who reads it. */
 export const OidcClientTarget = z.strictObject({
-  clientId: z.string().regex(/^[\w.-]+$/, 'must be a Keycloak client id'),
+  clientId: z
+    .string()
+    .max(255, { abort: true })
+    .regex(/^[\w.-]+$/, 'must be a Keycloak client id (letters, digits, _ . -)'),
   infisical: InfisicalSecretRef,
-  externalSecret: z.strictObject({ namespace: kubeName, name: kubeName }),
+  externalSecret: z.strictObject({ namespace: dnsLabel, name: kubeName }),
   /** Restarted after the sync (read their secret at start); empty for consumers that reload it (Argo CD). */
   consumers: z.array(WorkloadRef).default([]),
 });

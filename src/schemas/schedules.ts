@@ -1,4 +1,24 @@
 import { z } from 'zod';
+import { cronProblem } from '../domain/cron.js';
+import { workflowIdInput } from './common.js';
+
+const cronExpression = z.string().check(
+  z.superRefine((expression, ctx) => {
+    const problem = cronProblem(expression);
+    if (problem) ctx.addIssue({ code: 'custom', message: `not a cron expression: ${problem}`, input: expression });
+  }),
+);
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 24 * 3600 } as const;
+/** Ten years: longer is surely a typo, and Temporal keeps intervals as durations of limited range. */
+const MAX_EVERY_SECONDS = 3650 * 24 * 3600;
+const every = z
+  .string()
+  .regex(/^\d+(s|m|h|d)$/, 'must be a number with s, m, h or d, e.g. 90d')
+  .refine((text) => {
+    const seconds = Number(text.slice(0, -1)) * UNIT_SECONDS[text.at(-1) as keyof typeof UNIT_SECONDS];
+    return seconds >= 1 && seconds <= MAX_EVERY_SECONDS;
+  }, 'must be at least 1s and at most 3650d');
 
 /**
  * One entry of a schedules file (schedules/schedules.yaml): a Temporal Schedule that starts a catalog
@@ -7,7 +27,10 @@ import { z } from 'zod';
 export const ScheduleEntry = z
   .strictObject({
     /** The Schedule's id on the server. */
-    id: z.string().regex(/^[a-z0-9][-a-z0-9.]*$/, 'must be lowercase letters, digits, dots and dashes'),
+    id: z
+      .string()
+      .max(200, { abort: true })
+      .regex(/^[a-z0-9][-a-z0-9.]*$/, 'must be lowercase letters, digits, dots and dashes'),
     /** A workflow name from the catalog (`cluster-ops workflows`). */
     workflow: z.string().min(1),
     /** The workflow input, checked with the workflow's own schema before anything reaches the server. */
@@ -15,13 +38,10 @@ export const ScheduleEntry = z
     /** Or the input read from a YAML/JSON file, relative to the schedules file. */
     inputFile: z.string().min(1).optional(),
     /** Workflow id of each run (Temporal appends the start time); default: the catalog's id for the input. */
-    workflowId: z.string().min(1).optional(),
+    workflowId: workflowIdInput.optional(),
     /** Cron expressions (UTC), or `every` as an interval such as 90d or 24h. */
-    cron: z.array(z.string().min(1)).min(1).optional(),
-    every: z
-      .string()
-      .regex(/^\d+(ms|s|m|h|d)$/, 'must be a number with ms, s, m, h or d, e.g. 90d')
-      .optional(),
+    cron: z.array(cronExpression).min(1).optional(),
+    every: every.optional(),
     paused: z.boolean().default(false),
     note: z.string().default(''),
     /** What happens when the previous run is still going: skip the new one by default. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { kubeName, seconds } from './common.js';
+import { dnsLabel, kubeName, labelSelector, repoPath, seconds } from './common.js';
 import { RollingPolicy } from './rolling.js';
 
-const objectRef = (namespace: string, name: string) => z.strictObject({ namespace: kubeName.default(namespace), name: kubeName.default(name) }).prefault({});
+const objectRef = (namespace: string, name: string) => z.strictObject({ namespace: dnsLabel.default(namespace), name: kubeName.default(name) }).prefault({});
 
 /** What the rollout does per node, shared by the parent and its per-node child workflows. */
 export const SriovNodePolicy = z.strictObject({
@@ -21,13 +21,13 @@ export const SriovNodePolicy = z.strictObject({
 
 export const SriovRolloutInput = z.strictObject({
   /** One rollout per cluster: the workflow id is sriov-rollout-<cluster>. */
-  cluster: kubeName.default('willingham-k8s'),
+  cluster: dnsLabel.default('willingham-k8s'),
   /** The new number of VFs per ConnectX-7 (4 today). */
   numVfs: z.number().int().min(1).max(64),
   mtu: z.number().int().min(1280).max(9216).default(9000),
   /** Explicit nodes, in this order; otherwise every node matching nodeSelector, by name. */
   nodes: z.array(kubeName).min(1).optional(),
-  nodeSelector: z.string().min(1).default('feature.node.kubernetes.io/network-sriov.capable=true'),
+  nodeSelector: labelSelector.default('feature.node.kubernetes.io/network-sriov.capable=true'),
   /** Nodes changed at once; 1 keeps the RDMA link up on the other DGX Spark. */
   maxUnavailable: z.number().int().min(1).max(10).default(1),
   /** Hooks, settle time, health gate and maintenance window (docs/workflows/rolling-options.md). */
@@ -37,7 +37,7 @@ export const SriovRolloutInput = z.strictObject({
       /** pull-request: push a branch and open a PR, wait for a person to merge; push: commit to the base branch. */
       mode: z.enum(['pull-request', 'push']).default('pull-request'),
       /** The file in the GitOps repo holding the SR-IOV ConfigMap and DaemonSet. */
-      path: z.string().min(1).default('base/sriov-device-plugin/sriov-device-plugin.yaml'),
+      path: repoPath.default('base/sriov-device-plugin/sriov-device-plugin.yaml'),
       /** The Flux Kustomization that applies that file. */
       kustomization: objectRef('flux-system', 'base'),
       mergeTimeoutSeconds: seconds(14 * 24 * 3600).default(7 * 24 * 3600),

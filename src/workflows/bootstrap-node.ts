@@ -71,7 +71,7 @@ export async function bootstrapNode(rawInput: BootstrapNodeInput): Promise<Boots
     const className = inventory.nodes[node];
     const nodeClass = className ? inventory.classes[className] : undefined;
     if (!className || !nodeClass) {
-      throw ApplicationFailure.nonRetryable(`${node} is not in ${input.inventoryPath} (or its class is missing)`, FailureType.UnknownNode);
+      throw ApplicationFailure.nonRetryable(`input.node: ${node} is not in ${input.inventoryPath} (or its class is missing)`, FailureType.UnknownNode);
     }
     for (const ds of nodeClass.daemonSets) progress.addStep(`agent ${ds}`);
     progress.addStep('allocatable');

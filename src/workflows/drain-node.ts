@@ -7,7 +7,7 @@ import { FailureType } from '../failures.js';
 import { DrainNodeInput } from '../schemas/drain-node.js';
 import { OperatorControls } from './shared/controls.js';
 import { ProgressTracker } from './shared/progress.js';
-import { inputFixedAtStart } from './shared/input.js';
+import { inputFixedAtStart, inputTargetsExistUnlessChild } from './shared/input.js';
 
 /** Pause between drain passes: gives PDB-guarded workloads time to bring replacements up. */
 const PASS_INTERVAL_MS = 5_000;
@@ -36,6 +36,8 @@ export interface DrainNodeResult extends CordonState {
 export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResult> {
   const input = await inputFixedAtStart(DrainNodeInput, rawInput);
   const { node } = input;
+  // Otherwise a dry run of a node that does not exist would plan an empty drain.
+  await inputTargetsExistUnlessChild([{ field: 'input.node', kind: 'Node', name: node }]);
   const policy: DrainPodPolicy = { unmanagedPods: input.unmanagedPods, emptyDirPods: input.emptyDirPods };
   const owner = input.owner ?? workflowInfo().workflowId;
   const progress = new ProgressTracker('drain-node', ['plan', 'cordon', 'drain', 'uncordon']);

@@ -8,7 +8,7 @@ import type { NodeReport } from './rolling/run.js';
 import { QUICK_CALLS } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
 import { endMaintenanceSignal, maintenanceDoneCommand } from './shared/messages.js';
-import { inputFixedAtStart } from './shared/input.js';
+import { hookTargets, inputFixedAtStart, nodeTargets } from './shared/input.js';
 
 const { listNodes } = proxyActivities<Activities>(QUICK_CALLS);
 
@@ -36,6 +36,7 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
     cluster: input.cluster,
     policy: input,
     dryRun: input.dryRun,
+    targets: [...nodeTargets(nodes), ...hookTargets(input.hooks)],
     steps: [],
     onNodeProgress: ({ node, step, phase }) => {
       if (step !== 'maintenance') return;

@@ -1,6 +1,6 @@
 import { ApplicationFailure, condition, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { FailureType, rootMessage } from '../failures.js';
+import { FailureType, namingField, rootMessage } from '../failures.js';
 import { RotateOidcClientInput } from '../schemas/rotate-oidc-secrets.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
@@ -62,6 +62,8 @@ export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise
     secret,
     ensureClientPolicy: policy.ensureClientPolicy,
     clientPolicy: policy.clientPolicy,
+  }).catch((error: unknown) => {
+    throw namingField(error, FailureType.OidcClientNotFound, 'input.client.clientId');
   });
   const es = await readExternalSecret(externalSecret);
   if (!es.ready) {

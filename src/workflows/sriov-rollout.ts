@@ -8,7 +8,7 @@ import type { NodeReport as RollingNodeReport } from './rolling/run.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { badReason, handleCommand } from './shared/commands.js';
 import { approveCommand, rollbackCommand } from './shared/messages.js';
-import { inputFixedAtStart } from './shared/input.js';
+import { hookTargets, inputFixedAtStart, nodeTargets } from './shared/input.js';
 import { sriovNodeReconfigure, SRIOV_RESOURCE } from './sriov-node.js';
 
 const MERGE_POLL = '30 seconds';
@@ -58,6 +58,13 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     cluster: input.cluster,
     policy: input,
     dryRun: input.dryRun,
+    // The Kustomization and DaemonSet too: otherwise a typo shows only after the Git change, or a cordon.
+    targets: [
+      ...nodeTargets(input.nodes ?? []),
+      ...hookTargets(input.hooks),
+      { field: 'input.gitops.kustomization', kind: 'Kustomization', ...input.gitops.kustomization },
+      { field: 'input.node.daemonSet', kind: 'DaemonSet', ...input.node.daemonSet },
+    ],
     steps: ['approval', 'git', 'merge', 'flux'],
     // A rollback request stops the forward pass; the rollback pass itself stops only on abort.
     alsoStopWhen: () => rollbackReason !== undefined && !rollingBack,

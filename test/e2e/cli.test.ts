@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { testEnv } from '../helpers/env.js';
+import { runCli } from '../helpers/cli.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { devServerWorker } from '../helpers/temporal.js';
@@ -26,16 +24,7 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-async function cli(...args: string[]) {
-  const env = { PATH: process.env.PATH, TEMPORAL_ADDRESS: testEnv('temporalAddress'), TASK_QUEUE: taskQueue };
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['dist/src/client/cli.js', ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args, { TASK_QUEUE: taskQueue });
 
 const runsOfType = async (type: string) => {
   let count = 0;
@@ -140,8 +129,6 @@ test('commands and progress for a run that does not exist say so', async () => {
 });
 
 test('an unreachable Temporal is explained', async () => {
-  const result = await promisify(execFile)(process.execPath, ['dist/src/client/cli.js', 'list'], {
-    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1' },
-  }).catch((error: { code: number; stderr: string }) => error);
+  const result = await runCli(['list'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
   expect(result).toMatchObject({ code: 1, stderr: expect.stringMatching(/cannot reach Temporal at 127\.0\.0\.1:1/) });
 });

@@ -1,13 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { planSchedules } from '../../src/client/schedules.js';
+import { runCli } from '../helpers/cli.js';
 import { testEnv } from '../helpers/env.js';
 import { uniqueName } from '../helpers/kube.js';
+import { scheduleExists } from '../helpers/temporal.js';
 
 // `cluster-ops schedules apply` (the built CLI) against the dev server: create, update in place, and a bad
 // entry that stops the whole file before the server is touched.
@@ -24,27 +24,10 @@ afterAll(() => client?.connection.close());
 async function apply(schedules: unknown[]) {
   const file = join(dir, `${uniqueName('file')}.yaml`);
   writeFileSync(file, stringify({ schedules }));
-  const env = { PATH: process.env.PATH, TEMPORAL_ADDRESS: testEnv('temporalAddress'), TASK_QUEUE: taskQueue };
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['dist/src/client/cli.js', 'schedules', 'apply', '--file', file], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+  return runCli(['schedules', 'apply', '--file', file], { TASK_QUEUE: taskQueue });
 }
 
-const exists = (id: string) =>
-  client.schedule
-    .getHandle(id)
-    .describe()
-    .then(
-      () => true,
-      (error: unknown) => {
-        if (error instanceof ScheduleNotFoundError) return false;
-        throw error;
-      },
-    );
+const exists = (id: string) => scheduleExists(client, id);
 
 test('the committed schedules file is valid: the 90-day OIDC rotation over the seven clients, the nightly NCCL benchmark', () => {
   const [rotation, ...others] = planSchedules('schedules/schedules.yaml').filter((p) => p.entry.workflow === 'rotateOidcSecrets');

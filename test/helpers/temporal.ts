@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, Connection, ScheduleNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
@@ -104,6 +104,19 @@ export async function workflowTaskFailures(handle: WorkflowHandle): Promise<numb
   const history = await handle.fetchHistory();
   return (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
 }
+
+/** Whether the server has a Schedule of that id. */
+export const scheduleExists = (client: Client, id: string): Promise<boolean> =>
+  client.schedule
+    .getHandle(id)
+    .describe()
+    .then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof ScheduleNotFoundError) return false;
+        throw error;
+      },
+    );
 
 /**
  * A worker (all workflows, activities on `deps`) on the shared dev server, in real time, and a client for it:

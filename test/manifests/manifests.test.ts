@@ -148,6 +148,14 @@ test('the node activities work as the worker ServiceAccount, and nothing more is
   expect(await run(activities.waitForAppliedRevision, { namespace: cluster.namespace, name: 'rbac', commit: flux.commit, timeoutSeconds: 60 })).toMatchObject({
     revision: `master@sha1:${flux.commit}`,
   });
+  // Input checks: every kind of object a run's input names, looked up before the run changes anything.
+  const targets = [
+    { field: 'input.node', kind: 'Node' as const, name: node },
+    { field: 'input.namespace', kind: 'Namespace' as const, name: cluster.namespace },
+    { field: 'input.daemonSet', kind: 'DaemonSet' as const, namespace: cluster.namespace, name: 'agent' },
+    { field: 'input.kustomization', kind: 'Kustomization' as const, namespace: cluster.namespace, name: 'rbac' },
+  ];
+  expect(await run(activities.checkInputTargets, { targets })).toEqual({ checked: targets.length });
 
   // The rolling lock: its Lease in temporal-system created, freed, and taken again from free.
   const lock = { cluster: node, holder: 'rbac-test', runId: 'run-1' };

@@ -2,7 +2,7 @@ import KcAdminClient from '@keycloak/keycloak-admin-client';
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyTokenReply } from '../../domain/secret-rotation.js';
 import type { TokenVerdict } from '../../domain/secret-rotation.js';
-import { FailureType } from '../../failures.js';
+import { FailureType, notConfigured } from '../../failures.js';
 
 /** How the worker reaches Keycloak's admin API: a service-account client, or a user (the lab's admin). */
 export interface KeycloakDeps {
@@ -12,6 +12,12 @@ export interface KeycloakDeps {
   /** The realm the admin credentials belong to (master, unless the admin client lives in `realm`). */
   adminRealm: string;
   credentials: { clientId: string; clientSecret: string } | { clientId: string; username: string; password: string };
+}
+
+/** The worker's Keycloak, or a NotConfigured failure where the worker was given none. */
+export function configuredKeycloak(keycloak: KeycloakDeps | undefined): KeycloakDeps {
+  if (!keycloak) throw notConfigured('Keycloak (KEYCLOAK_URL and admin credentials)');
+  return keycloak;
 }
 
 /**

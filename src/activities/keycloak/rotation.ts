@@ -3,11 +3,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { decideRegeneration, preflightConsistency } from '../../domain/secret-rotation.js';
 import type { TokenVerdict } from '../../domain/secret-rotation.js';
 import type { InfisicalSecretRef } from '../../schemas/rotate-oidc-secrets.js';
-import { FailureType, notConfigured } from '../../failures.js';
+import { FailureType } from '../../failures.js';
 import { fingerprint } from '../fingerprint.js';
 import { describeRef, infisicalOn } from '../infisical/secrets.js';
 import type { InfisicalDeps } from '../infisical/secrets.js';
-import { adminClient, findClient, readSecrets, tryClientSecret } from './admin.js';
+import { adminClient, configuredKeycloak, findClient, readSecrets, tryClientSecret } from './admin.js';
 import type { KeycloakDeps } from './admin.js';
 
 const FEATURE = 'CLIENT_SECRET_ROTATION';
@@ -119,10 +119,7 @@ async function createRotationPolicy(kc: KcAdminClient, settings: ClientPolicySet
 
 export function createOidcRotationActivities(keycloak: KeycloakDeps | undefined, infisicalDeps: InfisicalDeps | undefined) {
   const infisical = infisicalOn(infisicalDeps);
-  const need = (): KeycloakDeps => {
-    if (!keycloak) throw notConfigured('Keycloak (KEYCLOAK_URL and admin credentials)');
-    return keycloak;
-  };
+  const need = () => configuredKeycloak(keycloak);
 
   /** Reads both sides without changing anything. */
   async function readState(kc: KcAdminClient, deps: KeycloakDeps, clientId: string, ref: InfisicalSecretRef) {

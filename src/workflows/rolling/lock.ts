@@ -1,6 +1,6 @@
-import { ActivityFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import { failureTypeIn, FailureType } from '../../failures.js';
+import { asRunFailure, FailureType } from '../../failures.js';
 import { QUICK_CALLS } from '../shared/activity-options.js';
 
 const { acquireRollingLock, releaseRollingLock } = proxyActivities<Activities>(QUICK_CALLS);
@@ -15,8 +15,7 @@ const { acquireRollingLock, releaseRollingLock } = proxyActivities<Activities>(Q
 export async function withClusterLock<T>(cluster: string, operation: string, body: () => Promise<T>): Promise<T> {
   const { workflowId, runId } = workflowInfo();
   await acquireRollingLock({ cluster, holder: workflowId, runId, operation }).catch((error: unknown) => {
-    // The run's own failure is the refusal itself, not "activity task failed" around it.
-    throw error instanceof ActivityFailure && failureTypeIn(error, [FailureType.ClusterBusy]) ? error.cause : error;
+    throw asRunFailure(error, [FailureType.ClusterBusy]);
   });
   try {
     return await body();
