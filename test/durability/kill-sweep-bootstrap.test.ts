@@ -1,31 +1,15 @@
-import { Client, Connection } from '@temporalio/client';
-import { startLabGitOps, TEST_GROUP_LABEL } from '../../lab/gitops.js';
-import type { LabGitOps } from '../../lab/gitops.js';
 import type { bootstrapCluster } from '../../src/workflows/bootstrap-cluster.js';
-import { testEnv } from '../helpers/env.js';
-import { testGitServing } from '../helpers/gitops.js';
 import { killAtEveryBoundary, printSweep } from '../helpers/kill-sweep.js';
-import { TestCluster, uniqueName } from '../helpers/kube.js';
+import { uniqueName } from '../helpers/kube.js';
+import { startTestFluxSeed } from '../helpers/gitops.js';
+import { fileWorld } from '../helpers/world.js';
 
 // bootstrapCluster over the seed's 12 Kustomizations on the real Flux controllers, its worker SIGKILLed at
 // every activity boundary in turn.
-let cluster: TestCluster;
-let lab: LabGitOps;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await TestCluster.create('sweep-bootstrap');
-  await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: cluster.namespace });
-  lab = await startLabGitOps(cluster.kube.config, testGitServing(), { name: cluster.namespace, placement: { namespace: cluster.namespace } });
-  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
-});
-afterAll(async () => {
-  await client?.connection.close();
-  await lab?.stop();
-  await cluster?.close();
-});
+const world = fileWorld('sweep-bootstrap', startTestFluxSeed);
 
 test('bootstrapCluster completes after a SIGKILL at each activity boundary, every Kustomization Ready', async () => {
+  const { cluster, client } = world;
   const taskQueue = uniqueName('sweep-bootstrap');
   const handle = await client.workflow.start<typeof bootstrapCluster>('bootstrapCluster', {
     taskQueue,

@@ -1,31 +1,17 @@
-import { Client, Connection } from '@temporalio/client';
 import { tryClientSecret } from '../../src/activities/keycloak/admin.js';
 import type { rotateOidcClient } from '../../src/workflows/rotate-oidc-client.js';
-import { testEnv } from '../helpers/env.js';
 import { createTestClient, keycloakDeps, secretsOf } from '../helpers/keycloak.js';
 import { killAtEveryBoundary, printSweep } from '../helpers/kill-sweep.js';
-import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { eventually, uniqueName } from '../helpers/kube.js';
 import { loginProbe, startOidcTestBed } from '../helpers/oidc.js';
-import type { OidcTestBed } from '../helpers/oidc.js';
+import { fileWorld } from '../helpers/world.js';
 
 // rotateOidcClient against the real Keycloak and the real ESO (fake Infisical, a consumer Deployment), its worker
 // SIGKILLed at every activity boundary in turn, while a probe keeps logging in with the consumer's secret.
-let cluster: TestCluster;
-let bed: OidcTestBed;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await TestCluster.create('sweep-oidc');
-  bed = await startOidcTestBed(cluster);
-  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
-}, 420_000);
-afterAll(async () => {
-  await client?.connection.close();
-  await bed?.stop();
-  await cluster?.close();
-});
+const world = fileWorld('sweep-oidc', (cluster) => startOidcTestBed(cluster), 420_000);
 
 test('rotateOidcClient completes after a SIGKILL at each activity boundary: one regeneration, no failed login', async () => {
+  const { bed, client } = world;
   const keycloakClient = await createTestClient('sweep');
   const target = await bed.target(keycloakClient);
   await eventually(() => bed.consumerSecret(target), `first sync of ${target.externalSecret.name}`);

@@ -1,33 +1,19 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { sriovRollout } from '../../src/workflows/sriov-rollout.js';
-import { testEnv } from '../helpers/env.js';
 import { allocatableVfs, startTestGitOps, watchDgxInvariants } from '../helpers/gitops.js';
-import type { TestGitOps } from '../helpers/gitops.js';
 import { killAtEveryBoundary, printSweep } from '../helpers/kill-sweep.js';
-import { TestCluster, uniqueName } from '../helpers/kube.js';
+import { uniqueName } from '../helpers/kube.js';
+import { fileWorld } from '../helpers/world.js';
 
 // sriovRollout 4 → 8 VFs over the two DGX test nodes (Git change, Flux, then node by node with a drain child
 // each), its worker SIGKILLed at every activity boundary in turn, on the dev server and the real API server.
-let cluster: TestCluster;
-let gitops: TestGitOps;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await TestCluster.create('sweep-sriov');
-  gitops = await startTestGitOps(cluster);
-  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
-}, 120_000);
-afterAll(async () => {
-  await client?.connection.close();
-  await gitops?.stop();
-  await cluster?.close();
-});
+const world = fileWorld('sweep-sriov', (cluster) => startTestGitOps(cluster));
 
 test('sriovRollout over both DGX nodes completes after a SIGKILL at each activity boundary, never both nodes cordoned', async () => {
+  const { cluster, bed: gitops, client } = world;
   const taskQueue = uniqueName('sweep-sriov');
   const invariants = watchDgxInvariants(cluster, gitops.dgxNodes);
   await invariants.started;

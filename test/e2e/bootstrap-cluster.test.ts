@@ -1,33 +1,17 @@
-import { Client, Connection } from '@temporalio/client';
-import { startLabGitOps, TEST_GROUP_LABEL } from '../../lab/gitops.js';
-import type { LabGitOps } from '../../lab/gitops.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import type { bootstrapCluster } from '../../src/workflows/bootstrap-cluster.js';
-import { testEnv } from '../helpers/env.js';
-import { testGitServing } from '../helpers/gitops.js';
-import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { eventually, uniqueName } from '../helpers/kube.js';
 import { spawnBuiltWorker } from '../helpers/temporal.js';
+import { startTestFluxSeed } from '../helpers/gitops.js';
+import { fileWorld } from '../helpers/world.js';
 
 // bootstrapCluster on the dev server with the built worker as a process, SIGKILLed in the middle, driving the
 // run's real Flux controllers over the seed's layers: Namespaces, a CRD and the resource that needs it,
 // DaemonSets and Deployments that KWOK makes Ready, under `wait: true`.
-let cluster: TestCluster;
-let lab: LabGitOps;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await TestCluster.create('e2e-bootstrap');
-  await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: cluster.namespace });
-  lab = await startLabGitOps(cluster.kube.config, testGitServing(), { name: cluster.namespace, placement: { namespace: cluster.namespace } });
-  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
-});
-afterAll(async () => {
-  await client?.connection.close();
-  await lab?.stop();
-  await cluster?.close();
-});
+const world = fileWorld('e2e-bootstrap', startTestFluxSeed);
 
 test('a worker killed mid-bootstrap is replaced and the run finishes with every Kustomization Ready', async () => {
+  const { cluster, client } = world;
   const taskQueue = uniqueName('e2e-bootstrap');
   let worker = spawnBuiltWorker(taskQueue);
   worker.stdout!.resume();

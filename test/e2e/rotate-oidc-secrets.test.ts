@@ -1,38 +1,24 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { tryClientSecret } from '../../src/activities/keycloak/admin.js';
 import { fingerprint } from '../../src/activities/fingerprint.js';
 import type { rotateOidcSecrets } from '../../src/workflows/rotate-oidc-secrets.js';
 import { testEnv } from '../helpers/env.js';
 import { createTestClient, keycloakDeps, secretsOf } from '../helpers/keycloak.js';
-import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { eventually, uniqueName } from '../helpers/kube.js';
 import { loginProbe, startOidcTestBed } from '../helpers/oidc.js';
-import type { OidcTestBed } from '../helpers/oidc.js';
 import { spawnBuiltWorker } from '../helpers/temporal.js';
+import { fileWorld } from '../helpers/world.js';
 
 // Two clients rotated by the built worker on the dev server against the real Keycloak, while a probe keeps
 // logging in with whatever the consumer's Secret holds; the worker is SIGKILLed right after the first
 // regeneration. Afterwards the whole history and the worker's log are searched for every secret value.
-let cluster: TestCluster;
-let bed: OidcTestBed;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await TestCluster.create('e2e-oidc');
-  bed = await startOidcTestBed(cluster);
-  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
-}, 420_000);
-afterAll(async () => {
-  await client?.connection.close();
-  await bed?.stop();
-  await cluster?.close();
-});
+const world = fileWorld('e2e-oidc', (cluster) => startOidcTestBed(cluster), 420_000);
 
 function startWorker(taskQueue: string, log: string[]): ChildProcess {
-  const worker = spawnBuiltWorker(taskQueue, { LOG_LEVEL: 'DEBUG', ...bed.workerEnv() });
+  const worker = spawnBuiltWorker(taskQueue, { LOG_LEVEL: 'DEBUG', ...world.bed.workerEnv() });
   worker.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString('utf8')));
   return worker;
 }
@@ -48,6 +34,7 @@ async function historyText(handle: WorkflowHandle): Promise<string> {
 }
 
 test('two clients rotate with no failed login, exactly one regeneration across a SIGKILLed worker, no secret in history or logs', async () => {
+  const { bed, client } = world;
   const clients = [await createTestClient('e2e-a'), await createTestClient('e2e-b')];
   const targets = [];
   for (const c of clients) targets.push({ client: c, target: await bed.target(c) });

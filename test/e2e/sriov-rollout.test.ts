@@ -3,41 +3,27 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
 import { ADMIN_CORDON } from '../../src/activities/kube/nodes.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { sriovRollout } from '../../src/workflows/sriov-rollout.js';
-import { testEnv } from '../helpers/env.js';
 import { spawnBuiltWorker } from '../helpers/temporal.js';
 import { allocatableVfs, startTestGitOps, watchDgxInvariants } from '../helpers/gitops.js';
-import type { TestGitOps } from '../helpers/gitops.js';
-import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { eventually, uniqueName } from '../helpers/kube.js';
+import { fileWorld } from '../helpers/world.js';
 
 // The rollout on the Temporal dev server with the built worker as its own process, against the real API
 // server: 4 → 8 VFs on both DGX nodes, with the worker SIGKILLed in the middle of a drain.
-let cluster: TestCluster;
-let gitops: TestGitOps;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await TestCluster.create('e2e-sriov');
-  gitops = await startTestGitOps(cluster);
-  client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
-}, 120_000);
-afterAll(async () => {
-  await client?.connection.close();
-  await gitops?.stop();
-  await cluster?.close();
-});
+const world = fileWorld('e2e-sriov', (cluster) => startTestGitOps(cluster));
 
 function startWorker(taskQueue: string, checkoutDir: string): ChildProcess {
-  const worker = spawnBuiltWorker(taskQueue, gitops.workerEnv(checkoutDir));
+  const worker = spawnBuiltWorker(taskQueue, world.bed.workerEnv(checkoutDir));
   worker.stdout!.resume(); // its JSON logs are not needed here; keep the pipe flowing
   return worker;
 }
 
 test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed worker mid-drain', async () => {
+  const { cluster, bed: gitops, client } = world;
   const [first, second] = gitops.dgxNodes as [string, string];
   const taskQueue = uniqueName('e2e-sriov');
   const checkoutDir = mkdtempSync(join(tmpdir(), 'worker-checkout-'));
@@ -90,6 +76,7 @@ test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed 
 }, 240_000);
 
 test('with a beforeDrain hook Job and a health gate: the node an admin cordoned stays cordoned, the other is uncordoned, and the report says why', async () => {
+  const { cluster, bed: gitops, client } = world;
   const [adminCordoned, other] = gitops.dgxNodes as [string, string];
   await cluster.kube.core.patchNode(
     { name: adminCordoned, body: { spec: { unschedulable: true } } },

@@ -123,6 +123,12 @@ export function watchDgxInvariants(cluster: TestCluster, dgxNodes: string[]) {
   };
 }
 
+/** The seed's whole Flux graph placed in the test's namespace, reconciled by the run's real Flux on a node of its own. */
+export async function startTestFluxSeed(cluster: TestCluster): Promise<LabGitOps> {
+  await cluster.addNode(undefined, { [TEST_GROUP_LABEL]: cluster.namespace });
+  return startLabGitOps(cluster.kube.config, testGitServing(), { name: cluster.namespace, placement: { namespace: cluster.namespace } });
+}
+
 async function sriovPodsReady(cluster: TestCluster, count: number) {
   const pods = await cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: 'app=sriov-device-plugin' });
   return pods.items.filter((pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === count;
