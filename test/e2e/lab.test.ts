@@ -40,7 +40,7 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
   lab.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => lab.once('exit', resolve));
   try {
-    await eventually(async () => output.includes('cluster-ops lab is up') || lab.exitCode !== null, 'the lab', 90_000);
+    await eventually(async () => output.includes('cluster-ops lab is up') || lab.exitCode !== null, 'the lab', 240_000);
     if (lab.exitCode !== null) throw new Error(`the lab exited with ${lab.exitCode} before it was up:\n${output}`);
     expect(output).toContain(`Temporal UI      http://127.0.0.1:${uiPort}`);
 
@@ -148,4 +148,4 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     .flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map(Number));
   expect(pids.length).toBeGreaterThanOrEqual(6);
   expect(pids.filter(isAlive)).toEqual([]);
-}, 300_000);
+}, 480_000);
