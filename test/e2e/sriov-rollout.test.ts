@@ -73,7 +73,7 @@ test('4 → 8 VFs on both DGX nodes, never both cordoned, surviving a SIGKILLed 
   }
   expect(invariants.bothCordoned()).toBe(false);
   expect(await cluster.podNames(first)).not.toContain('trainer');
-}, 240_000);
+}, 420_000);
 
 test('with a beforeDrain hook Job and a health gate: the node an admin cordoned stays cordoned, the other is uncordoned, and the report says why', async () => {
   const { cluster, bed: gitops, client } = world;
@@ -127,4 +127,4 @@ test('with a beforeDrain hook Job and a health gate: the node an admin cordoned 
     ].sort(),
   );
   for (const node of gitops.dgxNodes) expect(await allocatableVfs(cluster, node)).toBe('4');
-}, 240_000);
+}, 420_000);
