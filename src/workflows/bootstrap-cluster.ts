@@ -9,7 +9,7 @@ import { OperatorControls } from './shared/controls.js';
 import { retryKustomizationCommand, skipKustomizationCommand } from './shared/messages.js';
 import { rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
-import { inputFixedAtStart, inputTargetsExist } from './shared/input.js';
+import { inputFixedAtStart } from './shared/input.js';
 
 const { readFluxGraph, readFluxGraphFromGit } = proxyActivities<Activities>(QUICK_CALLS);
 const { reconcileKustomization } = proxyActivities<Activities>(WATCHES);
@@ -47,7 +47,8 @@ export interface BootstrapClusterResult {
  * `skipKustomization <name>`, `abort`.
  */
 export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise<BootstrapClusterResult> {
-  const input = await inputFixedAtStart(BootstrapClusterInput, rawInput);
+  // A namespace that does not exist holds no Kustomizations: the run would finish with nothing done.
+  const input = await inputFixedAtStart(BootstrapClusterInput, rawInput, ({ namespace }) => [{ field: 'input.namespace', kind: 'Namespace', name: namespace }]);
   const progress = new ProgressTracker('bootstrap-cluster', []);
   const controls = new OperatorControls(progress);
   const requests: { kind: 'retry' | 'skip'; id: string }[] = [];
@@ -70,8 +71,6 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
   handleCommand(retryKustomizationCommand, operatorRequest('retry'));
   handleCommand(skipKustomizationCommand, operatorRequest('skip'));
 
-  // A namespace that does not exist holds no Kustomizations: the run would finish with nothing done.
-  await inputTargetsExist([{ field: 'input.namespace', kind: 'Namespace', name: input.namespace }]);
   progress.phase = 'reading the graph';
   let graph: FluxGraph =
     input.graphSource === 'git'

@@ -7,7 +7,7 @@ import { FailureType } from '../failures.js';
 import { DrainNodeInput } from '../schemas/drain-node.js';
 import { OperatorControls } from './shared/controls.js';
 import { ProgressTracker } from './shared/progress.js';
-import { inputFixedAtStart, inputTargetsExistUnlessChild } from './shared/input.js';
+import { inputFixedAtStart, unlessChild } from './shared/input.js';
 
 /** Pause between drain passes: gives PDB-guarded workloads time to bring replacements up. */
 const PASS_INTERVAL_MS = 5_000;
@@ -34,10 +34,13 @@ export interface DrainNodeResult extends CordonState {
  * run at once, before the cordon when the plan already shows it.
  */
 export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResult> {
-  const input = await inputFixedAtStart(DrainNodeInput, rawInput);
+  // The node must exist: otherwise a dry run of a typo would plan an empty drain.
+  const input = await inputFixedAtStart(
+    DrainNodeInput,
+    rawInput,
+    unlessChild(({ node }) => [{ field: 'input.node', kind: 'Node', name: node }]),
+  );
   const { node } = input;
-  // Otherwise a dry run of a node that does not exist would plan an empty drain.
-  await inputTargetsExistUnlessChild([{ field: 'input.node', kind: 'Node', name: node }]);
   const policy: DrainPodPolicy = { unmanagedPods: input.unmanagedPods, emptyDirPods: input.emptyDirPods };
   const owner = input.owner ?? workflowInfo().workflowId;
   const progress = new ProgressTracker('drain-node', ['plan', 'cordon', 'drain', 'uncordon']);

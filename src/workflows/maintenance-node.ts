@@ -4,7 +4,7 @@ import type { CordonState } from '../domain/node.js';
 import { MaintenanceNodeInput } from '../schemas/node-maintenance.js';
 import { WATCHES } from './shared/activity-options.js';
 import { endMaintenanceSignal } from './shared/messages.js';
-import { hookTargets, inputFixedAtStart, inputTargetsExistUnlessChild } from './shared/input.js';
+import { hookTargets, inputFixedAtStart, unlessChild } from './shared/input.js';
 import { NodeSteps } from './rolling/node-steps.js';
 import { FailureType } from '../failures.js';
 
@@ -22,9 +22,12 @@ export interface MaintenanceNodeResult extends CordonState {
  * [afterReconfigure, beforeUncordon hooks] → uncordon.
  */
 export async function maintenanceNode(rawInput: MaintenanceNodeInput): Promise<MaintenanceNodeResult> {
-  const input = await inputFixedAtStart(MaintenanceNodeInput, rawInput);
+  const input = await inputFixedAtStart(
+    MaintenanceNodeInput,
+    rawInput,
+    unlessChild(({ node, hooks }) => [{ field: 'input.node', kind: 'Node', name: node }, ...hookTargets(hooks)]),
+  );
   const { node } = input;
-  await inputTargetsExistUnlessChild([{ field: 'input.node', kind: 'Node', name: node }, ...hookTargets(input.hooks)]);
   const steps = new NodeSteps('maintenance-node', node, input.hooks, ['maintenance', 'verify'], input.rebootExpected);
   let holding = false;
   let done = false;

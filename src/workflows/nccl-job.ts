@@ -9,7 +9,7 @@ import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
 import { FailureType, rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
-import { inputFixedAtStart, inputTargetsExist, nodeTargets } from './shared/input.js';
+import { inputFixedAtStart, nodeTargets } from './shared/input.js';
 
 const STORED_BASELINE_LOOKBACK_SECONDS = 30 * 24 * 3600;
 const CLEANUP_TIMEOUT_SECONDS = 300;
@@ -55,9 +55,11 @@ const backoffMs = (spec: NcclJobSpec, failures: number) =>
  * never retried. Cancel or abort cleans up too.
  */
 export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
-  const spec = await inputFixedAtStart(NcclJobInput, rawInput);
   // A node that does not exist would otherwise be waited for, nodesTimeoutSeconds long, as if it were busy.
-  await inputTargetsExist([...nodeTargets(spec.nodes), { field: 'input.namespace', kind: 'Namespace', name: spec.namespace }]);
+  const spec = await inputFixedAtStart(NcclJobInput, rawInput, ({ nodes, namespace }) => [
+    ...nodeTargets(nodes),
+    { field: 'input.namespace', kind: 'Namespace', name: namespace },
+  ]);
   const ref = { namespace: spec.namespace, name: spec.name };
   const progress = new ProgressTracker('nccl-job', []);
   const controls = new OperatorControls(progress);

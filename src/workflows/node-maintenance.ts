@@ -26,7 +26,8 @@ export interface NodeMaintenanceResult {
  * that is not on hold now.
  */
 export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<NodeMaintenanceResult> {
-  const input = await inputFixedAtStart(NodeMaintenanceInput, rawInput);
+  // Looked up before the lock is taken, a dry run's included.
+  const input = await inputFixedAtStart(NodeMaintenanceInput, rawInput, ({ nodes, hooks }) => [...nodeTargets(nodes), ...hookTargets(hooks)]);
   const { nodes } = input;
   const onHold = new Set<string>();
   const ending = new Set<string>();
@@ -36,7 +37,6 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
     cluster: input.cluster,
     policy: input,
     dryRun: input.dryRun,
-    targets: [...nodeTargets(nodes), ...hookTargets(input.hooks)],
     steps: [],
     onNodeProgress: ({ node, step, phase }) => {
       if (step !== 'maintenance') return;

@@ -5,7 +5,7 @@ import { FailureType, rootMessage } from '../failures.js';
 import { handleCommand } from './shared/commands.js';
 import { abortCommand, retryStepCommand } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
-import { inputFixedAtStart, inputTargetsExist } from './shared/input.js';
+import { inputFixedAtStart } from './shared/input.js';
 import { rollNodes } from './rolling/engine.js';
 import { rotateOidcClient } from './rotate-oidc-client.js';
 import type { RotateOidcClientResult } from './rotate-oidc-client.js';
@@ -30,7 +30,12 @@ export interface RotateOidcSecretsResult {
  * clients and is passed on to the running ones; `retry` is passed on to them too.
  */
 export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promise<RotateOidcSecretsResult> {
-  const input = await inputFixedAtStart(RotateOidcSecretsInput, rawInput);
+  // Every client to rotate, before the first rotation: a typo in the list must not surface after others rotated.
+  const input = await inputFixedAtStart(RotateOidcSecretsInput, rawInput, ({ clients, only }) =>
+    clients.flatMap((c, i) =>
+      !only || only.includes(c.clientId) ? [{ field: `input.clients.${i}.clientId`, kind: 'KeycloakClient' as const, name: c.clientId }] : [],
+    ),
+  );
   const { workflowId } = workflowInfo();
   const selected = input.clients.filter((c) => !input.only || input.only.includes(c.clientId));
   const progress = new ProgressTracker(
@@ -54,13 +59,6 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
 
   const reports = new Map<string, ClientReport>(
     selected.map((c) => [c.clientId, { clientId: c.clientId, status: 'not-started', message: '', workflowId: rotateOidcClientId(workflowId, c.clientId) }]),
-  );
-  // Every client before the first rotation: a typo in the list must not surface after other clients rotated.
-  progress.phase = 'checking the clients';
-  await inputTargetsExist(
-    input.clients.flatMap((c, i) =>
-      selected.includes(c) ? [{ field: `input.clients.${i}.clientId`, kind: 'KeycloakClient' as const, name: c.clientId }] : [],
-    ),
   );
   progress.phase = 'rotating';
   // Abort reaches the running children as a signal, so they stop at a safe point and report what they

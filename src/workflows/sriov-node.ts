@@ -3,7 +3,7 @@ import type { Activities } from '../activities/index.js';
 import type { CordonState } from '../domain/node.js';
 import { SriovNodeInput } from '../schemas/sriov-rollout.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
-import { hookTargets, inputFixedAtStart, inputTargetsExistUnlessChild } from './shared/input.js';
+import { hookTargets, inputFixedAtStart, unlessChild } from './shared/input.js';
 import { NodeSteps } from './rolling/node-steps.js';
 import { FailureType } from '../failures.js';
 
@@ -26,12 +26,15 @@ export interface SriovNodeResult extends CordonState {
  * VFs are in an unknown state and nothing should be scheduled onto the link.
  */
 export async function sriovNodeReconfigure(rawInput: SriovNodeInput): Promise<SriovNodeResult> {
-  const { node, numVfs, policy, hooks, drainPods } = await inputFixedAtStart(SriovNodeInput, rawInput);
-  await inputTargetsExistUnlessChild([
-    { field: 'input.node', kind: 'Node', name: node },
-    { field: 'input.policy.daemonSet', kind: 'DaemonSet', ...policy.daemonSet },
-    ...hookTargets(hooks),
-  ]);
+  const { node, numVfs, policy, hooks, drainPods } = await inputFixedAtStart(
+    SriovNodeInput,
+    rawInput,
+    unlessChild((input) => [
+      { field: 'input.node', kind: 'Node', name: input.node },
+      { field: 'input.policy.daemonSet', kind: 'DaemonSet', ...input.policy.daemonSet },
+      ...hookTargets(input.hooks),
+    ]),
+  );
   const steps = new NodeSteps('sriov-node', node, hooks, ['restart', 'verify']);
 
   await steps.precheck(async () => {

@@ -49,7 +49,14 @@ export interface SriovRolloutResult {
  * (a command, or input on failure) reverts the Git change and rolls the changed nodes back the same way.
  */
 export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRolloutResult> {
-  const input = await inputFixedAtStart(SriovRolloutInput, rawInput);
+  // Looked up before the lock is taken, a dry run's included: otherwise an unknown Kustomization shows only
+  // after the Git change, and an unknown DaemonSet after the first node's cordon and drain.
+  const input = await inputFixedAtStart(SriovRolloutInput, rawInput, ({ nodes, hooks, gitops, node }) => [
+    ...nodeTargets(nodes ?? []),
+    ...hookTargets(hooks),
+    { field: 'input.gitops.kustomization', kind: 'Kustomization', ...gitops.kustomization },
+    { field: 'input.node.daemonSet', kind: 'DaemonSet', ...node.daemonSet },
+  ]);
   let rollbackReason: string | undefined;
   let rollingBack = false;
   const run = new RollingRun<'changed' | 'rolled-back'>({
@@ -58,13 +65,6 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
     cluster: input.cluster,
     policy: input,
     dryRun: input.dryRun,
-    // The Kustomization and DaemonSet too: otherwise a typo shows only after the Git change, or a cordon.
-    targets: [
-      ...nodeTargets(input.nodes ?? []),
-      ...hookTargets(input.hooks),
-      { field: 'input.gitops.kustomization', kind: 'Kustomization', ...input.gitops.kustomization },
-      { field: 'input.node.daemonSet', kind: 'DaemonSet', ...input.node.daemonSet },
-    ],
     steps: ['approval', 'git', 'merge', 'flux'],
     // A rollback request stops the forward pass; the rollback pass itself stops only on abort.
     alsoStopWhen: () => rollbackReason !== undefined && !rollingBack,

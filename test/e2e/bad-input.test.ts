@@ -16,6 +16,7 @@ import * as registered from '../../src/workflows/index.js';
 import { cliCorpus, schedulesCorpus, tenMiBNcclInput, typedJson, workflowCorpus } from '../fixtures/bad-inputs.js';
 import type { BadCliCall, BadInput, Category, CorpusTargets } from '../fixtures/bad-inputs.js';
 import { runCli } from '../helpers/cli.js';
+import { createSuspendedKustomization } from '../helpers/flux.js';
 import { TEST_LEASE_NAMESPACE, testEnv } from '../helpers/env.js';
 import { createTestClient, keycloakDeps, keycloakReady, secretsOf } from '../helpers/keycloak.js';
 import { TestCluster, uniqueName } from '../helpers/kube.js';
@@ -57,19 +58,13 @@ beforeAll(async () => {
   const nodes: [string, string] = [await cluster.addNode(), await cluster.addNode()];
   const daemonSet = 'sriov-device-plugin';
   await cluster.addDaemonSet(nodes[0], daemonSet);
-  // A dependsOn cycle a → b → c → a, suspended so the run's Flux leaves it alone.
+  // A dependsOn cycle a → b → c → a.
   for (const [name, dependsOn] of [
     ['a', 'b'],
     ['b', 'c'],
     ['c', 'a'],
-  ]) {
-    const body = {
-      apiVersion: `${KUSTOMIZE.group}/${KUSTOMIZE.version}`,
-      kind: 'Kustomization',
-      metadata: { name },
-      spec: { interval: '1h', prune: false, suspend: true, path: './', sourceRef: { kind: 'GitRepository', name: 'none' }, dependsOn: [{ name: dependsOn }] },
-    };
-    await cluster.kube.custom.createNamespacedCustomObject({ ...KUSTOMIZE, namespace: cluster.namespace, body });
+  ] as const) {
+    await createSuspendedKustomization(cluster.kube, cluster.namespace, name, [dependsOn]);
   }
   gitopsRepo = join(scratch, 'gitops.git');
   await Promise.all([seedGitOpsRepo(gitopsRepo), keycloakReady()]);

@@ -46,6 +46,27 @@ export async function startFluxRepoWorld(
   };
 }
 
+/**
+ * A Kustomization the run's Flux leaves alone (suspended; its GitRepository never made), for tests that
+ * only need one to exist, or a dependsOn graph to read.
+ */
+export async function createSuspendedKustomization(kube: KubeClients, namespace: string, name: string, dependsOn: string[] = []): Promise<void> {
+  const body = {
+    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+    kind: 'Kustomization',
+    metadata: { name },
+    spec: {
+      interval: '1h',
+      prune: false,
+      suspend: true,
+      path: './',
+      sourceRef: { kind: 'GitRepository', name: 'none' },
+      dependsOn: dependsOn.map((on) => ({ name: on })),
+    },
+  };
+  await kube.custom.createNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', namespace, body });
+}
+
 /** A ConfigMap the API server refuses (its name is not a DNS subdomain): kustomize-controller's apply fails for real. */
 export const brokenManifest = (namespace: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\n  namespace: ${namespace}\ndata:\n  broken: "yes"\n`;

@@ -11,7 +11,7 @@ import { nodeMaintenance } from '../../src/workflows/node-maintenance.js';
 import { sriovRollout } from '../../src/workflows/sriov-rollout.js';
 import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance.js';
-import { brokenManifest, startFluxRepoWorld } from '../helpers/flux.js';
+import { brokenManifest, createSuspendedKustomization, startFluxRepoWorld } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
 import { commandsReady, rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
@@ -257,6 +257,11 @@ async function failingKustomization(name: string): Promise<string> {
 
 test('one rolling operation per cluster: an SR-IOV rollout is refused while a maintenance run holds the cluster', async () => {
   const node = await cluster.addNode();
+  // What the rollout names exists, so it gets as far as the lock (a run looks up its targets first).
+  const daemonSet = { namespace: cluster.namespace, name: uniqueName('sriov') };
+  await cluster.addDaemonSet(node, daemonSet.name);
+  const kustomization = { namespace: cluster.namespace, name: uniqueName('base') };
+  await createSuspendedKustomization(cluster.kube, kustomization.namespace, kustomization.name);
   const { result } = await maintain({ nodes: [node], until: 'done-signal' }, async (handle, { cluster: clusterName, taskQueue }) => {
     await eventually(
       async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${node}`)?.message?.startsWith('maintenance:'),
@@ -265,7 +270,11 @@ test('one rolling operation per cluster: an SR-IOV rollout is refused while a ma
     // A plain client: the time-skipping client would let the server's clock run while it waits, and with the
     // maintenance idle on its signal that clock jumps to the server's default run timeout.
     const refused = await new WorkflowClient({ connection: env.connection, namespace: env.namespace })
-      .execute(sriovRollout, { taskQueue, workflowId: sriovRolloutId(clusterName), args: [{ cluster: clusterName, numVfs: 8, nodes: [node] }] })
+      .execute(sriovRollout, {
+        taskQueue,
+        workflowId: sriovRolloutId(clusterName),
+        args: [{ cluster: clusterName, numVfs: 8, nodes: [node], gitops: { kustomization }, node: { daemonSet } }],
+      })
       .catch((error: unknown) => error);
     expect(failureOf(refused)).toMatchObject({
       type: FailureType.ClusterBusy,

@@ -1,6 +1,5 @@
 import { ApplicationFailure, isCancellation, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import type { InputTarget } from '../../activities/input-targets.js';
 import { unmetExpectations } from '../../domain/node.js';
 import type { CordonState, NodeExpectation } from '../../domain/node.js';
 import { planNodeSteps } from '../../domain/rolling-plan.js';
@@ -11,7 +10,6 @@ import { OperatorControls } from '../shared/controls.js';
 import { nodeProgressSignal } from '../shared/messages.js';
 import type { NodeProgressUpdate } from '../shared/messages.js';
 import { ProgressTracker } from '../shared/progress.js';
-import { inputTargetsExist } from '../shared/input.js';
 import { rollNodes } from './engine.js';
 import type { NodeOutcome } from './engine.js';
 import { RollingGates } from './gates.js';
@@ -41,8 +39,6 @@ export interface RollingRunSpec {
   dryRun: boolean;
   /** The operation's own progress rows before the nodes' rows; `plan` comes first and is the skeleton's. */
   steps: string[];
-  /** What the input names (nodes, hook namespaces, ...): looked up before the lock is taken, dry run included. */
-  targets: InputTarget[];
   /** Besides abort, what else stops starting nodes and cancels the ones in progress (a rollback request). */
   alsoStopWhen?: () => boolean;
   /** Told every step a node's child reports (the maintenance run tracks which node is on hold). */
@@ -95,12 +91,8 @@ export class RollingRun<S extends string> {
     this.progress.step('plan', 'running');
   }
 
-  /**
-   * Runs the operation holding the cluster's rolling lock, once what the input names is known to exist; a
-   * dry run changes nothing and takes no lock.
-   */
-  async execute<T>(body: () => Promise<T>): Promise<T> {
-    await inputTargetsExist(this.spec.targets);
+  /** Runs the operation holding the cluster's rolling lock; a dry run changes nothing and takes none. */
+  execute<T>(body: () => Promise<T>): Promise<T> {
     return this.spec.dryRun ? body() : withClusterLock(this.spec.cluster, this.spec.operation, body);
   }
 

@@ -13,39 +13,43 @@ import { progressQuery } from './messages.js';
 const { recordParsedInput } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 const { checkInputTargets } = proxyActivities<Activities>(QUICK_CALLS);
 
+/** What a run's input names that must exist before the run changes anything. */
+export type TargetsOf<T> = (input: T) => InputTarget[];
+
 /**
  * The run's input, parsed once, when the run starts. Bad input fails the run at once (InvalidInput), before
  * anything happens. Good input is recorded in the history as parsed, defaults included, by a local activity:
  * on replay the recorded value is used, so changing a schema default never changes a run in flight.
- * (Runs started before this existed replay as they ran: they re-parse, as they did.)
+ * Then what the input names (`targetsOf`: nodes, namespaces, a Kustomization, a DaemonSet, Keycloak clients)
+ * is looked up, read-only: one that does not exist fails the run at once too, InvalidInput naming its field,
+ * instead of after a lock, a commit or a cordon. (Runs started before either existed replay as they ran.)
  */
-export async function inputFixedAtStart<S extends z.ZodType>(schema: S, raw: unknown): Promise<z.output<S>> {
+export async function inputFixedAtStart<S extends z.ZodType>(schema: S, raw: unknown, targetsOf?: TargetsOf<z.output<S>>): Promise<z.output<S>> {
   const parsed = parseWorkflowInput(schema, raw);
   if (!patched('input-fixed-at-start')) return parsed;
+  // Decided before the local activity: a replay knows a patch only in the workflow task that recorded it,
+  // and a slow local activity ends that task, leaving what follows it to the next one.
+  const checksTargets = targetsOf !== undefined && patched('input-targets-checked');
   // Until the workflow sets up its own progress, a progress query gets an answer, not an error.
   setHandler(progressQuery, () => ({ operation: workflowInfo().workflowType, phase: RECORDING_INPUT, paused: false, steps: [] }));
-  return (await recordParsedInput({ input: parsed })).input;
-}
-
-/**
- * Looks up what the input names (nodes, namespaces, a Kustomization, a DaemonSet, Keycloak clients) before
- * the run changes anything: one that does not exist fails the run at once, InvalidInput naming its field,
- * instead of after a lock, a commit or a cordon. (Runs started before this check existed replay without it.)
- */
-export async function inputTargetsExist(targets: InputTarget[]): Promise<void> {
-  if (targets.length === 0 || !patched('input-targets-checked')) return;
-  await checkInputTargets({ targets }).catch((error: unknown) => {
-    throw asRunFailure(error, [FailureType.InvalidInput]);
-  });
+  const { input } = await recordParsedInput({ input: parsed });
+  const targets = targetsOf && checksTargets ? targetsOf(input) : [];
+  if (targets.length > 0) {
+    await checkInputTargets({ targets }).catch((error: unknown) => {
+      throw asRunFailure(error, [FailureType.InvalidInput]);
+    });
+  }
+  return input;
 }
 
 /**
  * For a per-node child: a parent checked its nodes before starting it, and tells a node deleted since
  * (NodeGone) from a typo. Started on its own (from the Temporal UI), the child checks like any run.
  */
-export async function inputTargetsExistUnlessChild(targets: InputTarget[]): Promise<void> {
-  if (!workflowInfo().parent) await inputTargetsExist(targets);
-}
+export const unlessChild =
+  <T>(targetsOf: TargetsOf<T>): TargetsOf<T> =>
+  (input) =>
+    workflowInfo().parent ? [] : targetsOf(input);
 
 export const nodeTargets = (nodes: string[], field = 'input.nodes'): InputTarget[] => nodes.map((name, i) => ({ field: `${field}.${i}`, kind: 'Node', name }));
 
