@@ -58,13 +58,17 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     }, 'three Ready nodes');
     expect(ready).toEqual(['talos-76w-3r0', 'talos-7aj-lwl', 'talos-ysi-4k0']);
     // The VFs appear once the real Flux has applied namespaces → crds → base (its own pace: a 30 s
-    // dependency requeue per level) and the SR-IOV plugin pod runs.
+    // dependency requeue per level) and the SR-IOV plugin pod runs. The node registers with 4 already, so
+    // the plugin's DaemonSet is waited for too: the rollout below looks it up before anything else.
     const spark = await eventually(
       async () => {
-        const node = await kube.core.readNode({ name: 'talos-7aj-lwl' });
-        return node.status?.allocatable?.['nvidia.com/cx7_qsfp'] === '4' && node;
+        const [node, plugin] = await Promise.all([
+          kube.core.readNode({ name: 'talos-7aj-lwl' }),
+          kube.apps.readNamespacedDaemonSet({ namespace: 'kube-system', name: 'sriov-device-plugin' }).catch(() => undefined),
+        ]);
+        return plugin?.status?.numberReady === 2 && node.status?.allocatable?.['nvidia.com/cx7_qsfp'] === '4' && node;
       },
-      'the SR-IOV VFs on talos-7aj-lwl',
+      'the SR-IOV plugin and VFs on talos-7aj-lwl',
       150_000,
     );
     expect(output).toContain(`served to Flux at http://127.0.0.1:${gitPort}/k8s-config.git`);
