@@ -2,7 +2,7 @@ import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import { invalidInput } from '../schemas/validate.js';
 import { adminClient, configuredKeycloak } from './keycloak/admin.js';
 import type { KeycloakDeps } from './keycloak/admin.js';
-import { isApiStatus } from './kube/clients.js';
+import { unlessNotFound } from './kube/clients.js';
 import type { KubeClients } from './kube/clients.js';
 
 export type InputTargetKind = 'Node' | 'Namespace' | 'DaemonSet' | 'Kustomization' | 'KeycloakClient';
@@ -20,18 +20,8 @@ export interface InputTarget {
 
 const KUSTOMIZATIONS = { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' };
 
-/** Read-only: true when the read finds the object, false when the API answers 404. */
-const found = (read: Promise<unknown>) =>
-  read.then(
-    () => true,
-    (error: unknown) => {
-      if (isApiStatus(error, 404)) return false;
-      throw error;
-    },
-  );
-
 export function createInputTargetActivities({ core, apps, custom }: KubeClients, keycloak: KeycloakDeps | undefined) {
-  const inCluster = (read: Promise<unknown>) => found(read).then((exists) => ({ exists, where: 'the cluster' }));
+  const inCluster = async (read: Promise<unknown>) => ({ exists: (await unlessNotFound(read)) !== undefined, where: 'the cluster' });
   return {
     /**
      * Looks up everything a run's input names, changing nothing, and fails for good (InvalidInput) listing

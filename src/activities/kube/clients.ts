@@ -51,6 +51,14 @@ export function isApiUnavailable(error: unknown): boolean {
   return error instanceof Error && error.name === 'FetchError' && (error as { type?: string }).type === 'system';
 }
 
+/** A read's object, or undefined when the API server answers 404; any other failure stays a failure. */
+export function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
+  return read.catch((error: unknown) => {
+    if (isApiStatus(error, 404)) return undefined;
+    throw error;
+  });
+}
+
 /** What a write returns when it lost to another writer (409: AlreadyExists, or Conflict on resourceVersion). */
 export const LOST_RACE = Symbol('lost race');
 /**

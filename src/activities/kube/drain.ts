@@ -1,7 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { daemonSetControllers, planDrain, podKey, summarizePass } from '../../domain/drain.js';
 import type { DrainPassResult, DrainPlan, DrainPodPolicy, PodOutcome } from '../../domain/drain.js';
-import { apiMessage, isApiStatus, podFacts } from './clients.js';
+import { apiMessage, isApiStatus, podFacts, unlessNotFound } from './clients.js';
 import type { KubeClients } from './clients.js';
 import { readNodeOrGone } from './nodes.js';
 
@@ -32,12 +32,8 @@ export function createDrainActivities({ core, apps }: KubeClients) {
   async function liveDaemonSetUids(daemonSets: { namespace: string; name: string }[]): Promise<Set<string>> {
     const found = await Promise.all(
       daemonSets.map(({ namespace, name }) =>
-        apps.readNamespacedDaemonSet({ namespace, name }).then(
-          (daemonSet) => (daemonSet.metadata?.deletionTimestamp ? undefined : daemonSet.metadata?.uid),
-          (error: unknown) => {
-            if (isApiStatus(error, 404)) return undefined;
-            throw error;
-          },
+        unlessNotFound(apps.readNamespacedDaemonSet({ namespace, name })).then((daemonSet) =>
+          daemonSet?.metadata?.deletionTimestamp ? undefined : daemonSet?.metadata?.uid,
         ),
       ),
     );

@@ -8,7 +8,7 @@ import type { NcclSummary } from '../../domain/nccl/summary.js';
 import { NcclParseError } from '../../domain/nccl/tests-output.js';
 import type { NcclJobSpec } from '../../schemas/nccl-job.js';
 import { failForGoodOn, FailureType } from '../../failures.js';
-import { apiMessage, isApiStatus } from '../kube/clients.js';
+import { apiMessage, isApiStatus, unlessNotFound } from '../kube/clients.js';
 import type { KubeClients } from '../kube/clients.js';
 import { ATTEMPT_LABEL, attemptName, checkpointClaimManifest, jobManifest, NCCL_JOB_LABEL, serviceManifest } from './manifests.js';
 import type { AttemptSpec } from './manifests.js';
@@ -99,7 +99,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
 
   async function freeResources(node: string): Promise<{ gpus: number; vfs: number; node?: V1Node }> {
     const [nodeObject, pods] = await Promise.all([
-      core.readNode({ name: node }).catch((error: unknown) => (isApiStatus(error, 404) ? undefined : Promise.reject(error))),
+      unlessNotFound(core.readNode({ name: node })),
       core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
     ]);
     const running = pods.items.filter((p) => !terminated(p));
@@ -172,9 +172,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
       let lastProgress = Date.now();
       for (;;) {
         const [jobObject, pods, nodes] = await Promise.all([
-          batch
-            .readNamespacedJob({ name: job, namespace: spec.namespace })
-            .catch((error: unknown) => (isApiStatus(error, 404) ? undefined : Promise.reject(error))),
+          unlessNotFound(batch.readNamespacedJob({ name: job, namespace: spec.namespace })),
           attemptPods(spec, attempt),
           observeNodes(spec.nodes),
         ]);
