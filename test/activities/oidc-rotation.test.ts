@@ -2,7 +2,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities/index.js';
-import { ESO_GROUP, ESO_VERSION, EXTERNAL_SECRETS, FORCE_SYNC_ANNOTATION, FORCE_SYNC_REQUEST_ANNOTATION } from '../../src/activities/eso/external-secrets.js';
+import {
+  ESO_GROUP,
+  ESO_VERSION,
+  EXTERNAL_SECRETS,
+  FORCE_SYNC_ANNOTATION,
+  FORCE_SYNC_REQUEST_ANNOTATION,
+  FORCE_SYNC_SUPERSEDES_ANNOTATION,
+} from '../../src/activities/eso/external-secrets.js';
 import type { ExternalSecret } from '../../src/activities/eso/external-secrets.js';
 import type { OidcClientTarget } from '../../src/schemas/rotate-oidc-secrets.js';
 import { adminClient, findClient, tryClientSecret } from '../../src/activities/keycloak/admin.js';
@@ -192,13 +199,18 @@ test('ESO force-sync writes the new value into the consumer Secret; a retry asks
     secret: target.infisical,
     baseline: fingerprint(client.secret),
   });
+  // ESO's first sync usually lands in the same second as this request: its refreshTime alone cannot tell
+  // that sync (of the old value) from the one asked for, its syncedResourceVersion can.
+  const syncedBefore = (await readEs(es.namespace, es.name)).status?.syncedResourceVersion;
   const requestedAfter = Math.floor(Date.now() / 1000);
   const result = await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });
   expect(result.target).toBe(target.externalSecret.name);
   expect(Math.floor(Date.parse(result.refreshTime!) / 1000)).toBeGreaterThanOrEqual(requestedAfter);
+  expect(result.syncedResourceVersion).toBeDefined();
+  expect(result.syncedResourceVersion).not.toBe(syncedBefore);
   expect(fingerprint((await bed.consumerSecret(target))!)).toBe(regenerated.fingerprint);
   const asked = (await readEs(es.namespace, es.name)).metadata?.annotations;
-  expect(asked).toMatchObject({ [FORCE_SYNC_REQUEST_ANNOTATION]: 'rotation-1' });
+  expect(asked).toMatchObject({ [FORCE_SYNC_REQUEST_ANNOTATION]: 'rotation-1', [FORCE_SYNC_SUPERSEDES_ANNOTATION]: syncedBefore });
   // Same request id again (a retry, a second later): the annotation is not touched, so ESO is not asked again.
   await delay(1_100);
   const again = await run(activities.syncExternalSecret, { ...es, requestId: 'rotation-1', expectedFingerprint: regenerated.fingerprint, timeoutSeconds: 30 });

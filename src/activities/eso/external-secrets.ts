@@ -20,6 +20,12 @@ export const EXTERNAL_SECRETS = 'externalsecrets';
 export const FORCE_SYNC_ANNOTATION = 'force-sync';
 /** Our own record of which rotation step asked for the sync, so a retried activity does not ask again. */
 export const FORCE_SYNC_REQUEST_ANNOTATION = 'cluster-ops.wcloud.sh/force-sync-request';
+/**
+ * The `status.syncedResourceVersion` ESO had reported before our request. refreshTime has whole-second
+ * precision, so a sync finished in the request's own second but before it (an earlier request, a periodic
+ * refresh) looks as fresh as the one we asked for; only a sync of the annotated object records another version.
+ */
+export const FORCE_SYNC_SUPERSEDES_ANNOTATION = 'cluster-ops.wcloud.sh/force-sync-supersedes';
 
 interface Condition {
   type: string;
@@ -193,7 +199,8 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
     /**
      * Forces ESO to resync now: `force-sync` set to the request's time, recorded with `requestId` (a retry
      * with the same id asks no second time and waits for the same request). Waits, by watch, until ESO reports
-     * Ready/SecretSynced with a refreshTime no earlier than the request, then checks that the target Secret
+     * Ready/SecretSynced for the annotated object (a syncedResourceVersion other than the one it superseded)
+     * with a refreshTime no earlier than the request, then checks that the target Secret
      * holds `expectedFingerprint`. A sync ESO fails after the request fails the step with ESO's own message.
      */
     async syncExternalSecret(
@@ -205,8 +212,10 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
       const readyBefore = readyCondition(es)?.status;
       const annotations = es.metadata?.annotations ?? {};
       let requestedAt = Number(annotations[FORCE_SYNC_ANNOTATION]);
+      let supersedes = annotations[FORCE_SYNC_SUPERSEDES_ANNOTATION] ?? '';
       if (annotations[FORCE_SYNC_REQUEST_ANNOTATION] !== input.requestId || !Number.isInteger(requestedAt)) {
         requestedAt = wholeSeconds(new Date());
+        supersedes = es.status?.syncedResourceVersion ?? '';
         await custom.patchNamespacedCustomObject(
           {
             group: ESO_GROUP,
@@ -214,7 +223,15 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
             namespace,
             plural: EXTERNAL_SECRETS,
             name,
-            body: { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(requestedAt), [FORCE_SYNC_REQUEST_ANNOTATION]: input.requestId } } },
+            body: {
+              metadata: {
+                annotations: {
+                  [FORCE_SYNC_ANNOTATION]: String(requestedAt),
+                  [FORCE_SYNC_REQUEST_ANNOTATION]: input.requestId,
+                  [FORCE_SYNC_SUPERSEDES_ANNOTATION]: supersedes,
+                },
+              },
+            },
           },
           mergePatch,
         );
@@ -232,7 +249,8 @@ export function createExternalSecretActivities({ core, custom, watch }: KubeClie
         unmet: ([current]) => {
           const ready = readyCondition(current ?? {});
           const refreshed = current?.status?.refreshTime;
-          if (ready?.status === 'True' && ready.reason === 'SecretSynced' && refreshed && wholeSeconds(refreshed) >= requestedAt) {
+          const ofRequest = current?.status?.syncedResourceVersion !== supersedes;
+          if (ready?.status === 'True' && ready.reason === 'SecretSynced' && ofRequest && refreshed && wholeSeconds(refreshed) >= requestedAt) {
             synced = current;
             return [];
           }
