@@ -101,7 +101,7 @@ export async function provisionOidcClient(
   kube: KubeClients,
   infisical: FakeInfisical,
   target: OidcClientTarget,
-  options: { store: string; initialSecret: string; podTemplate?: Partial<V1PodTemplateSpec['spec']> },
+  options: { store: string; storeKind?: 'ClusterSecretStore' | 'SecretStore'; initialSecret: string; podTemplate?: Partial<V1PodTemplateSpec['spec']> },
 ) {
   infisical.seed({ ...target.infisical }, options.initialSecret);
   const { namespace, name } = target.externalSecret;
@@ -118,7 +118,7 @@ export async function provisionOidcClient(
         metadata: { name },
         spec: {
           refreshInterval: '1h',
-          secretStoreRef: { kind: 'ClusterSecretStore', name: options.store },
+          secretStoreRef: { kind: options.storeKind ?? 'ClusterSecretStore', name: options.store },
           target: { name, creationPolicy: 'Owner' },
           data: [
             {

@@ -8,6 +8,7 @@ import type { InfisicalDeps } from './infisical/secrets.js';
 import type { KeycloakDeps } from './keycloak/admin.js';
 import { createOidcRotationActivities } from './keycloak/rotation.js';
 import type { KubeClients } from './kube/clients.js';
+import { withApiMessages } from './kube/clients.js';
 import { createDaemonSetActivities } from './kube/daemonsets.js';
 import { createDrainActivities } from './kube/drain.js';
 import { createHookActivities } from './kube/hooks.js';
@@ -42,7 +43,7 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return withApiMessages({
     ...createNodeActivities(deps.kube),
     ...createDrainActivities(deps.kube),
     ...createWaitActivities(deps.kube),
@@ -64,7 +65,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createExternalSecretActivities(deps.kube),
     ...createInfisicalActivities(deps.infisical),
     ...createOidcRotationActivities(deps.keycloak, deps.infisical),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,59 +1,27 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AuthorizationV1Api } from '@kubernetes/client-node';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeClients } from '../../src/activities/kube/clients.js';
 import { DrainPodPolicyInput } from '../../src/schemas/drain-node.js';
 import { HookInput } from '../../src/schemas/rolling.js';
 import { NcclJobInput } from '../../src/schemas/nccl-job.js';
-import { testEnv } from '../helpers/env.js';
 import { startFluxRepoWorld } from '../helpers/flux.js';
 import { TestCluster } from '../helpers/kube.js';
+import { kubectl, OIDC_NAMESPACES, RBAC_KINDS, renderManifests, serviceAccountConfig } from '../helpers/manifests.js';
+import type { ManifestObject } from '../helpers/manifests.js';
 import { activityRunner } from '../helpers/temporal.js';
 
-const home = mkdtempSync(join(tmpdir(), 'kubectl-'));
-/** Where the OIDC clients' ExternalSecrets and consumers live (schedules/oidc-clients.yaml). */
-const OIDC_NAMESPACES = ['argo', 'vmks', 'temporal-system', 'kafka', 'kgateway-system', 'rabbitmq'];
-
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = promisify(execFile)(join(testEnv('kubeBin'), 'kubectl'), ['--kubeconfig', testEnv('kubeconfig'), ...args], {
-    env: { PATH: process.env.PATH, HOME: home },
-    maxBuffer: 16 << 20,
-  });
-  if (input !== undefined) child.child.stdin!.end(input);
-  return (await child).stdout;
-}
-
-let rendered: string;
+let documents: ManifestObject[];
 let cluster: TestCluster;
 
 beforeAll(async () => {
   cluster = await TestCluster.create('manifests');
-  const crds = [...readdirSync(testEnv('crds')).map((file) => join(testEnv('crds'), file)), 'test/fixtures/crds/vmpodscrape.yaml'];
-  await kubectl(['apply', '--server-side', '--force-conflicts', ...crds.flatMap((file) => ['-f', file])]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.flatMap((file) => ['-f', file])]);
-  for (const namespace of new Set(['temporal-system', 'flux-system', 'nccl', ...OIDC_NAMESPACES])) {
-    await kubectl(['create', 'namespace', namespace]).catch((error: { stderr: string }) => {
-      if (!/AlreadyExists/.test(error.stderr)) throw error;
-    });
-  }
-  rendered = await kubectl(['kustomize', 'manifests']);
+  documents = await renderManifests();
 }, 120_000);
 afterAll(() => cluster.close());
 
-const documents = () => parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string } });
-
 test('the base renders to the expected objects, in temporal-system but for the NCCL jobs and the OIDC rotation bindings', () => {
-  expect(
-    documents()
-      .map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`)
-      .sort(),
-  ).toEqual(
+  expect(documents.map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort()).toEqual(
     [
       'ClusterRole//cluster-ops',
       'ClusterRole//cluster-ops-oidc-rotation',
@@ -77,15 +45,15 @@ test('the base renders to the expected objects, in temporal-system but for the N
 });
 
 test('the API server accepts every object (server-side dry run against the real CRDs)', async () => {
-  const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], rendered);
-  expect(out.trim().split('\n')).toHaveLength(documents().length);
+  const out = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], documents.map((doc) => JSON.stringify(doc)).join('\n'));
+  expect(out.trim().split('\n')).toHaveLength(documents.length);
   expect(out).toMatch(/externalsecret\.external-secrets\.io\/cluster-ops-temporal-client serverside-applied \(server dry run\)/);
   const flux = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', 'manifests/flux/kustomization.yaml']);
   expect(flux).toMatch(/kustomization\.kustomize\.toolkit\.fluxcd\.io\/cluster-ops serverside-applied \(server dry run\)/);
 });
 
 test('the worker runs non-root on a read-only root filesystem, with probes and resources', () => {
-  const deployment = documents().find((d) => d.kind === 'Deployment') as unknown as V1Deployment;
+  const deployment = documents.find((d) => d.kind === 'Deployment') as unknown as V1Deployment;
   const pod = deployment.spec!.template.spec!;
   const [worker] = pod.containers;
   expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
@@ -97,21 +65,9 @@ test('the worker runs non-root on a read-only root filesystem, with probes and r
 });
 
 test('the node activities work as the worker ServiceAccount, and nothing more is allowed', async () => {
-  const rbac = documents().filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind));
+  const rbac = documents.filter((d) => d.kind === 'Namespace' || RBAC_KINDS.includes(d.kind));
   await kubectl(['apply', '--server-side', '-f', '-'], rbac.map((doc) => JSON.stringify(doc)).join('\n'));
-  const { status } = await cluster.kube.core.createNamespacedServiceAccountToken({
-    name: 'cluster-ops',
-    namespace: 'temporal-system',
-    body: { spec: { audiences: [], expirationSeconds: 600 } },
-  });
-  const admin = cluster.kube.config;
-  const asWorker = new KubeConfig();
-  asWorker.loadFromOptions({
-    clusters: admin.clusters,
-    users: [{ name: 'cluster-ops', token: status!.token }],
-    contexts: [{ name: 'cluster-ops', cluster: admin.getCurrentCluster()!.name, user: 'cluster-ops' }],
-    currentContext: 'cluster-ops',
-  });
+  const asWorker = await serviceAccountConfig(cluster, 'temporal-system', 'cluster-ops');
   const worker = kubeClients(asWorker);
   const activities = createActivities({ kube: worker });
   const run = activityRunner();

@@ -86,6 +86,26 @@ export function apiMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The activities with an API call that escapes them said as kubectl says it (`HTTP 403: nodes "n1" is
+ * forbidden: User "…" cannot patch resource "nodes" …`) rather than as the client's dump of code, quoted body
+ * and headers. Still a plain, retryable error: the retry policy decides, as before.
+ */
+export function withApiMessages<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+  const wrapped = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (input: never) => {
+      try {
+        return await activity(input);
+      } catch (error) {
+        if (error instanceof ApiException) throw new Error(apiMessage(error), { cause: error });
+        throw error;
+      }
+    },
+  ]);
+  return Object.fromEntries(wrapped) as T;
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);

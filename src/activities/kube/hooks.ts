@@ -1,7 +1,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { HookInput, HookPoint } from '../../schemas/rolling.js';
-import { isApiStatus } from './clients.js';
+import { apiMessage, isApiStatus } from './clients.js';
 import type { KubeClients } from './clients.js';
 import { watchUntil } from './watch.js';
 import { FailureType } from '../../failures.js';
@@ -74,8 +74,13 @@ export function createHookActivities({ core, batch, watch }: KubeClients) {
     const pods = await core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` });
     const newest = pods.items.sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
     if (!newest) return '(no pod was created)';
-    const log = await core.readNamespacedPodLog({ name: newest.metadata!.name!, namespace, tailLines: LOG_TAIL_LINES }).catch(() => undefined);
-    return (log?.trim() || terminationMessages(newest)) ?? '(no log)';
+    let refused: string | undefined;
+    const log = await core.readNamespacedPodLog({ name: newest.metadata!.name!, namespace, tailLines: LOG_TAIL_LINES }).catch((error: unknown) => {
+      // A log the kubelet cannot serve falls back to the termination message; one we may not read says so.
+      if (isApiStatus(error, 403)) refused = `(log not readable: ${apiMessage(error)})`;
+      return undefined;
+    });
+    return [log?.trim() || terminationMessages(newest), refused].filter(Boolean).join('\n') || '(no log)';
   }
 
   return {

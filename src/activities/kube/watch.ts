@@ -107,9 +107,13 @@ export async function watchUntil<T extends KubeObject>(options: WatchUntilOption
               finish(error);
             }
           },
-          // The server ends watches after a while (or our resourceVersion expired): list again, go on.
-          () => {
-            if (!finished) void reopen();
+          // The server ends watches after a while (or our resourceVersion expired): list again, go on. A
+          // watch it refuses (RBAC) stays refused: listing again would loop until the deadline.
+          (error: unknown) => {
+            if (finished) return;
+            const status = (error as { statusCode?: number } | null)?.statusCode;
+            if (status === 401 || status === 403) finish(new Error(`HTTP ${status}: the API server refused to watch ${options.path}`));
+            else void reopen();
           },
         )
         .then((c) => (controller = c), finish);
