@@ -38,8 +38,8 @@ const USAGE = `usage: cluster-ops <command>
                                                                 found when missing) through every spec.path,
                                                                 rendered by \`kubectl kustomize\` (KUBECTL);
                                                                 --strict: an unknown dependsOn is an error
-  nccl parse <file> [--baseline <GB/s>] [--json]                summarize a saved nccl-tests log
-                                                                (exit 1 when the run failed or regressed)
+  nccl parse <file> [--baseline <GB/s>] [--json]                summarize a saved nccl-tests log or -J JSON
+                                                                file (exit 1 when the run failed or regressed)
 
 Connection: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TASK_QUEUE (cluster-ops),
 TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;

@@ -23,6 +23,11 @@ export const NcclBenchmarkSpec = z.strictObject({
   warmupIters: z.number().int().min(0).max(10_000).default(5),
   /** Check results (-c 1); wrong results then fail the run. */
   check: z.boolean().default(true),
+  /**
+   * The results read: nccl-tests' text table, or its JSON file (`-J`, nccl-tests 2.19 and later: full-precision
+   * figures), which the launcher prints into rank 0's log after the run.
+   */
+  output: z.enum(['text', 'json']).default('text'),
   /** Where the image has the nccl-tests binaries. */
   testsDir: absolutePath('/opt/nccl-tests/build').default('/opt/nccl-tests/build'),
   /** Secret with `id_rsa` and `authorized_keys` mounted at /root/.ssh for mpirun over ssh between the pods. */

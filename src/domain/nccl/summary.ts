@@ -1,6 +1,6 @@
 import { parseNcclDebug } from './debug-log.js';
 import type { GdrState, NcclNetworkFacts } from './debug-log.js';
-import { parseNcclTests } from './tests-output.js';
+import { parseNcclTestsOutput } from './tests-json.js';
 import type { NcclTestsResult } from './tests-output.js';
 
 /** The DGX Sparks' 200 Gb/s ConnectX-7 link, in the GB/s nccl-tests prints. */
@@ -15,6 +15,10 @@ export interface NcclBaseline {
 }
 
 export interface NcclSummary {
+  /** The nccl-tests output read: the text table or the JSON file (`-J`). */
+  format: NcclTestsResult['format'];
+  ncclTestsVersion?: string;
+  ncclVersion?: string;
   collective: string;
   ranks: number;
   hosts: string[];
@@ -40,9 +44,9 @@ export interface SummaryOptions {
   baseline?: NcclBaseline;
 }
 
-/** Parses a whole rank 0 log (nccl-tests output, optionally with NCCL_DEBUG=INFO lines) and judges it. */
+/** Parses a whole rank 0 log (nccl-tests text or JSON output, optionally with NCCL_DEBUG=INFO lines) and judges it. */
 export function summarizeNcclLog(text: string, options: SummaryOptions = {}): NcclSummary {
-  return summarize(parseNcclTests(text), parseNcclDebug(text), options);
+  return summarize(parseNcclTestsOutput(text), parseNcclDebug(text), options);
 }
 
 export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, options: SummaryOptions = {}): NcclSummary {
@@ -55,6 +59,9 @@ export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, op
   }
   const hcas = Object.values(network.hcas).reduce<string[]>((most, list) => (list.length > most.length ? list.map((h) => h.name) : most), []);
   const summary: NcclSummary = {
+    format: result.format,
+    ncclTestsVersion: result.version,
+    ncclVersion: result.ncclVersion,
     collective: result.collective ?? 'unknown',
     ranks: result.ranks.length,
     hosts: [...new Set(result.ranks.map((r) => r.host))],
@@ -113,6 +120,7 @@ export function renderSummary(summary: NcclSummary): string {
     `${summary.collective}: ${summary.passed ? 'passed' : 'FAILED'}, ${summary.ranks} ranks on ${summary.hosts.join(', ') || 'unknown hosts'}, ${summary.rows} sizes`,
     `peak busbw ${summary.peakBusBwGBps} GB/s at ${summary.peakAtBytes} bytes (${Math.round(summary.lineRateFraction * 100)}% of ${summary.lineRateGBps} GB/s); average ${summary.avgBusBwGBps ?? 'n/a'} GB/s`,
     `transport ${summary.transport}, HCAs ${summary.hcas.join(', ') || 'none listed'}, GPU Direct RDMA ${summary.gdr}`,
+    `read from nccl-tests ${summary.ncclTestsVersion ?? '(version not printed)'} ${summary.format} output, NCCL ${summary.ncclVersion ?? 'unknown'}`,
   ];
   if (summary.regression) {
     lines.push(
