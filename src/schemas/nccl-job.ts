@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { FAILURE_CAUSES } from '../domain/nccl/failure-classifier.js';
+import { DEFAULT_FAILURE_POLICY, POLICY_ACTIONS } from '../domain/nccl/failure-policy.js';
 import { absolutePath, containerImage, dnsLabel, kubeName, seconds, serviceName } from './common.js';
 
 /** NCCL settings that make it use the DGX Sparks' ConnectX-7 link (the Multus interface is net1). */
@@ -48,6 +50,14 @@ export const NcclTrainingSpec = z.strictObject({
   checkpointDir: absolutePath('/checkpoints').default('/checkpoints'),
 });
 
+const FailurePolicyRule = z.strictObject({
+  /** Causes as the classifier names them (src/domain/nccl/failure-classifier.ts). */
+  causes: z.array(z.enum(FAILURE_CAUSES)).min(1),
+  action: z.enum(POLICY_ACTIONS),
+  /** Retries on a budget of this rule's own; absent, they draw on the job-failure budget (retry.maxAttempts). */
+  retries: z.number().int().min(0).max(100).optional(),
+});
+
 export const NcclJobInput = z
   .strictObject({
     /** Names the Job, Service and metrics; one run per name (workflow id nccl-job-<name>). Room is left for the attempt suffix. */
@@ -67,6 +77,7 @@ export const NcclJobInput = z
     training: NcclTrainingSpec.optional(),
     retry: z
       .strictObject({
+        /** Attempts that may fail on the job-failure budget (maxAttempts - 1 retries), which rules with their own budget leave alone. */
         maxAttempts: z.number().int().min(1).max(20).default(3),
         initialBackoffSeconds: seconds(3600).default(30),
         maxBackoffSeconds: seconds(6 * 3600).default(600),
@@ -74,6 +85,8 @@ export const NcclJobInput = z
         nodeRecoverySeconds: seconds(7 * 24 * 3600).default(1800),
       })
       .prefault({}),
+    /** What a failed attempt leads to: ordered rules, the first naming its cause wins (src/domain/nccl/failure-policy.ts). */
+    failurePolicy: z.array(FailurePolicyRule).min(1).max(20).default(DEFAULT_FAILURE_POLICY),
     /** Waiting for the nodes to be Ready with a free GPU and VF before an attempt. */
     nodesTimeoutSeconds: seconds(7 * 24 * 3600).default(600),
     /** No new rank 0 log line for this long is a hang. */
@@ -103,6 +116,17 @@ export const NcclJobInput = z
         if (Array.isArray(input.nodes) && new Set(input.nodes).size !== input.nodes.length) {
           ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'must not repeat a node' });
         }
+        const ruleOf = new Map<string, number>();
+        (Array.isArray(input.failurePolicy) ? input.failurePolicy : []).forEach((rule, i) => {
+          if (rule?.action === 'fail' && rule.retries !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['failurePolicy', i, 'retries'], message: 'a fail rule retries nothing' });
+          }
+          for (const cause of Array.isArray(rule?.causes) ? rule.causes : []) {
+            const first = ruleOf.get(cause);
+            if (first === undefined) ruleOf.set(cause, i);
+            else ctx.addIssue({ code: 'custom', path: ['failurePolicy', i, 'causes'], message: `${cause} is rule ${first + 1}'s (the first match wins)` });
+          }
+        });
       },
       { when: () => true },
     ),

@@ -1,7 +1,9 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { classifyFailure } from '../domain/nccl/failure-classifier.js';
 import type { FailureCause } from '../domain/nccl/failure-classifier.js';
+import { FailureBudgets } from '../domain/nccl/failure-policy.js';
+import type { BudgetUse, PolicyAction } from '../domain/nccl/failure-policy.js';
 import type { NcclSummary } from '../domain/nccl/summary.js';
 import { NcclJobInput } from '../schemas/nccl-job.js';
 import type { NcclJobSpec } from '../schemas/nccl-job.js';
@@ -13,6 +15,8 @@ import { inputFixedAtStart, nodeTargets } from './shared/input.js';
 
 const STORED_BASELINE_LOOKBACK_SECONDS = 30 * 24 * 3600;
 const CLEANUP_TIMEOUT_SECONDS = 300;
+/** Runs started before the failure policy replay as they ran: every failure on retry.maxAttempts, with backoff. */
+const FAILURE_POLICY_PATCH = 'nccl-failure-policy';
 
 const { createJobAttempt, summarizeBenchmark, newestCheckpoint, pushSamples, readLatestSample } = proxyActivities<Activities>(QUICK_CALLS);
 const { cleanupJob } = proxyActivities<Activities>({ ...QUICK_CALLS, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' });
@@ -24,6 +28,8 @@ export interface NcclAttemptReport {
   /** Why it failed, as classified (or 'nodes-unavailable' / 'bad-config' before it ran). */
   cause?: FailureCause | 'nodes-unavailable';
   retryable?: boolean;
+  /** What the failure policy made of it, and the budget the retry was charged to. */
+  policy?: { action: PolicyAction; budget?: string; reason: string };
   detail?: string;
   /** Training: the checkpoint this attempt resumed from. */
   resumedFrom?: string;
@@ -39,6 +45,8 @@ export interface NcclJobResult {
   /** Benchmark: the parsed rank 0 log of the successful attempt. */
   summary?: NcclSummary;
   baseline?: { peakBusBwGBps: number; source: 'input' | 'stored' };
+  /** Each failure budget's retries used and its limit. */
+  budgets?: BudgetUse[];
   metricsPushed: boolean;
   /** What the run could not do but did not fail for (no stored baseline, metrics not configured). */
   notes: string[];
@@ -47,14 +55,40 @@ export interface NcclJobResult {
 const backoffMs = (spec: NcclJobSpec, failures: number) =>
   Math.min(spec.retry.initialBackoffSeconds * 2 ** (failures - 1), spec.retry.maxBackoffSeconds) * 1000;
 
+/** What comes after a failed attempt: fail the run, or the next attempt after `backoffMs`, its node wait as long as `nodeWaitSeconds`. */
+type NextStep = { fail: string } | { backoffMs: number; nodeWaitSeconds: number };
+
+/** The failure policy: the first rule naming the cause decides, on its budget (src/domain/nccl/failure-policy.ts). */
+function byPolicy(spec: NcclJobSpec, budgets: FailureBudgets, report: NcclAttemptReport): NextStep {
+  const decision = budgets.charge(report.cause ?? 'unknown');
+  report.policy = decision;
+  report.retryable = decision.action !== 'fail';
+  if (decision.action === 'fail') return { fail: `attempt ${report.attempt} failed (${report.cause} → fail: ${decision.reason}): ${report.detail}` };
+  return {
+    backoffMs: decision.action === 'retryAfterBackoff' ? backoffMs(spec, budgets.used(decision.budget!)) : 0,
+    nodeWaitSeconds: decision.action === 'waitForNode' ? spec.retry.nodeRecoverySeconds : spec.nodesTimeoutSeconds,
+  };
+}
+
+/** Before the policy: what the classifier calls retryable is retried, up to retry.maxAttempts attempts in all. */
+function byAttemptsCap(spec: NcclJobSpec, report: NcclAttemptReport): NextStep {
+  if (!report.retryable) return { fail: `attempt ${report.attempt} failed for good (${report.cause}): ${report.detail}` };
+  if (report.attempt === spec.retry.maxAttempts) {
+    return { fail: `gave up after ${report.attempt} attempts; last (${report.cause}): ${report.detail}` };
+  }
+  return { backoffMs: backoffMs(spec, report.attempt), nodeWaitSeconds: spec.retry.nodeRecoverySeconds };
+}
+
 /**
  * A multi-node NCCL benchmark (nccl-tests over mpirun) or training (torchrun) job on the DGX Sparks, attempt
  * after attempt: wait for the nodes (Ready, schedulable, a free GPU and VF), create the Indexed Job and its
- * headless Service, watch it, classify a failure, clean up, and retry what another attempt can fix after a
- * backoff, once the nodes are back. Training resumes from the newest checkpoint. Bad configuration is
- * never retried. Cancel or abort cleans up too.
+ * headless Service, watch it, classify a failure, clean up, and let the failure policy decide: retry now,
+ * after a backoff, once a lost node is repaired, or fail, each rule on its budget. Training resumes from
+ * the newest checkpoint. Cancel or abort cleans up too.
  */
 export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
+  // Decided in the first workflow task, where a replay finds the patch marker (see shared/input.ts).
+  const policyApplies = patched(FAILURE_POLICY_PATCH);
   // A node that does not exist would otherwise be waited for, nodesTimeoutSeconds long, as if it were busy.
   const spec = await inputFixedAtStart(NcclJobInput, rawInput, ({ nodes, namespace }) => [
     ...nodeTargets(nodes),
@@ -64,6 +98,8 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
   const progress = new ProgressTracker('nccl-job', []);
   const controls = new OperatorControls(progress);
   const result: NcclJobResult = { name: spec.name, kind: spec.kind, outcome: 'failed', attempts: [], metricsPushed: false, notes: [] };
+  const budgets = policyApplies ? new FailureBudgets(spec.failurePolicy, spec.retry.maxAttempts - 1) : undefined;
+  result.budgets = budgets?.usage;
   const cleanup = async () => {
     progress.addStep('cleanup');
     progress.step('cleanup', 'running');
@@ -72,9 +108,10 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
   };
 
   try {
-    for (let attempt = 1; attempt <= spec.retry.maxAttempts; attempt++) {
+    let nodeWaitSeconds = spec.nodesTimeoutSeconds;
+    for (let attempt = 1; ; attempt++) {
       if (await controls.checkpoint()) return finish(result, progress, 'aborted');
-      const report = await runAttempt(spec, attempt, progress, controls);
+      const report = await runAttempt(spec, attempt, nodeWaitSeconds, progress, controls);
       result.attempts.push(report);
       try {
         // Rank 0's log goes with its pod: read the results before cleaning up.
@@ -83,16 +120,19 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
         await cleanup();
       }
       if (report.outcome === 'aborted') return finish(result, progress, 'aborted');
-      if (report.outcome === 'succeeded') break;
-      if (!report.retryable) return fail(result, progress, `attempt ${attempt} failed for good (${report.cause}): ${report.detail}`);
-      if (attempt === spec.retry.maxAttempts) {
-        return fail(result, progress, `gave up after ${attempt} attempts; last (${report.cause}): ${report.detail}`);
+      if (report.outcome === 'succeeded') return finish(result, progress, 'succeeded');
+      const next = budgets ? byPolicy(spec, budgets, report) : byAttemptsCap(spec, report);
+      if (budgets) {
+        result.budgets = budgets.usage;
+        progress.step(`attempt ${attempt}`, 'failed', `${report.cause} → ${report.policy!.action} (${report.policy!.reason}): ${report.detail}`);
       }
-      const wait = backoffMs(spec, attempt);
-      progress.phase = `backing off ${wait / 1000}s before attempt ${attempt + 1}`;
-      await condition(() => controls.aborted, wait);
+      if ('fail' in next) return fail(result, progress, next.fail);
+      if (next.backoffMs > 0) {
+        progress.phase = `backing off ${next.backoffMs / 1000}s before attempt ${attempt + 1}`;
+        await condition(() => controls.aborted, next.backoffMs);
+      }
+      nodeWaitSeconds = next.nodeWaitSeconds;
     }
-    return finish(result, progress, 'succeeded');
   } catch (error) {
     if (isCancellation(error)) {
       progress.phase = 'cancelled';
@@ -113,7 +153,13 @@ function fail(result: NcclJobResult, progress: ProgressTracker, message: string)
   throw ApplicationFailure.create({ type: FailureType.NcclJobFailed, nonRetryable: true, message, details: [result] });
 }
 
-async function runAttempt(spec: NcclJobSpec, attempt: number, progress: ProgressTracker, controls: OperatorControls): Promise<NcclAttemptReport> {
+async function runAttempt(
+  spec: NcclJobSpec,
+  attempt: number,
+  nodeWaitSeconds: number,
+  progress: ProgressTracker,
+  controls: OperatorControls,
+): Promise<NcclAttemptReport> {
   const step = `attempt ${attempt}`;
   progress.addStep(step);
   progress.step(step, 'running', 'waiting for the nodes');
@@ -131,8 +177,8 @@ async function runAttempt(spec: NcclJobSpec, attempt: number, progress: Progress
       waitForJobNodes({
         nodes: spec.nodes,
         vfsPerPod: spec.vfsPerPod,
-        // After a failure the nodes may be coming back (a reboot): that wait has its own deadline.
-        timeoutSeconds: attempt === 1 ? spec.nodesTimeoutSeconds : spec.retry.nodeRecoverySeconds,
+        // After a lost node, waiting for its repair has a deadline of its own (retry.nodeRecoverySeconds).
+        timeoutSeconds: nodeWaitSeconds,
         pollSeconds: spec.pollSeconds,
       }),
     );

@@ -50,7 +50,11 @@ function benchmark(
       (error: unknown) => ({ error }),
     );
     const progress = await handle.query<Progress>('progress');
-    return { ...outcome, progress, name, played: lab.runner.played.filter((p) => p.job === name), leftovers: await lab.leftovers(name) };
+    // The durable timers the run started (backoffs), in seconds.
+    const timers = (await handle.fetchHistory()).events!.flatMap((e) =>
+      e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout!.seconds)] : [],
+    );
+    return { ...outcome, progress, timers, name, played: lab.runner.played.filter((p) => p.job === name), leftovers: await lab.leftovers(name) };
   });
 }
 
@@ -60,6 +64,7 @@ const failedResult = (error: unknown) => {
   return { message: failure.message, result: failure.details?.[0] as NcclJobResult };
 };
 const causes = (result: NcclJobResult | undefined) => result?.attempts.map((a) => [a.outcome, a.cause ?? null]);
+const budgetUse = (result: NcclJobResult | undefined) => Object.fromEntries((result?.budgets ?? []).map((b) => [b.name, `${b.used}/${b.limit}`]));
 
 test('success on the first try: results parsed, compared, pushed to VictoriaMetrics, nothing left', async () => {
   const run = await benchmark([{ kind: 'complete', log: SPARK_RUN_LOG }], { results: { baselinePeakBusBwGBps: 21 } });
@@ -102,8 +107,55 @@ test('a node lost mid-run comes back: the attempt is classified, retried after b
   ]);
   expect(run.result!.attempts[0]!.detail).toMatch(/NotReady/);
   expect(run.played.map((p) => p.attempt)).toEqual([1, 2]);
-  expect(run.progress.steps.find((s) => s.name === 'attempt 1')).toMatchObject({ phase: 'failed', message: expect.stringContaining('node-lost (retryable)') });
+  expect(run.progress.steps.find((s) => s.name === 'attempt 1')).toMatchObject({
+    phase: 'failed',
+    message: expect.stringContaining('node-lost → waitForNode (node-lost budget 1 of 10)'),
+  });
   expect(run.leftovers).toEqual([]);
+});
+
+test('a node lost again and again waits for repair each time, on its own budget: the job-failure budget stays whole', async () => {
+  const loss = { kind: 'node-loss', log: SPARK_RUN_LOG, recoverAfterMs: 2_000 } as const;
+  const run = await benchmark([loss, loss, { kind: 'complete', log: SPARK_RUN_LOG }], { retry: { maxAttempts: 1 } });
+  expect(run.error).toBeUndefined();
+  expect(causes(run.result)).toEqual([
+    ['failed', 'node-lost'],
+    ['failed', 'node-lost'],
+    ['succeeded', null],
+  ]);
+  expect(run.result!.attempts[1]!.policy).toEqual({ action: 'waitForNode', budget: 'node-lost', reason: 'node-lost budget 2 of 10' });
+  expect(budgetUse(run.result)).toEqual({ 'node-lost': '2/10', 'pod-preempted/pod-evicted': '0/5', 'job failures': '0/0' });
+  // Waiting for the node is its own deadline (the node wait), not a backoff timer.
+  expect(run.timers).toEqual([]);
+});
+
+test("a rule's own budget, once spent, ends the run", async () => {
+  const loss = { kind: 'node-loss', log: SPARK_RUN_LOG, recoverAfterMs: 2_000 } as const;
+  const run = await benchmark([loss], { failurePolicy: [{ causes: ['node-lost'], action: 'waitForNode', retries: 1 }] });
+  const { message, result } = failedResult(run.error);
+  expect(message).toContain('attempt 2 failed (node-lost → fail: the node-lost budget is spent (1 of 1 retries))');
+  expect(causes(result)).toEqual([
+    ['failed', 'node-lost'],
+    ['failed', 'node-lost'],
+  ]);
+  expect(budgetUse(result)).toEqual({ 'node-lost': '1/1', 'job failures': '0/2' });
+  expect(run.leftovers).toEqual([]);
+});
+
+test('retryNow starts the next attempt without a backoff; retryAfterBackoff waits first, doubling', async () => {
+  const failing = { kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 } as const;
+  const now = await benchmark([failing, { kind: 'complete', log: SPARK_RUN_LOG }], {
+    failurePolicy: [{ causes: ['nccl-error'], action: 'retryNow', retries: 1 }],
+  });
+  expect(causes(now.result)).toEqual([
+    ['failed', 'nccl-error'],
+    ['succeeded', null],
+  ]);
+  expect(now.timers).toEqual([]);
+  const later = await benchmark([failing, failing, { kind: 'complete', log: SPARK_RUN_LOG }], { retry: { initialBackoffSeconds: 7 } });
+  expect(later.result?.outcome).toBe('succeeded');
+  expect(later.timers).toEqual([7, 14]);
+  expect(budgetUse(later.result)).toMatchObject({ 'job failures': '2/2' });
 });
 
 test('a hang (no log progress) is detected and retried', async () => {
@@ -122,16 +174,17 @@ test('bad configuration fails at once, without another attempt', async () => {
   const log = 'bash: line 6: /opt/nccl-tests/build/all_gather_perf: No such file or directory\n';
   const run = await benchmark([{ kind: 'fail', log, exitCode: 127 }], { retry: { maxAttempts: 3 } });
   const { message, result } = failedResult(run.error);
-  expect(message).toContain('attempt 1 failed for good (bad-config)');
+  expect(message).toContain('attempt 1 failed (bad-config → fail: rule 3 fails the run)');
   expect(causes(result)).toEqual([['failed', 'bad-config']]);
   expect(run.played).toHaveLength(1);
   expect(run.leftovers).toEqual([]);
 });
 
-test('the attempts cap ends a run that keeps failing', async () => {
+test('the job-failure budget (retry.maxAttempts) ends a run that keeps failing', async () => {
   const run = await benchmark([{ kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 }], { retry: { maxAttempts: 2 } });
   const { message, result } = failedResult(run.error);
-  expect(message).toContain('gave up after 2 attempts');
+  expect(message).toContain('attempt 2 failed (nccl-error → fail: the job failures budget is spent (1 of 1 retries))');
+  expect(budgetUse(result)).toMatchObject({ 'job failures': '1/1' });
   expect(causes(result)).toEqual([
     ['failed', 'nccl-error'],
     ['failed', 'nccl-error'],

@@ -5,7 +5,18 @@
  * so the node rule comes before the NCCL log rules.
  */
 
-export type FailureCause = 'node-lost' | 'pod-evicted' | 'pod-preempted' | 'bad-config' | 'image-pull' | 'hang' | 'nccl-timeout' | 'nccl-error' | 'unknown';
+export const FAILURE_CAUSES = [
+  'node-lost',
+  'pod-evicted',
+  'pod-preempted',
+  'bad-config',
+  'image-pull',
+  'hang',
+  'nccl-timeout',
+  'nccl-error',
+  'unknown',
+] as const;
+export type FailureCause = (typeof FAILURE_CAUSES)[number];
 
 export interface ObservedNode {
   name: string;
