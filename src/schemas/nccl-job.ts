@@ -3,10 +3,15 @@ import { FAILURE_CAUSES } from '../domain/nccl/failure-classifier.js';
 import { DEFAULT_FAILURE_POLICY, POLICY_ACTIONS } from '../domain/nccl/failure-policy.js';
 import { absolutePath, containerImage, dnsLabel, kubeName, seconds, serviceName } from './common.js';
 
-/** NCCL settings that make it use the DGX Sparks' ConnectX-7 link (the Multus interface is net1). */
+/**
+ * NCCL settings that make it use the DGX Sparks' ConnectX-7 link (the Multus interface is net1). Each QSFP port
+ * shows up as two ~100 Gb/s RoCE HCAs, one per PCIe half: NCCL_IB_HCA names both (NCCL matches names as
+ * prefixes), or NCCL may run on one of them, at about half the link (11-12 GB/s instead of 19-24).
+ */
 export const DEFAULT_NCCL_ENV: Record<string, string> = {
   NCCL_SOCKET_IFNAME: 'net1',
   NCCL_IB_DISABLE: '0',
+  NCCL_IB_HCA: 'rocep1s0f1,roceP2p1s0f1',
   NCCL_NET_GDR_LEVEL: '5',
   NCCL_DEBUG: 'INFO',
 };
@@ -75,6 +80,19 @@ export const NcclJobInput = z
     ncclEnv: z.record(envName, z.string()).default({}),
     benchmark: NcclBenchmarkSpec.prefault({}),
     training: NcclTrainingSpec.optional(),
+    preflight: z
+      .strictObject({
+        /** Default: on for training, off for benchmarks (which measure the link anyway). */
+        enabled: z.boolean().optional(),
+        /** The attempt does not start below this peak all_reduce bus bandwidth. */
+        minBusBwGBps: z.number().positive().default(15),
+        /** The all_reduce message size: large enough to fill the link. */
+        maxBytes: byteSize.default('1G'),
+        /** An MPI build of nccl-tests; default: the job's image for benchmarks, PREFLIGHT_IMAGE for training. */
+        image: containerImage.optional(),
+        timeoutSeconds: seconds(3600).default(300),
+      })
+      .prefault({}),
     retry: z
       .strictObject({
         /** Attempts that may fail on the job-failure budget (maxAttempts - 1 retries), which rules with their own budget leave alone. */

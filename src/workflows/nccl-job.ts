@@ -1,7 +1,9 @@
 import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { classifyFailure } from '../domain/nccl/failure-classifier.js';
-import type { FailureCause } from '../domain/nccl/failure-classifier.js';
+import type { Classification, FailureCause } from '../domain/nccl/failure-classifier.js';
+import { judgePreflight, preflightEnabled, preflightSpec } from '../domain/nccl/preflight.js';
+import type { PreflightVerdict } from '../domain/nccl/preflight.js';
 import { FailureBudgets } from '../domain/nccl/failure-policy.js';
 import type { BudgetUse, PolicyAction } from '../domain/nccl/failure-policy.js';
 import type { NcclSummary } from '../domain/nccl/summary.js';
@@ -9,7 +11,7 @@ import { NcclJobInput } from '../schemas/nccl-job.js';
 import type { NcclJobSpec } from '../schemas/nccl-job.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { OperatorControls } from './shared/controls.js';
-import { FailureType, rootMessage } from '../failures.js';
+import { failureTypeIn, FailureType, rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
 import { inputFixedAtStart, nodeTargets } from './shared/input.js';
 
@@ -17,6 +19,8 @@ const STORED_BASELINE_LOOKBACK_SECONDS = 30 * 24 * 3600;
 const CLEANUP_TIMEOUT_SECONDS = 300;
 /** Runs started before the failure policy replay as they ran: every failure on retry.maxAttempts, with backoff. */
 const FAILURE_POLICY_PATCH = 'nccl-failure-policy';
+/** Runs started before the bandwidth preflight never run one. */
+const PREFLIGHT_PATCH = 'nccl-bandwidth-preflight';
 
 const { createJobAttempt, summarizeBenchmark, newestCheckpoint, pushSamples, readLatestSample } = proxyActivities<Activities>(QUICK_CALLS);
 const { cleanupJob } = proxyActivities<Activities>({ ...QUICK_CALLS, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' });
@@ -33,6 +37,8 @@ export interface NcclAttemptReport {
   detail?: string;
   /** Training: the checkpoint this attempt resumed from. */
   resumedFrom?: string;
+  /** The bandwidth preflight's measurement and verdict, when one ran. */
+  preflight?: PreflightVerdict;
   startedAt: string;
   finishedAt?: string;
 }
@@ -87,8 +93,9 @@ function byAttemptsCap(spec: NcclJobSpec, report: NcclAttemptReport): NextStep {
  * the newest checkpoint. Cancel or abort cleans up too.
  */
 export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
-  // Decided in the first workflow task, where a replay finds the patch marker (see shared/input.ts).
+  // Decided in the first workflow task, where a replay finds the patch markers (see shared/input.ts).
   const policyApplies = patched(FAILURE_POLICY_PATCH);
+  const withPreflight = patched(PREFLIGHT_PATCH);
   // A node that does not exist would otherwise be waited for, nodesTimeoutSeconds long, as if it were busy.
   const spec = await inputFixedAtStart(NcclJobInput, rawInput, ({ nodes, namespace }) => [
     ...nodeTargets(nodes),
@@ -111,7 +118,7 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
     let nodeWaitSeconds = spec.nodesTimeoutSeconds;
     for (let attempt = 1; ; attempt++) {
       if (await controls.checkpoint()) return finish(result, progress, 'aborted');
-      const report = await runAttempt(spec, attempt, nodeWaitSeconds, progress, controls);
+      const report = await runAttempt(spec, attempt, { nodeWaitSeconds, withPreflight }, progress, controls);
       result.attempts.push(report);
       try {
         // Rank 0's log goes with its pod: read the results before cleaning up.
@@ -156,7 +163,7 @@ function fail(result: NcclJobResult, progress: ProgressTracker, message: string)
 async function runAttempt(
   spec: NcclJobSpec,
   attempt: number,
-  nodeWaitSeconds: number,
+  { nodeWaitSeconds, withPreflight }: { nodeWaitSeconds: number; withPreflight: boolean },
   progress: ProgressTracker,
   controls: OperatorControls,
 ): Promise<NcclAttemptReport> {
@@ -192,23 +199,76 @@ async function runAttempt(
     const { newest } = await newestCheckpoint({ ref: spec, claim: spec.training!.checkpointClaim, dir: spec.training!.checkpointDir });
     report.resumedFrom = newest;
   }
-  progress.phase = `attempt ${attempt}: starting`;
-  try {
-    await createJobAttempt({ spec, attempt, resumeFrom: report.resumedFrom });
-  } catch (error) {
-    if (isCancellation(error)) throw error;
-    return done({ cause: 'bad-config', retryable: false, detail: rootMessage(error) });
+  if (withPreflight && preflightEnabled(spec)) {
+    progress.phase = `attempt ${attempt}: bandwidth preflight`;
+    progress.step(step, 'running', 'bandwidth preflight');
+    const preflight = await bandwidthPreflight(spec, attempt, controls);
+    if ('verdict' in preflight) report.preflight = preflight.verdict;
+    if (preflight.outcome !== 'passed') return done(preflight.outcome === 'aborted' ? { outcome: 'aborted', detail: controls.abortReason } : preflight.failure);
   }
 
-  progress.phase = `attempt ${attempt}: running`;
-  progress.step(step, 'running', report.resumedFrom ? `running, resumed from ${report.resumedFrom}` : 'running');
+  progress.phase = `attempt ${attempt}: starting`;
+  const started = () => {
+    progress.phase = `attempt ${attempt}: running`;
+    progress.step(step, 'running', report.resumedFrom ? `running, resumed from ${report.resumedFrom}` : 'running');
+  };
+  const ran = await runJob(spec, attempt, controls, report.resumedFrom, started);
+  if (ran.outcome === 'succeeded') return done({ outcome: 'succeeded' });
+  if (ran.outcome === 'aborted') return done({ outcome: 'aborted', detail: controls.abortReason });
+  return done(ran.failure);
+}
+
+type JobRun = { outcome: 'succeeded' } | { outcome: 'aborted' } | { outcome: 'failed'; failure: Classification };
+
+/** Creates one attempt's Job (and Service), and watches it to its end; a failure comes back classified. */
+async function runJob(spec: NcclJobSpec, attempt: number, controls: OperatorControls, resumeFrom?: string, started?: () => void): Promise<JobRun> {
+  try {
+    await createJobAttempt({ spec, attempt, resumeFrom });
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    return { outcome: 'failed', failure: { cause: 'bad-config', retryable: false, detail: rootMessage(error) } };
+  }
+  started?.();
   try {
     const watched = await controls.untilAborted(() => watchJobAttempt({ spec, attempt }));
-    if (watched.outcome === 'succeeded') return done({ outcome: 'succeeded' });
-    return done(classifyFailure(watched.observation));
+    if (watched.outcome === 'succeeded') return { outcome: 'succeeded' };
+    return { outcome: 'failed', failure: classifyFailure(watched.observation) };
   } catch (error) {
-    if (isCancellation(error) && controls.aborted) return done({ outcome: 'aborted', detail: controls.abortReason });
+    if (isCancellation(error) && controls.aborted) return { outcome: 'aborted' };
     throw error;
+  }
+}
+
+/**
+ * A short all_reduce_perf across the nodes before the attempt (domain/nccl/preflight.ts): below the threshold
+ * the attempt does not start (slow-link), with the likely causes. Its own Job, cleaned up at once.
+ */
+async function bandwidthPreflight(
+  spec: NcclJobSpec,
+  attempt: number,
+  controls: OperatorControls,
+): Promise<
+  { outcome: 'passed'; verdict: PreflightVerdict } | { outcome: 'aborted' } | { outcome: 'failed'; failure: Classification; verdict?: PreflightVerdict }
+> {
+  const check = preflightSpec(spec);
+  try {
+    const ran = await runJob(check, attempt, controls);
+    if (ran.outcome === 'aborted') return { outcome: 'aborted' };
+    if (ran.outcome === 'failed') return { outcome: 'failed', failure: { ...ran.failure, detail: `bandwidth preflight: ${ran.failure.detail}` } };
+    let summary: NcclSummary;
+    try {
+      ({ summary } = await summarizeBenchmark({ ref: check, attempt, lineRateGBps: spec.results.lineRateGBps }));
+    } catch (error) {
+      // Its log is no nccl-tests output: the preflight image is not what it should be.
+      if (!failureTypeIn(error, [FailureType.NcclParseFailed])) throw error;
+      return { outcome: 'failed', failure: { cause: 'bad-config', retryable: false, detail: `bandwidth preflight: ${rootMessage(error)}` } };
+    }
+    const verdict = judgePreflight(summary, spec.preflight.minBusBwGBps);
+    if (verdict.passed) return { outcome: 'passed', verdict };
+    const detail = `bandwidth preflight: peak all_reduce busbw ${verdict.peakBusBwGBps} GB/s is below ${verdict.thresholdGBps} GB/s; likely: ${verdict.likelyCauses.join('; ')}`;
+    return { outcome: 'failed', failure: { cause: 'slow-link', retryable: false, detail }, verdict };
+  } finally {
+    await CancellationScope.nonCancellable(() => cleanupJob({ ref: check, timeoutSeconds: CLEANUP_TIMEOUT_SECONDS }));
   }
 }
 

@@ -10,7 +10,7 @@ import { ncclJob } from '../../src/workflows/nccl-job.js';
 import type { NcclJobResult } from '../../src/workflows/nccl-job.js';
 import { testEnv } from '../helpers/env.js';
 import { eventually, uniqueName } from '../helpers/kube.js';
-import { NCCL_FAILURE_LOG, ncclTestCluster, SPARK_RUN_LOG } from '../helpers/nccl.js';
+import { NCCL_FAILURE_LOG, ncclFixture, ncclTestCluster, SPARK_RUN_LOG } from '../helpers/nccl.js';
 import { activityRunner, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
@@ -29,7 +29,7 @@ function benchmark(
   overrides: Partial<NcclJobInput> = {},
   drive: (handle: WorkflowHandle<typeof ncclJob>) => Promise<void> = async () => undefined,
 ) {
-  const name = uniqueName('bench');
+  const name = overrides.name ?? uniqueName('bench');
   lab.runner.script(name, outcomes);
   const input: NcclJobInput = {
     name,
@@ -232,4 +232,37 @@ test('pause holds off the next attempt; abort stops the running one and cleans u
   ]);
   expect(run.result?.attempts[1]!.detail).toBe('operator stopped it');
   expect(run.leftovers).toEqual([]);
+});
+
+describe('bandwidth preflight (training)', () => {
+  const training = (preflightLog: string, outcomes: SimulatedOutcome[] = []) => {
+    const name = uniqueName('train');
+    lab.runner.script(`${name}-preflight`, [{ kind: 'complete', log: preflightLog }]);
+    return benchmark(outcomes, {
+      name,
+      kind: 'training',
+      training: { command: ['train.py'], checkpointClaim: `${name}-ckpt` },
+      preflight: { image: 'registry.invalid/nccl-tests:2.18.3' },
+    });
+  };
+  const preflightsPlayed = (name: string) => lab.runner.played.filter((p) => p.job === `${name}-preflight`).length;
+
+  test('a link below the threshold keeps the attempt from starting, and the report names the likely cause', async () => {
+    // The real degraded run's figures, as NCCL prints them when it finds one of the two HCAs.
+    const run = await training(SPARK_RUN_LOG.replace(' [1]roceP2p1s0f1:1/RoCE', ''));
+    const { message, result } = failedResult(run.error);
+    expect(message).toContain('attempt 1 failed (slow-link → fail: rule 3 fails the run)');
+    expect(message).toContain('peak all_reduce busbw 2.83 GB/s is below 15 GB/s; likely: one HCA (rocep1s0f1)');
+    expect(result.attempts[0]!.preflight).toMatchObject({ passed: false, peakBusBwGBps: 2.83, transport: 'IB', hcas: ['rocep1s0f1'] });
+    expect([preflightsPlayed(run.name), run.played.length]).toEqual([1, 0]);
+    expect([run.leftovers, await lab.leftovers(`${run.name}-preflight`)]).toEqual([[], []]);
+  });
+
+  test('a fast link lets the attempt start', async () => {
+    const run = await training(ncclFixture('all_reduce-2nodes-8xH100.txt'), [{ kind: 'complete', log: 'step 1 loss 2.0\ndone\n' }]);
+    expect(run.error).toBeUndefined();
+    expect(run.result!.attempts.map((a) => [a.outcome, a.preflight?.passed, a.preflight?.peakBusBwGBps])).toEqual([['succeeded', true, 338.82]]);
+    expect([preflightsPlayed(run.name), run.played.length]).toEqual([1, 1]);
+    expect([run.leftovers, await lab.leftovers(`${run.name}-preflight`)]).toEqual([[], []]);
+  });
 });

@@ -14,6 +14,8 @@ export const FAILURE_CAUSES = [
   'hang',
   'nccl-timeout',
   'nccl-error',
+  // Not the classifier's: the bandwidth preflight measured the link below its threshold (domain/nccl/preflight.ts).
+  'slow-link',
   'unknown',
 ] as const;
 export type FailureCause = (typeof FAILURE_CAUSES)[number];

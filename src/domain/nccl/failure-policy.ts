@@ -30,7 +30,7 @@ export const JOB_FAILURE_BUDGET = 'job failures';
 export const DEFAULT_FAILURE_POLICY: FailurePolicyRule[] = [
   { causes: ['node-lost'], action: 'waitForNode', retries: 10 },
   { causes: ['pod-preempted', 'pod-evicted'], action: 'retryNow', retries: 5 },
-  { causes: ['bad-config'], action: 'fail' },
+  { causes: ['bad-config', 'slow-link'], action: 'fail' },
   { causes: ['image-pull', 'hang', 'nccl-timeout', 'nccl-error', 'unknown'], action: 'retryAfterBackoff' },
 ];
 

@@ -22,6 +22,8 @@ export interface NcclSummary {
   collective: string;
   ranks: number;
   hosts: string[];
+  /** The GPU models the ranks ran on. */
+  gpus: string[];
   rows: number;
   passed: boolean;
   failures: string[];
@@ -35,6 +37,8 @@ export interface NcclSummary {
   /** HCA names NCCL used (the most any host listed). */
   hcas: string[];
   gdr: GdrState;
+  /** The smallest active IB/RoCE MTU NCCL reported, in bytes (needs NCCL_DEBUG_SUBSYS with NET). */
+  ibMtuBytes?: number;
   regression?: { baselinePeakBusBwGBps: number; ratio: number; regressed: boolean };
   warnings: string[];
 }
@@ -65,6 +69,7 @@ export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, op
     collective: result.collective ?? 'unknown',
     ranks: result.ranks.length,
     hosts: [...new Set(result.ranks.map((r) => r.host))],
+    gpus: [...new Set(result.ranks.map((r) => r.gpu))],
     rows: result.rows.length,
     passed: result.failures.length === 0,
     failures: result.failures,
@@ -76,6 +81,7 @@ export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, op
     transport: network.transport,
     hcas,
     gdr: network.gdr,
+    ibMtuBytes: network.ibMtuBytes,
     warnings: [],
   };
   if (options.baseline) {
