@@ -103,6 +103,11 @@ export const NcclJobInput = z
         nodeRecoverySeconds: seconds(7 * 24 * 3600).default(1800),
       })
       .prefault({}),
+    /**
+     * Bad-node quarantine: a node named by this many failed attempts (a node lost, a pod its kubelet evicted) is
+     * tainted cluster-ops.wcloud.sh/quarantine, and the job waits for its repair; 0: never.
+     */
+    quarantineAfterNodeFailures: z.number().int().min(0).max(100).default(2),
     /** What a failed attempt leads to: ordered rules, the first naming its cause wins (src/domain/nccl/failure-policy.ts). */
     failurePolicy: z.array(FailurePolicyRule).min(1).max(20).default(DEFAULT_FAILURE_POLICY),
     /** Waiting for the nodes to be Ready with a free GPU and VF before an attempt. */

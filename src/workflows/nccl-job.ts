@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { classifyFailure } from '../domain/nccl/failure-classifier.js';
 import type { Classification, FailureCause } from '../domain/nccl/failure-classifier.js';
@@ -21,8 +21,10 @@ const CLEANUP_TIMEOUT_SECONDS = 300;
 const FAILURE_POLICY_PATCH = 'nccl-failure-policy';
 /** Runs started before the bandwidth preflight never run one. */
 const PREFLIGHT_PATCH = 'nccl-bandwidth-preflight';
+/** Runs started before bad-node quarantine never taint a node. */
+const QUARANTINE_PATCH = 'nccl-bad-node-quarantine';
 
-const { createJobAttempt, summarizeBenchmark, newestCheckpoint, pushSamples, readLatestSample } = proxyActivities<Activities>(QUICK_CALLS);
+const { createJobAttempt, summarizeBenchmark, newestCheckpoint, pushSamples, readLatestSample, quarantineNode } = proxyActivities<Activities>(QUICK_CALLS);
 const { cleanupJob } = proxyActivities<Activities>({ ...QUICK_CALLS, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' });
 const { waitForJobNodes, watchJobAttempt } = proxyActivities<Activities>(WATCHES);
 
@@ -37,6 +39,8 @@ export interface NcclAttemptReport {
   detail?: string;
   /** Training: the checkpoint this attempt resumed from. */
   resumedFrom?: string;
+  /** The nodes a node-lost or pod-evicted failure is attributed to. */
+  nodes?: string[];
   /** The bandwidth preflight's measurement and verdict, when one ran. */
   preflight?: PreflightVerdict;
   startedAt: string;
@@ -53,6 +57,8 @@ export interface NcclJobResult {
   baseline?: { peakBusBwGBps: number; source: 'input' | 'stored' };
   /** Each failure budget's retries used and its limit. */
   budgets?: BudgetUse[];
+  /** Nodes this run quarantined, and why. */
+  quarantined?: { node: string; reason: string }[];
   metricsPushed: boolean;
   /** What the run could not do but did not fail for (no stored baseline, metrics not configured). */
   notes: string[];
@@ -96,6 +102,7 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
   // Decided in the first workflow task, where a replay finds the patch markers (see shared/input.ts).
   const policyApplies = patched(FAILURE_POLICY_PATCH);
   const withPreflight = patched(PREFLIGHT_PATCH);
+  const quarantines = patched(QUARANTINE_PATCH);
   // A node that does not exist would otherwise be waited for, nodesTimeoutSeconds long, as if it were busy.
   const spec = await inputFixedAtStart(NcclJobInput, rawInput, ({ nodes, namespace }) => [
     ...nodeTargets(nodes),
@@ -107,6 +114,9 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
   const result: NcclJobResult = { name: spec.name, kind: spec.kind, outcome: 'failed', attempts: [], metricsPushed: false, notes: [] };
   const budgets = policyApplies ? new FailureBudgets(spec.failurePolicy, spec.retry.maxAttempts - 1) : undefined;
   result.budgets = budgets?.usage;
+  if (quarantines) result.quarantined = [];
+  /** Failed attempts each node was named by (a lost node, an evicted pod's). */
+  const nodeFailures = new Map<string, number>();
   const cleanup = async () => {
     progress.addStep('cleanup');
     progress.step('cleanup', 'running');
@@ -134,6 +144,8 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
         progress.step(`attempt ${attempt}`, 'failed', `${report.cause} → ${report.policy!.action} (${report.policy!.reason}): ${report.detail}`);
       }
       if ('fail' in next) return fail(result, progress, next.fail);
+      // A quarantined node is out until an operator lifts it: the pair waits for its repair, it never shrinks.
+      if (quarantines && (await quarantineBadNodes(spec, report, nodeFailures, result))) next.nodeWaitSeconds = spec.retry.nodeRecoverySeconds;
       if (next.backoffMs > 0) {
         progress.phase = `backing off ${next.backoffMs / 1000}s before attempt ${attempt + 1}`;
         await condition(() => controls.aborted, next.backoffMs);
@@ -147,6 +159,21 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
     }
     throw error;
   }
+}
+
+/** Counts the nodes a failure names; one named quarantineAfterNodeFailures times is quarantined. True when one was. */
+async function quarantineBadNodes(spec: NcclJobSpec, report: NcclAttemptReport, nodeFailures: Map<string, number>, result: NcclJobResult): Promise<boolean> {
+  let quarantined = false;
+  for (const node of report.nodes ?? []) {
+    const failures = (nodeFailures.get(node) ?? 0) + 1;
+    nodeFailures.set(node, failures);
+    if (failures !== spec.quarantineAfterNodeFailures) continue;
+    const reason = `${failures} failed attempts of ncclJob ${spec.name} named this node, the last ${report.cause}: ${report.detail}`;
+    await quarantineNode({ node, reason, by: workflowInfo().workflowId });
+    result.quarantined!.push({ node, reason });
+    quarantined = true;
+  }
+  return quarantined;
 }
 
 function finish(result: NcclJobResult, progress: ProgressTracker, outcome: NcclJobResult['outcome']): NcclJobResult {

@@ -3,6 +3,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SimulatedOutcome } from '../../lab/sim/nccl-runner.js';
 import { createMetricsActivities } from '../../src/activities/metrics/victoria-metrics.js';
+import { QUARANTINE_REASON_ANNOTATION, QUARANTINE_TAINT } from '../../src/activities/nccl/quarantine.js';
+import { quarantineCommand } from '../../src/client/nccl-quarantine.js';
 import type { Progress } from '../../src/schemas/progress.js';
 import { ncclJobId } from '../../src/schemas/nccl-job.js';
 import type { NcclJobInput } from '../../src/schemas/nccl-job.js';
@@ -266,3 +268,44 @@ describe('bandwidth preflight (training)', () => {
     expect([run.leftovers, await lab.leftovers(`${run.name}-preflight`)]).toEqual([[], []]);
   });
 });
+
+test('a node named by two failed attempts is quarantined (taint, reason); the pair waits for its repair and goes on once an operator lifts it', async () => {
+  const [bad] = lab.nodes as [string, string];
+  const loss = { kind: 'node-loss', log: SPARK_RUN_LOG, recoverAfterMs: 1_000, node: bad } as const;
+  const kubeconfig = testEnv('kubeconfig');
+  let listed = '';
+  const run = await benchmark([loss, loss, { kind: 'complete', log: SPARK_RUN_LOG }], { quarantineAfterNodeFailures: 2 }, async (handle) => {
+    const node = await eventually(
+      async () => {
+        const read = await lab.cluster.kube.core.readNode({ name: bad });
+        return read.spec?.taints?.some((t) => t.key === QUARANTINE_TAINT) && read;
+      },
+      'the node quarantined',
+      180_000,
+    );
+    expect(node.spec!.taints).toContainEqual(expect.objectContaining({ key: QUARANTINE_TAINT, value: handle.workflowId, effect: 'NoSchedule' }));
+    expect(node.metadata!.annotations![QUARANTINE_REASON_ANNOTATION]).toMatch(
+      /^2 failed attempts of ncclJob .* named this node, the last node-lost: node .* NotReady/,
+    );
+    // The pair does not shrink: no third attempt while the node is out.
+    await eventually(async () => (await handle.query<Progress>('progress')).phase.startsWith('attempt 3: waiting'), 'attempt 3 waiting for the nodes', 60_000);
+    expect(lab.runner.played.filter((p) => p.job === handle.workflowId.replace('nccl-job-', ''))).toHaveLength(2);
+    listed = await quarantineCommand(['list'], kubeconfig);
+    expect(await quarantineCommand(['lift', bad], kubeconfig)).toBe(`lifted the quarantine of ${bad}`);
+  });
+  expect(listed).toContain(bad);
+  expect(listed).toContain('node-lost');
+  expect(run.error).toBeUndefined();
+  expect(causes(run.result)).toEqual([
+    ['failed', 'node-lost'],
+    ['failed', 'node-lost'],
+    ['succeeded', null],
+  ]);
+  expect(run.result!.quarantined).toEqual([{ node: bad, reason: expect.stringContaining('named this node') }]);
+  const after = await lab.cluster.kube.core.readNode({ name: bad });
+  expect([after.spec?.taints?.some((t) => t.key === QUARANTINE_TAINT) ?? false, after.metadata?.annotations?.[QUARANTINE_REASON_ANNOTATION]]).toEqual([
+    false,
+    undefined,
+  ]);
+  expect(await quarantineCommand(['lift', bad], kubeconfig)).toBe(`${bad} is not quarantined`);
+}, 300_000);
