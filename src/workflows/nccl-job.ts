@@ -143,9 +143,11 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
         result.budgets = budgets.usage;
         progress.step(`attempt ${attempt}`, 'failed', `${report.cause} → ${report.policy!.action} (${report.policy!.reason}): ${report.detail}`);
       }
+      // Before a failing run ends too: a node that spent the node-lost budget is the one to look at.
+      const quarantined = quarantines && (await quarantineBadNodes(spec, report, nodeFailures, result));
       if ('fail' in next) return fail(result, progress, next.fail);
       // A quarantined node is out until an operator lifts it: the pair waits for its repair, it never shrinks.
-      if (quarantines && (await quarantineBadNodes(spec, report, nodeFailures, result))) next.nodeWaitSeconds = spec.retry.nodeRecoverySeconds;
+      if (quarantined) next.nodeWaitSeconds = spec.retry.nodeRecoverySeconds;
       if (next.backoffMs > 0) {
         progress.phase = `backing off ${next.backoffMs / 1000}s before attempt ${attempt + 1}`;
         await condition(() => controls.aborted, next.backoffMs);
