@@ -272,7 +272,8 @@ describe('bandwidth preflight (training)', () => {
 
 test('a node named by two failed attempts is quarantined (taint, reason); the pair waits for its repair and goes on once an operator lifts it', async () => {
   const [bad] = lab.nodes as [string, string];
-  const loss = { kind: 'node-loss', log: SPARK_RUN_LOG, recoverAfterMs: 1_000, node: bad } as const;
+  // NotReady long enough for the watch (pollSeconds 1) to see it under load.
+  const loss = { kind: 'node-loss', log: SPARK_RUN_LOG, recoverAfterMs: 3_000, node: bad } as const;
   const kubeconfig = testEnv('kubeconfig');
   let listed = '';
   const run = await benchmark([loss, loss, { kind: 'complete', log: SPARK_RUN_LOG }], { quarantineAfterNodeFailures: 2 }, async (handle) => {
