@@ -52,6 +52,9 @@ const kubectlField = { KUBECTL: z.string().min(1).default('kubectl') };
 /** What the offline `cluster-ops flux plan` reads from the environment. */
 export const FluxPlanEnv = z.object(kubectlField);
 
+/** What `cluster-ops nccl quarantine` reads: the operator's kubeconfig. */
+export const KubeEnv = z.object({ KUBECONFIG: z.string().min(1) });
+
 /** The worker's whole environment. */
 export const WorkerEnv = z
   .object({

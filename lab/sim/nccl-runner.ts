@@ -26,7 +26,8 @@ export type SimulatedOutcome =
   | { kind: 'complete'; log: string; checkpoints?: string[] }
   | { kind: 'fail'; log: string; exitCode: number }
   | { kind: 'hang'; log: string }
-  | { kind: 'node-loss'; log: string; recoverAfterMs: number; rank?: number; checkpoints?: string[] };
+  /** The node of `rank` (default 1) is lost, or `node` when named (ranks land on either node of the pair). */
+  | { kind: 'node-loss'; log: string; recoverAfterMs: number; rank?: number; node?: string; checkpoints?: string[] };
 
 export interface PlayedAttempt {
   job: string;
@@ -157,7 +158,7 @@ export class SimulatedNcclRunner {
       case 'hang':
         return;
       case 'node-loss': {
-        const node = byRank[outcome.rank ?? 1]!.spec!.nodeName!;
+        const node = outcome.node ?? byRank[outcome.rank ?? 1]!.spec!.nodeName!;
         await setNodeNotReady(this.core, node, true);
         await delay(outcome.recoverAfterMs);
         await setNodeNotReady(this.core, node, false);

@@ -21,6 +21,7 @@ import { createPrometheusActivities } from './metrics/prometheus.js';
 import { createInputActivities } from './temporal/input.js';
 import { createMetricsActivities } from './metrics/victoria-metrics.js';
 import { createNcclJobActivities } from './nccl/jobs.js';
+import { createQuarantineActivities } from './nccl/quarantine.js';
 import type { NcclSources } from './nccl/jobs.js';
 import { kubePodLogs, podCheckpointLister } from './nccl/sources.js';
 import type { MetricsDeps } from './metrics/victoria-metrics.js';
@@ -61,6 +62,7 @@ export function createActivities(deps: ActivityDeps) {
       logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),
       checkpoints: deps.nccl?.checkpoints ?? podCheckpointLister(deps.kube.core),
     }),
+    ...createQuarantineActivities(deps.kube),
     ...createRolloutActivities(deps.kube),
     ...createExternalSecretActivities(deps.kube),
     ...createInfisicalActivities(deps.infisical),

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { Client } from '@temporalio/client';
-import { ConfigError, FluxPlanEnv, loadEnv, TemporalEnv } from '../config.js';
+import { ConfigError, FluxPlanEnv, KubeEnv, loadEnv, TemporalEnv } from '../config.js';
 import { FluxSourceMissing } from '../activities/gitops/flux-tree.js';
 import { FluxGraphError } from '../domain/flux-graph.js';
 import { workflowIdInput } from '../schemas/common.js';
@@ -38,8 +38,10 @@ const USAGE = `usage: cluster-ops <command>
                                                                 found when missing) through every spec.path,
                                                                 rendered by \`kubectl kustomize\` (KUBECTL);
                                                                 --strict: an unknown dependsOn is an error
-  nccl parse <file> [--baseline <GB/s>] [--json]                summarize a saved nccl-tests log
-                                                                (exit 1 when the run failed or regressed)
+  nccl parse <file> [--baseline <GB/s>] [--json]                summarize a saved nccl-tests log or -J JSON
+                                                                file (exit 1 when the run failed or regressed)
+  nccl quarantine list | lift <node>                            nodes ncclJob quarantined (KUBECONFIG); lift
+                                                                one once it is repaired
 
 Connection: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TASK_QUEUE (cluster-ops),
 TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA.`;
@@ -116,6 +118,12 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'nccl') {
+    if (args[0] === 'quarantine') {
+      // Loaded only here: the other commands do without the Kubernetes client.
+      const { quarantineCommand } = await import('./nccl-quarantine.js');
+      console.log(await quarantineCommand(args.slice(1), loadEnv(KubeEnv).KUBECONFIG));
+      return;
+    }
     if (args[0] !== 'parse') throw new UsageError(`unknown command "nccl ${args[0] ?? ''}"\n\n${USAGE}`);
     const { output, ok } = parseNcclFile(readFile(need(args[1], 'log file')), { json: values.json!, baseline: values.baseline });
     console.log(output);

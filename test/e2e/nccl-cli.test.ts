@@ -30,6 +30,17 @@ test('a regression against --baseline exits 1 and says so', async () => {
   expect(result.stdout).toContain('REGRESSED');
 });
 
+test('a JSON file (-J) is read as such: the same figures, the format and the NCCL version, and a cut one is refused', async () => {
+  const result = await cli('nccl', 'parse', fixture('all_gather-2xDGX-Spark-degraded.json'), '--baseline', '21', '--json');
+  expect(result.code).toBe(1);
+  expect(JSON.parse(result.stdout)).toMatchObject({ format: 'json', ncclVersion: '2.28.9', peakBusBwGBps: 2.83, regression: { regressed: true } });
+  const cut = join(mkdtempSync(join(tmpdir(), 'nccl-cli-')), 'cut.json');
+  writeFileSync(cut, readFileSync(fixture('all_gather-2xDGX-Spark-degraded.json'), 'utf8').slice(0, 1000));
+  const refused = await cli('nccl', 'parse', cut);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('truncated output: the JSON document ends early');
+});
+
 test('a truncated log is rejected with a clear message and exit 2', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nccl-cli-'));
   const cut = join(dir, 'cut.txt');

@@ -61,3 +61,11 @@ test.each([
   expect(classification).toMatchObject({ cause, retryable });
   expect(classification.detail).toContain(detail);
 });
+
+test('node-lost and pod-evicted failures name their nodes (bad-node quarantine counts them); others name none', () => {
+  const lost = classifyFailure(observation({ nodes: [healthyNodes[0]!, { name: 'b', exists: true, ready: false }], log: realLog + ncclFailure }));
+  expect(lost.nodes).toEqual(['b']);
+  expect(classifyFailure(observation({ pods: [pod({ node: 'a', reason: 'Evicted' })] })).nodes).toEqual(['a']);
+  expect(classifyFailure(observation({ pods: [pod({ exitCode: 3 })], log: realLog + ncclFailure })).nodes).toBeUndefined();
+  expect(classifyFailure(observation({ pods: [pod({ disruption: 'PreemptionByScheduler' })] })).nodes).toBeUndefined();
+});

@@ -1,4 +1,5 @@
 import { jobManifest, serviceManifest } from '../../src/activities/nccl/manifests.js';
+import { JSON_RESULTS_BEGIN, JSON_RESULTS_END } from '../../src/domain/nccl/tests-json.js';
 import { NcclJobInput } from '../../src/schemas/nccl-job.js';
 import { describeIssues } from '../../src/schemas/validate.js';
 
@@ -39,8 +40,16 @@ test('a benchmark: Indexed Job done when index 0 is, pods spread over the two Sp
   const script = container.command![2]!;
   expect(script).toContain('-H allreduce-a2-0.allreduce-a2:1,allreduce-a2-1.allreduce-a2:1');
   expect(script).toContain('-x NCCL_IB_HCA');
-  expect(script).toContain('/opt/nccl-tests/build/all_reduce_perf -b 8 -e 16G -f 2 -g 1 -n 20 -w 5 -c 1');
+  expect(script.split('\n').at(-1)).toMatch(/^exec mpirun .* \/opt\/nccl-tests\/build\/all_reduce_perf -b 8 -e 16G -f 2 -g 1 -n 20 -w 5 -c 1$/);
   expect(serviceManifest({ spec: spec({}), attempt: 2 }).spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+});
+
+test('JSON output: nccl-tests writes -J, the launcher prints the file between the markers the parser looks for and exits as mpirun did', () => {
+  const script = jobManifest({ spec: spec({ benchmark: { output: 'json' } }), attempt: 1 }).spec!.template.spec!.containers[0]!.command![2]!;
+  const lines = script.split('\n');
+  expect(lines.at(-3)).toMatch(/^status=0; mpirun .* -c 1 -J \/tmp\/nccl-tests\.json \|\| status=\$\?$/);
+  expect(lines.at(-2)).toBe(`echo '${JSON_RESULTS_BEGIN}'; cat /tmp/nccl-tests.json 2>/dev/null || true; echo; echo '${JSON_RESULTS_END}'`);
+  expect(lines.at(-1)).toBe('exit $status');
 });
 
 test('training: torchrun with the rank from JOB_COMPLETION_INDEX, the checkpoint claim mounted, RESUME_FROM set', () => {

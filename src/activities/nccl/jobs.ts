@@ -12,6 +12,7 @@ import { apiMessage, isApiStatus, unlessNotFound } from '../kube/clients.js';
 import type { KubeClients } from '../kube/clients.js';
 import { ATTEMPT_LABEL, attemptName, checkpointClaimManifest, jobManifest, NCCL_JOB_LABEL, serviceManifest } from './manifests.js';
 import type { AttemptSpec } from './manifests.js';
+import { quarantineOf } from './quarantine.js';
 import type { CheckpointLister, PodLogSource } from './sources.js';
 
 const COMPLETION_INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
@@ -109,7 +110,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
 
   return {
     /**
-     * Waits until every node is Ready and schedulable with a free GPU and enough free VFs (allocatable
+     * Waits until every node is Ready, schedulable and not quarantined, with a free GPU and enough free VFs (allocatable
      * minus what running pods request). Samples every pollSeconds: free capacity changes with other
      * pods, which no single watch covers.
      */
@@ -123,6 +124,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
           if (!node) unmet.push(`node ${name} does not exist`);
           else if (!isReady(node)) unmet.push(`node ${name} is not Ready`);
           else if (node.spec?.unschedulable) unmet.push(`node ${name} is cordoned`);
+          else if (quarantineOf(node)) unmet.push(`node ${name} is quarantined (${quarantineOf(node)!.reason}): lift it once repaired`);
           else {
             if (gpus < 1) unmet.push(`node ${name} has no free nvidia.com/gpu`);
             if (vfs < vfsPerPod) unmet.push(`node ${name} has ${vfs} free nvidia.com/cx7_qsfp, want ${vfsPerPod}`);

@@ -1,4 +1,5 @@
 import type { V1Job, V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
+import { JSON_RESULTS_BEGIN, JSON_RESULTS_END } from '../../domain/nccl/tests-json.js';
 import { DEFAULT_NCCL_ENV } from '../../schemas/nccl-job.js';
 import type { NcclJobSpec } from '../../schemas/nccl-job.js';
 
@@ -9,6 +10,8 @@ export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'cluster-ops' };
 export const MULTUS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 export const SSH_PORT = 2222;
 export const RENDEZVOUS_PORT = 29500;
+/** Where nccl-tests writes its JSON results (`-J`) in the launcher's container, before they go to the log. */
+const JSON_RESULTS_FILE = '/tmp/nccl-tests.json';
 
 /** One attempt's Job and Service name: a new name per attempt, so a new one never waits on the old one's deletion. */
 export const attemptName = (name: string, attempt: number) => `${name}-a${attempt}`;
@@ -28,22 +31,36 @@ export function ncclEnv(spec: NcclJobSpec): Record<string, string> {
   return { ...DEFAULT_NCCL_ENV, ...spec.ncclEnv };
 }
 
-/** Index 0 launches mpirun over ssh to every index's sshd; the others only serve sshd until the Job succeeds. */
+/**
+ * Index 0 launches mpirun over ssh to every index's sshd; the others only serve sshd until the Job succeeds.
+ * With JSON output the launcher then prints nccl-tests' JSON file between markers and exits as mpirun did.
+ */
 export function benchmarkScript(spec: NcclJobSpec, job: string): string {
   const b = spec.benchmark;
   const hosts = spec.nodes.map((_, i) => rankHost(job, i));
   const exports = Object.keys(ncclEnv(spec))
     .map((k) => `-x ${k}`)
     .join(' ');
-  const test = `${b.testsDir}/${b.test} -b ${b.minBytes} -e ${b.maxBytes} -f ${b.stepFactor} -g 1 -n ${b.iters} -w ${b.warmupIters} -c ${b.check ? 1 : 0}`;
+  const json = b.output === 'json';
+  const test =
+    `${b.testsDir}/${b.test} -b ${b.minBytes} -e ${b.maxBytes} -f ${b.stepFactor} -g 1 -n ${b.iters} -w ${b.warmupIters} -c ${b.check ? 1 : 0}` +
+    (json ? ` -J ${JSON_RESULTS_FILE}` : '');
+  const mpirun =
+    `mpirun --allow-run-as-root -np ${hosts.length} -H ${hosts.map((h) => `${h}:1`).join(',')} ` +
+    `--mca plm_rsh_args "-p ${SSH_PORT} -o StrictHostKeyChecking=no" ${exports} ${test}`;
   return [
     'set -eu',
     'mkdir -p /run/sshd',
     `if [ "$JOB_COMPLETION_INDEX" != 0 ]; then exec /usr/sbin/sshd -D -e -p ${SSH_PORT}; fi`,
     `/usr/sbin/sshd -p ${SSH_PORT}`,
     `for host in ${hosts.join(' ')}; do until ssh -p ${SSH_PORT} -o StrictHostKeyChecking=no -o ConnectTimeout=2 "$host" true; do sleep 2; done; done`,
-    `exec mpirun --allow-run-as-root -np ${hosts.length} -H ${hosts.map((h) => `${h}:1`).join(',')} ` +
-      `--mca plm_rsh_args "-p ${SSH_PORT} -o StrictHostKeyChecking=no" ${exports} ${test}`,
+    ...(json
+      ? [
+          `status=0; ${mpirun} || status=$?`,
+          `echo '${JSON_RESULTS_BEGIN}'; cat ${JSON_RESULTS_FILE} 2>/dev/null || true; echo; echo '${JSON_RESULTS_END}'`,
+          'exit $status',
+        ]
+      : [`exec ${mpirun}`]),
   ].join('\n');
 }
 

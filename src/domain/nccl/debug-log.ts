@@ -26,6 +26,12 @@ export interface NcclNetworkFacts {
   /** Channels NCCL reported going over the network, and how many of them use GDRDMA. */
   netChannels: number;
   gdrChannels: number;
+  /**
+   * The smallest active MTU NCCL's IB/RoCE queue pairs used, in bytes (`NET/IB: ... qpn N mtu 5`, the IB MTU
+   * enum: 5 is 4096, 3 is 1024). RoCE reaches 4096 only with an Ethernet MTU of 9000. Logged with
+   * NCCL_DEBUG_SUBSYS=NET.
+   */
+  ibMtuBytes?: number;
 }
 
 const INFO_LINE = /^(\S+?):\d+:\d+ \[\d+\] NCCL INFO (.*)$/;
@@ -66,6 +72,8 @@ export function parseNcclDebug(text: string): NcclNetworkFacts {
     } else if ((m = message.match(/ via NET\/(IB|Socket)\/\d+(\/GDRDMA)?/))) {
       facts.netChannels += 1;
       if (m[2]) facts.gdrChannels += 1;
+    } else if ((m = message.match(/\bqpn \d+ mtu (\d)\b/))) {
+      facts.ibMtuBytes = Math.min(facts.ibMtuBytes ?? Infinity, 128 << Number(m[1]));
     }
   }
   if (facts.transport === 'unknown' && Object.keys(facts.hcas).length > 0) facts.transport = 'IB';

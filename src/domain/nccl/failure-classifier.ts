@@ -5,7 +5,20 @@
  * so the node rule comes before the NCCL log rules.
  */
 
-export type FailureCause = 'node-lost' | 'pod-evicted' | 'pod-preempted' | 'bad-config' | 'image-pull' | 'hang' | 'nccl-timeout' | 'nccl-error' | 'unknown';
+export const FAILURE_CAUSES = [
+  'node-lost',
+  'pod-evicted',
+  'pod-preempted',
+  'bad-config',
+  'image-pull',
+  'hang',
+  'nccl-timeout',
+  'nccl-error',
+  // Not the classifier's: the bandwidth preflight measured the link below its threshold (domain/nccl/preflight.ts).
+  'slow-link',
+  'unknown',
+] as const;
+export type FailureCause = (typeof FAILURE_CAUSES)[number];
 
 export interface ObservedNode {
   name: string;
@@ -45,7 +58,12 @@ export interface Classification {
   retryable: boolean;
   /** The evidence, in words, for progress and the result. */
   detail: string;
+  /** The nodes the failure is attributed to: a lost node, the node of an evicted pod (bad-node quarantine counts them). */
+  nodes?: string[];
 }
+
+/** Causes that say something about a node rather than the job: a node lost, or a pod its kubelet evicted. */
+const NODE_ATTRIBUTED: readonly FailureCause[] = ['node-lost', 'pod-evicted'];
 
 type Matcher =
   | { kind: 'node-not-ready' }
@@ -101,43 +119,47 @@ export const FAILURE_RULES: FailureRule[] = [
   },
 ];
 
-function matchRule(match: Matcher, observed: AttemptObservation): string | undefined {
+function matchRule(match: Matcher, observed: AttemptObservation): { detail: string; nodes: string[] } | undefined {
+  const on = (pod: ObservedPod | undefined, detail: string) => pod && { detail, nodes: pod.node ? [pod.node] : [] };
   switch (match.kind) {
     case 'node-not-ready': {
       const lost = observed.nodes.filter((n) => !n.exists || !n.ready);
-      return lost.length ? lost.map((n) => `node ${n.name} ${n.exists ? 'NotReady' : 'gone'}`).join(', ') : undefined;
+      if (lost.length === 0) return undefined;
+      return { detail: lost.map((n) => `node ${n.name} ${n.exists ? 'NotReady' : 'gone'}`).join(', '), nodes: lost.map((n) => n.name) };
     }
     case 'pod-reason': {
       const pod = observed.pods.find((p) => p.reason && match.pattern.test(p.reason));
-      return pod && `pod ${pod.name} ${pod.reason}${pod.message ? `: ${pod.message}` : ''}`;
+      return on(pod, `pod ${pod?.name} ${pod?.reason}${pod?.message ? `: ${pod.message}` : ''}`);
     }
     case 'disruption': {
       const pod = observed.pods.find((p) => p.disruption && match.pattern.test(p.disruption));
-      return pod && `pod ${pod.name} disrupted (${pod.disruption})`;
+      return on(pod, `pod ${pod?.name} disrupted (${pod?.disruption})`);
     }
     case 'waiting': {
       const pod = observed.pods.find(
         (p) => p.waitingReason && match.reason.test(p.waitingReason) && (!match.message || match.message.test(p.waitingMessage ?? '')),
       );
-      return pod && `pod ${pod.name} ${pod.waitingReason}${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''}`;
+      return on(pod, `pod ${pod?.name} ${pod?.waitingReason}${pod?.waitingMessage ? `: ${pod.waitingMessage}` : ''}`);
     }
     case 'exit-code': {
       const pod = observed.pods.find((p) => p.exitCode !== undefined && match.codes.includes(p.exitCode));
-      return pod && `pod ${pod.name} exited with ${pod.exitCode}`;
+      return on(pod, `pod ${pod?.name} exited with ${pod?.exitCode}`);
     }
     case 'log': {
       const line = observed.log.split('\n').find((l) => match.pattern.test(l));
-      return line && `rank 0 log: ${line.trim().slice(0, 300)}`;
+      return line === undefined ? undefined : { detail: `rank 0 log: ${line.trim().slice(0, 300)}`, nodes: [] };
     }
     case 'hung':
-      return observed.hung ? 'no log progress within the hang timeout' : undefined;
+      return observed.hung ? { detail: 'no log progress within the hang timeout', nodes: [] } : undefined;
   }
 }
 
 export function classifyFailure(observed: AttemptObservation, rules: FailureRule[] = FAILURE_RULES): Classification {
   for (const rule of rules) {
-    const detail = matchRule(rule.match, observed);
-    if (detail) return { cause: rule.cause, retryable: rule.retryable, detail };
+    const matched = matchRule(rule.match, observed);
+    if (!matched) continue;
+    const nodes = NODE_ATTRIBUTED.includes(rule.cause) && matched.nodes.length > 0 ? { nodes: matched.nodes } : {};
+    return { cause: rule.cause, retryable: rule.retryable, detail: matched.detail, ...nodes };
   }
   const failedPod = observed.pods.find((p) => p.exitCode !== undefined && p.exitCode !== 0);
   const detail = failedPod ? `pod ${failedPod.name} exited with ${failedPod.exitCode}` : (observed.jobReason ?? 'no known cause');

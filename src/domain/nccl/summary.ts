@@ -1,6 +1,6 @@
 import { parseNcclDebug } from './debug-log.js';
 import type { GdrState, NcclNetworkFacts } from './debug-log.js';
-import { parseNcclTests } from './tests-output.js';
+import { parseNcclTestsOutput } from './tests-json.js';
 import type { NcclTestsResult } from './tests-output.js';
 
 /** The DGX Sparks' 200 Gb/s ConnectX-7 link, in the GB/s nccl-tests prints. */
@@ -15,9 +15,15 @@ export interface NcclBaseline {
 }
 
 export interface NcclSummary {
+  /** The nccl-tests output read: the text table or the JSON file (`-J`). */
+  format: NcclTestsResult['format'];
+  ncclTestsVersion?: string;
+  ncclVersion?: string;
   collective: string;
   ranks: number;
   hosts: string[];
+  /** The GPU models the ranks ran on. */
+  gpus: string[];
   rows: number;
   passed: boolean;
   failures: string[];
@@ -31,6 +37,8 @@ export interface NcclSummary {
   /** HCA names NCCL used (the most any host listed). */
   hcas: string[];
   gdr: GdrState;
+  /** The smallest active IB/RoCE MTU NCCL reported, in bytes (needs NCCL_DEBUG_SUBSYS with NET). */
+  ibMtuBytes?: number;
   regression?: { baselinePeakBusBwGBps: number; ratio: number; regressed: boolean };
   warnings: string[];
 }
@@ -40,9 +48,9 @@ export interface SummaryOptions {
   baseline?: NcclBaseline;
 }
 
-/** Parses a whole rank 0 log (nccl-tests output, optionally with NCCL_DEBUG=INFO lines) and judges it. */
+/** Parses a whole rank 0 log (nccl-tests text or JSON output, optionally with NCCL_DEBUG=INFO lines) and judges it. */
 export function summarizeNcclLog(text: string, options: SummaryOptions = {}): NcclSummary {
-  return summarize(parseNcclTests(text), parseNcclDebug(text), options);
+  return summarize(parseNcclTestsOutput(text), parseNcclDebug(text), options);
 }
 
 export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, options: SummaryOptions = {}): NcclSummary {
@@ -55,9 +63,13 @@ export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, op
   }
   const hcas = Object.values(network.hcas).reduce<string[]>((most, list) => (list.length > most.length ? list.map((h) => h.name) : most), []);
   const summary: NcclSummary = {
+    format: result.format,
+    ncclTestsVersion: result.version,
+    ncclVersion: result.ncclVersion,
     collective: result.collective ?? 'unknown',
     ranks: result.ranks.length,
     hosts: [...new Set(result.ranks.map((r) => r.host))],
+    gpus: [...new Set(result.ranks.map((r) => r.gpu))],
     rows: result.rows.length,
     passed: result.failures.length === 0,
     failures: result.failures,
@@ -69,6 +81,7 @@ export function summarize(result: NcclTestsResult, network: NcclNetworkFacts, op
     transport: network.transport,
     hcas,
     gdr: network.gdr,
+    ibMtuBytes: network.ibMtuBytes,
     warnings: [],
   };
   if (options.baseline) {
@@ -113,6 +126,7 @@ export function renderSummary(summary: NcclSummary): string {
     `${summary.collective}: ${summary.passed ? 'passed' : 'FAILED'}, ${summary.ranks} ranks on ${summary.hosts.join(', ') || 'unknown hosts'}, ${summary.rows} sizes`,
     `peak busbw ${summary.peakBusBwGBps} GB/s at ${summary.peakAtBytes} bytes (${Math.round(summary.lineRateFraction * 100)}% of ${summary.lineRateGBps} GB/s); average ${summary.avgBusBwGBps ?? 'n/a'} GB/s`,
     `transport ${summary.transport}, HCAs ${summary.hcas.join(', ') || 'none listed'}, GPU Direct RDMA ${summary.gdr}`,
+    `read from nccl-tests ${summary.ncclTestsVersion ?? '(version not printed)'} ${summary.format} output, NCCL ${summary.ncclVersion ?? 'unknown'}`,
   ];
   if (summary.regression) {
     lines.push(

@@ -1,8 +1,10 @@
 /**
- * Parser for nccl-tests output (NVIDIA/nccl-tests src/common.cu and util.cu, v2.x): the results table of
+ * Parser for nccl-tests' text output (NVIDIA/nccl-tests src/common.cu and util.cu, v2.x): the results table of
  * any collective, its footer lines and the failure lines. The log of a run may interleave NCCL_DEBUG lines
  * and launcher noise; only lines in nccl-tests' own formats are read. Output that stops before the footer,
  * or whose table rows do not have nccl-tests' shape, is rejected with an NcclParseError naming the line.
+ * tests-json.ts reads the same results from the JSON file `-J` writes, into the same shape, judged by the
+ * same checks (`checkResult`).
  */
 
 export class NcclParseError extends Error {
@@ -35,8 +37,12 @@ export interface NcclRank {
 }
 
 export interface NcclTestsResult {
-  /** `# nccl-tests version X` (absent in older builds). */
+  /** Which output was read: the text table, or the JSON file of `-J` (nccl-tests 2.19 and later). */
+  format: 'text' | 'json';
+  /** `# nccl-tests version X` (absent in older builds, and in the JSON file, which does not carry it). */
   version?: string;
+  /** The NCCL library the run used (`nccl-library=22809` in the text, `nccl_version` in the JSON), as 2.28.9. */
+  ncclVersion?: string;
   /** From `# Collective test starting:` or `concluded:` (absent in older builds). */
   collective?: string;
   ranks: NcclRank[];
@@ -86,13 +92,34 @@ function parseRow(line: string, lineNo: number): NcclRow {
 }
 
 const FAILURE_LINE = /Test (NCCL|CUDA) failure|Test timeout|: Test failure /;
+
+/** The failure lines nccl-tests printed (`Test NCCL failure ...`, `Test timeout`, ` .. host pid N: Test failure ...`). */
+export const failureLines = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => FAILURE_LINE.test(line))
+    .map((line) => line.trim());
 const RANK_LINE = /^#\s+Rank\s+(\d+)\s+Group\s+\d+\s+Pid\s+\d+\s+on\s+(\S+)\s+device\s+(\d+)\s+\[[^\]]*\]\s+(.+?)\s*$/;
 const TABLE_HEADER = /^#\s+size\s+count\s+type\s+redop\s+root\s+time\s+algbw\s+busbw/;
 /** A table row starts with a byte count; NCCL_DEBUG lines start with `host:pid:tid`. */
 const ROW_START = /^\s*\d+\s/;
 
+/** NCCL's version code (NCCL_VERSION(X,Y,Z): X*10000+Y*100+Z since 2.9, X*1000+Y*100+Z before) as X.Y.Z. */
+export function ncclVersionName(code: number): string {
+  const [major, rest] = code >= 10_000 ? [Math.floor(code / 10_000), code % 10_000] : [Math.floor(code / 1000), code % 1000];
+  return `${major}.${Math.floor(rest / 100)}.${rest % 100}`;
+}
+
+const VERSION_LINE = /^# nccl-tests version (\S+)(?:.*\bnccl-library=(\d+))?/m;
+
+/** The versions nccl-tests prints first (`# nccl-tests version 2.18.3 nccl-headers=22809 nccl-library=22809`). */
+export function versionsInHeader(text: string): Pick<NcclTestsResult, 'version' | 'ncclVersion'> {
+  const m = text.match(VERSION_LINE);
+  return m ? { version: m[1], ncclVersion: m[2] === undefined ? undefined : ncclVersionName(Number(m[2])) } : {};
+}
+
 export function parseNcclTests(text: string): NcclTestsResult {
-  const result: NcclTestsResult = { ranks: [], rows: [], concluded: false, failures: [] };
+  const result: NcclTestsResult = { format: 'text', ...versionsInHeader(text), ranks: [], rows: [], concluded: false, failures: [] };
   let inTable = false;
   let sawHeader = false;
   const lines = text.split('\n');
@@ -104,8 +131,7 @@ export function parseNcclTests(text: string): NcclTestsResult {
       return;
     }
     if (line.startsWith('#')) {
-      if ((m = line.match(/^# nccl-tests version (\S+)/))) result.version = m[1];
-      else if ((m = line.match(/^# Collective test starting: (\S+)/))) result.collective = m[1];
+      if ((m = line.match(/^# Collective test starting: (\S+)/))) result.collective = m[1];
       else if ((m = line.match(/^# Collective test concluded: (\S+)/))) {
         result.collective ??= m[1];
         result.concluded = true;
@@ -130,11 +156,20 @@ export function parseNcclTests(text: string): NcclTestsResult {
 
   if (!sawHeader) throw new NcclParseError('not nccl-tests output: no results table header ("#  size  count  type ...")');
   const lastLineNo = lines.length - (lines.at(-1) === '' ? 1 : 0);
+  return checkResult(result, `no "# Avg bus bandwidth" line (output ends at line ${lastLineNo})`);
+}
+
+/**
+ * What every format's result must pass once read: a run that neither finished (the average bus bandwidth)
+ * nor failed (a failure) was cut short (`whatIsMissing` says how that shows in its format); the average must
+ * be the rows' and the sizes must grow, or the output was corrupted. Wrong results become failures.
+ */
+export function checkResult(result: NcclTestsResult, whatIsMissing: string): NcclTestsResult {
   if (result.avgBusBwGBps === undefined && result.failures.length === 0) {
-    throw new NcclParseError(`truncated output: ${result.rows.length} result rows and no "# Avg bus bandwidth" line (output ends at line ${lastLineNo})`);
+    throw new NcclParseError(`truncated output: ${result.rows.length} result rows and ${whatIsMissing}`);
   }
   if (result.avgBusBwGBps !== undefined) {
-    if (result.rows.length === 0) throw new NcclParseError('corrupted output: an average bus bandwidth line but no result rows');
+    if (result.rows.length === 0) throw new NcclParseError('corrupted output: an average bus bandwidth but no result rows');
     checkAverage(result);
     checkSizes(result.rows);
   }
@@ -156,7 +191,7 @@ function checkAverage(result: NcclTestsResult) {
   const tolerance = 0.01 + 0.01 * mean;
   if (Math.abs(mean - result.avgBusBwGBps!) > tolerance) {
     throw new NcclParseError(
-      `corrupted output: "# Avg bus bandwidth" says ${result.avgBusBwGBps} but the ${result.rows.length} rows average ${mean.toFixed(3)}`,
+      `corrupted output: the average bus bandwidth says ${result.avgBusBwGBps} but the ${result.rows.length} rows average ${mean.toFixed(3)}`,
     );
   }
 }
