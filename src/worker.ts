@@ -13,6 +13,7 @@ import type { GitOpsDeps } from './activities/gitops/activities.js';
 import type { KeycloakDeps } from './activities/keycloak/admin.js';
 import { kubeClients, loadKubeConfig } from './activities/kube/clients.js';
 import { ConfigError, loadEnv, WorkerEnv } from './config.js';
+import { OPERATION_HISTOGRAM_BUCKETS } from './domain/operation-metrics.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
 import { bundleOptions, workflowsPath } from './workflow-bundle.js';
 
@@ -91,11 +92,12 @@ function jsonLog(entry: LogEntry) {
 /** The worker process: configuration from the environment (src/config.ts), runs until SIGTERM/SIGINT. */
 export async function runWorker(tuning?: WorkerTuning) {
   const env = loadEnv(WorkerEnv);
-  // JSON logs and Prometheus metrics come from the SDK runtime; it also turns SIGTERM/SIGINT into a
-  // graceful shutdown: running activities get shutdownGraceTime to finish.
+  // JSON logs and Prometheus metrics come from the SDK runtime (the SDK's own and the operation metrics the
+  // workflows record on its meter); it also turns SIGTERM/SIGINT into a graceful shutdown: running
+  // activities get shutdownGraceTime to finish.
   Runtime.install({
     logger: new DefaultLogger(env.LOG_LEVEL, jsonLog),
-    telemetryOptions: { metrics: { prometheus: { bindAddress: env.METRICS_ADDRESS } } },
+    telemetryOptions: { metrics: { prometheus: { bindAddress: env.METRICS_ADDRESS, histogramBucketOverrides: OPERATION_HISTOGRAM_BUCKETS } } },
   });
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   const codec = codecFromEnv(env);

@@ -22,6 +22,9 @@ const USAGE = `usage: cluster-ops <command>
   start <workflow> --input <json|@file> [--id <workflow-id>]   start a workflow (input checked first;
                                                                 @file: JSON or YAML)
   plan <workflow> --input <json|@file> [--json]                 dry run: per node, the steps, hooks, gates, window
+  describe <workflow> --input <json|@file> [--summary]          offline: the plan in Markdown (or the one-line
+                                                                summary) that the Temporal UI shows of a run;
+                                                                for temporal workflow start --static-details
   progress <workflow-id> [--watch] [--interval <seconds>]       show a run's progress
   send <workflow-id> <command> [argument]                       an operator command (pause, resume, abort,
                                                                 approve, rollback, done, retry,
@@ -93,6 +96,7 @@ async function run(argv: string[]): Promise<void> {
       path: { type: 'string' },
       strict: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      summary: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       file: { type: 'string', default: 'schedules/schedules.yaml' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -128,6 +132,11 @@ async function run(argv: string[]): Promise<void> {
     const { output, ok } = parseNcclFile(readFile(need(args[1], 'log file')), { json: values.json!, baseline: values.baseline });
     console.log(output);
     if (!ok) process.exitCode = 1;
+    return;
+  }
+  if (command === 'describe') {
+    const { metadata } = validateStart(need(args[0], 'workflow name'), parseJson(need(values.input, '--input'), '--input'));
+    console.log(values.summary ? metadata.staticSummary : metadata.staticDetails);
     return;
   }
   // Checked whole before connecting: a bad entry means no schedule is touched.

@@ -38,5 +38,6 @@ export async function startWorkflow(client: Client, taskQueue: string, workflow:
     taskQueue,
     workflowId: workflowId ?? valid.defaultId,
     args: [rawInput as never],
+    ...valid.metadata,
   });
 }

@@ -1,3 +1,4 @@
+import { renderNodeSteps } from '../domain/rolling-plan.js';
 import type { Progress } from '../schemas/progress.js';
 
 /** Lays rows out as an aligned text table; the first row is the header. */
@@ -29,7 +30,5 @@ export function renderProgress(id: string, progress: Progress): string {
 export function renderNodePlan(plan: unknown): string {
   const steps = (plan as { steps?: Record<string, string[]> } | undefined)?.steps;
   if (!steps || typeof steps !== 'object') return JSON.stringify(plan, null, 2);
-  return Object.entries(steps)
-    .map(([node, lines]) => `${node}\n${lines.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`)
-    .join('\n\n');
+  return renderNodeSteps(steps, 'text');
 }

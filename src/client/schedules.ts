@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Client, ScheduleOptionsAction, ScheduleSpec } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
 import { ScheduleFile } from '../schemas/schedules.js';
+import type { RunMetadata } from '../schemas/run-metadata.js';
 import type { ScheduleEntry } from '../schemas/schedules.js';
 import { describeIssues, safeParseInput } from '../schemas/validate.js';
 import { isWorkflowName, workflowCatalog } from '../schemas/workflows.js';
@@ -13,6 +14,8 @@ export interface PlannedSchedule {
   entry: ScheduleEntry;
   input: unknown;
   workflowId: string;
+  /** What the Temporal UI shows of each run the schedule starts. */
+  metadata: RunMetadata;
 }
 
 function readData(path: string, what: string): unknown {
@@ -56,7 +59,7 @@ export function planSchedules(path: string): PlannedSchedule[] {
       problems.push(`${entry.id}: invalid input for ${entry.workflow}:\n${describeIssues(checked.error)}`);
       continue;
     }
-    planned.push({ entry, input, workflowId: entry.workflowId ?? catalogEntry.workflowId(checked.data) });
+    planned.push({ entry, input, workflowId: entry.workflowId ?? catalogEntry.workflowId(checked.data), metadata: catalogEntry.metadata(checked.data) });
   }
   if (problems.length > 0) throw new UsageError(`${path}:\n${problems.join('\n')}`);
   return planned;
@@ -71,10 +74,10 @@ export async function applySchedules(client: Client, taskQueue: string, planned:
   // Loaded here, not with the module: the CLI plans (and refuses) a file without the Temporal client.
   const { ScheduleNotFoundError, ScheduleOverlapPolicy } = await import('@temporalio/client');
   const results: { id: string; action: 'created' | 'updated' }[] = [];
-  for (const { entry, input, workflowId } of planned) {
+  for (const { entry, input, workflowId, metadata } of planned) {
     const spec = specOf(entry);
     // The raw input, as `start` sends it: the workflow applies the same defaults itself.
-    const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: entry.workflow, taskQueue, workflowId, args: [input] };
+    const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: entry.workflow, taskQueue, workflowId, args: [input], ...metadata };
     const overlap = ScheduleOverlapPolicy[entry.overlap];
     const handle = client.schedule.getHandle(entry.id);
     try {

@@ -14,5 +14,5 @@ export function validateStart(workflow: string, rawInput: unknown) {
   const entry = workflowCatalog[workflow];
   const parsed = safeParseInput(entry.input, rawInput);
   if (!parsed.success) throw new UsageError(`invalid input for ${workflow}:\n${describeIssues(parsed.error)}`);
-  return { workflow, input: parsed.data, defaultId: entry.workflowId(parsed.data) };
+  return { workflow, input: parsed.data, defaultId: entry.workflowId(parsed.data), metadata: entry.metadata(parsed.data) };
 }

@@ -18,3 +18,12 @@ export interface Progress {
   paused: boolean;
   steps: ProgressStep[];
 }
+
+/**
+ * A run's progress as Markdown, for the Temporal UI's current details: where the run is and what it waits
+ * for first, then a line per step.
+ */
+export function progressMarkdown({ phase, paused, steps }: Progress): string {
+  const lines = steps.map((s) => `- ${s.phase === 'running' ? `**${s.name}**` : s.name}: ${s.phase}${s.message ? ` — ${s.message}` : ''}`);
+  return [`**${paused ? 'paused' : 'now'}:** ${phase}`, ...(lines.length ? ['', ...lines] : [])].join('\n');
+}

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { dnsLabel, kubeName, labelSelector, repoPath, seconds } from './common.js';
 import { RollingPolicy } from './rolling.js';
 
+/** The extended resource the SR-IOV device plugin advertises: one per ConnectX-7 VF. */
+export const SRIOV_RESOURCE = 'nvidia.com/cx7_qsfp';
+
 const objectRef = (namespace: string, name: string) => z.strictObject({ namespace: dnsLabel.default(namespace), name: kubeName.default(name) }).prefault({});
 
 /** What the rollout does per node, shared by the parent and its per-node child workflows. */

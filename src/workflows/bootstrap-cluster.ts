@@ -1,5 +1,5 @@
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { condition, patched } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import { criticalPath, predecessors } from '../domain/flux-graph.js';
 import type { FluxGraph } from '../domain/flux-graph.js';
 import { BootstrapClusterInput } from '../schemas/bootstrap-cluster.js';
@@ -10,9 +10,10 @@ import { retryKustomizationCommand, skipKustomizationCommand } from './shared/me
 import { rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
 import { inputFixedAtStart } from './shared/input.js';
+import { operationMetrics } from './shared/metrics.js';
 
-const { readFluxGraph, readFluxGraphFromGit } = proxyActivities<Activities>(QUICK_CALLS);
-const { reconcileKustomization } = proxyActivities<Activities>(WATCHES);
+const { readFluxGraph, readFluxGraphFromGit } = proxyRunbookActivities(QUICK_CALLS);
+const { reconcileKustomization } = proxyRunbookActivities(WATCHES);
 
 type Phase = 'pending' | 'running' | 'ready' | 'failed' | 'skipped';
 
@@ -111,6 +112,7 @@ export async function bootstrapCluster(rawInput: BootstrapClusterInput): Promise
     if (phase === 'ready' || phase === 'failed') {
       report.finishedAt = Date.now();
       report.durationMs = report.finishedAt - (report.startedAt ?? report.finishedAt);
+      operationMetrics.kustomizationReconcile({ kustomization: id, outcome: phase }, report.startedAt ?? report.finishedAt);
     }
     progress.step(id, phase === 'ready' ? 'done' : phase, message);
   };

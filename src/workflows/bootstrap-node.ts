@@ -1,5 +1,5 @@
-import { ApplicationFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import { inventoryMismatches } from '../domain/node.js';
 import { BootstrapNodeInput } from '../schemas/node-inventory.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
@@ -8,8 +8,8 @@ import { OperatorControls } from './shared/controls.js';
 import { ProgressTracker } from './shared/progress.js';
 import { inputFixedAtStart } from './shared/input.js';
 
-const { readNodeInventory, listNodes, cordonNode, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
-const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>(WATCHES);
+const { readNodeInventory, listNodes, cordonNode, uncordonNode } = proxyRunbookActivities(QUICK_CALLS);
+const { waitForNode, waitForDaemonPod } = proxyRunbookActivities(WATCHES);
 
 export interface BootstrapNodeResult {
   node: string;

@@ -1,18 +1,19 @@
-import { ApplicationFailure, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
 import { describeLeftovers, describePass, describePlan, describeRefusals } from '../domain/drain.js';
 import type { DrainPassResult, DrainPlan, DrainPodPolicy, PlannedPod } from '../domain/drain.js';
 import type { CordonState } from '../domain/node.js';
 import { FailureType } from '../failures.js';
 import { DrainNodeInput } from '../schemas/drain-node.js';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import { OperatorControls } from './shared/controls.js';
+import { operationMetrics } from './shared/metrics.js';
 import { ProgressTracker } from './shared/progress.js';
 import { inputFixedAtStart, unlessChild } from './shared/input.js';
 
 /** Pause between drain passes: gives PDB-guarded workloads time to bring replacements up. */
 const PASS_INTERVAL_MS = 5_000;
 
-const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyActivities<Activities>({
+const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyRunbookActivities({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
@@ -69,24 +70,32 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
 
   progress.phase = 'cordoning';
   progress.step('cordon', 'running');
+  const cordonStarted = Date.now();
   const cordon = await cordonNode({ node, owner });
+  operationMetrics.nodePhase({ phase: 'cordon', node, outcome: 'done' }, cordonStarted);
   Object.assign(result, { cordonedByOthers: cordon.cordonedByOthers, cordonedBefore: cordon.cordonedBefore });
   progress.step('cordon', 'done', cordon.cordonedBefore ? `was already cordoned by ${cordon.cordonedBefore}` : 'cordoned');
 
   progress.phase = 'draining';
   progress.step('drain', 'running');
+  const drainStarted = Date.now();
+  const drainEnded = (outcome: 'done' | 'failed') => operationMetrics.nodePhase({ phase: 'drain', node, outcome }, drainStarted);
   const deadline = Date.now() + input.timeoutSeconds * 1000;
   for (;;) {
     if (await controls.checkpoint()) return finish('aborted');
-    result.lastPass = await drainPass({ node, policy, gracePeriodSeconds: input.gracePeriodSeconds });
+    const pass = { node, policy, gracePeriodSeconds: input.gracePeriodSeconds };
+    result.lastPass = await drainPass.executeWithOptions({ summary: `drain ${node} (pass ${result.passes + 1})` }, [pass]);
     result.passes += 1;
+    operationMetrics.evictions({ node }, result.lastPass.evicted.length, result.lastPass.blocked.length);
     progress.step('drain', 'running', describePass(result.lastPass));
     if (result.lastPass.drained) break;
     if (result.lastPass.refused.length > 0) {
+      drainEnded('failed');
       progress.step('drain', 'failed', describePass(result.lastPass));
       throw refusal(result.lastPass.refused, 'node left cordoned');
     }
     if (Date.now() >= deadline) {
+      drainEnded('failed');
       progress.step('drain', 'failed', describePass(result.lastPass));
       progress.phase = 'timed-out';
       throw ApplicationFailure.create({
@@ -96,8 +105,12 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
         details: [result.lastPass],
       });
     }
-    await sleep(Math.min(PASS_INTERVAL_MS, Math.max(deadline - Date.now(), 1)));
+    const inTheWay = describeLeftovers(result.lastPass).replaceAll('\n', '; ');
+    progress.phase = `draining: pass ${result.passes + 1} next${inTheWay ? `; in the way: ${inTheWay}` : ''}`;
+    await sleep(Math.min(PASS_INTERVAL_MS, Math.max(deadline - Date.now(), 1)), { summary: `wait before drain pass ${result.passes + 1} of ${node}` });
+    progress.phase = 'draining';
   }
+  drainEnded('done');
   progress.step('drain', 'done', describePass(result.lastPass));
 
   if (input.uncordonAfter && !result.cordonedByOthers) {

@@ -1,5 +1,5 @@
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { condition, setHandler } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import type { CordonState } from '../domain/node.js';
 import { MaintenanceNodeInput } from '../schemas/node-maintenance.js';
 import { WATCHES } from './shared/activity-options.js';
@@ -8,7 +8,7 @@ import { hookTargets, inputFixedAtStart, unlessChild } from './shared/input.js';
 import { NodeSteps } from './rolling/node-steps.js';
 import { FailureType } from '../failures.js';
 
-const { waitForNode } = proxyActivities<Activities>(WATCHES);
+const { waitForNode } = proxyRunbookActivities(WATCHES);
 
 export interface MaintenanceNodeResult extends CordonState {
   node: string;

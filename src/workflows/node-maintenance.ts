@@ -1,5 +1,5 @@
-import { executeChild, getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { executeChild, getExternalWorkflowHandle } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import { NodeMaintenanceInput } from '../schemas/node-maintenance.js';
 import { maintenanceNode } from './maintenance-node.js';
 import type { MaintenanceNodeResult } from './maintenance-node.js';
@@ -9,8 +9,9 @@ import { QUICK_CALLS } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
 import { endMaintenanceSignal, maintenanceDoneCommand } from './shared/messages.js';
 import { hookTargets, inputFixedAtStart, nodeTargets } from './shared/input.js';
+import { maintenanceNodeMetadata, maintenanceNodePlan } from '../schemas/run-metadata.js';
 
-const { listNodes } = proxyActivities<Activities>(QUICK_CALLS);
+const { listNodes } = proxyRunbookActivities(QUICK_CALLS);
 
 export interface NodeMaintenanceResult {
   outcome: 'planned' | 'completed' | 'aborted';
@@ -66,45 +67,26 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
 
   return run.execute(async () => {
     await listNodes({ names: nodes });
-    const hold = input.until === 'done-signal' ? `${input.reason}: wait for done` : `${input.reason}: wait ${input.durationSeconds}s`;
-    const plan = {
-      nodes,
-      reason: input.reason,
-      steps: run.planNodes(
-        nodes,
-        {
-          precheck: 'Ready',
-          drainTimeoutSeconds: input.drainTimeoutSeconds,
-          ownSteps: [
-            hold,
-            `verify Ready within ${input.readyTimeoutSeconds}s, same node${input.rebootExpected ? ' (a reboot is expected)' : ', not rebooted'}`,
-          ],
-        },
-        `${input.reason} on ${nodes.join(', ')}`,
-      ),
-    };
+    const plan = { nodes, reason: input.reason, steps: run.planNodes(nodes, maintenanceNodePlan(input), `${input.reason} on ${nodes.join(', ')}`) };
     if (input.dryRun) return { ...run.planned(), plan };
 
     const stopReason = await run.roll<MaintenanceNodeResult>(nodes, {
       succeeded: (r) => ({ status: 'maintained', message: `maintained for ${r.maintainedSeconds}s${r.uncordoned ? ', uncordoned' : ''}` }),
       stillHolds: () => ({ condition: { type: 'Ready', status: 'True' } }),
-      runNode: (node) =>
-        executeChild(maintenanceNode, {
-          workflowId: run.childId(node),
-          args: [
-            {
-              node,
-              reason: input.reason,
-              until: input.until,
-              durationSeconds: input.durationSeconds,
-              rebootExpected: input.rebootExpected,
-              drainTimeoutSeconds: input.drainTimeoutSeconds,
-              readyTimeoutSeconds: input.readyTimeoutSeconds,
-              hooks: input.hooks,
-              drainPods: input.drainPods,
-            },
-          ],
-        }),
+      runNode: (node) => {
+        const child = {
+          node,
+          reason: input.reason,
+          until: input.until,
+          durationSeconds: input.durationSeconds,
+          rebootExpected: input.rebootExpected,
+          drainTimeoutSeconds: input.drainTimeoutSeconds,
+          readyTimeoutSeconds: input.readyTimeoutSeconds,
+          hooks: input.hooks,
+          drainPods: input.drainPods,
+        };
+        return executeChild(maintenanceNode, { workflowId: run.childId(node), args: [child], ...maintenanceNodeMetadata(child) });
+      },
     });
     if (run.controls.aborted) return { ...run.result('aborted'), plan };
     if (stopReason) throw run.stopped(stopReason);

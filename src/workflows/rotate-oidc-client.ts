@@ -1,6 +1,7 @@
-import { ApplicationFailure, condition, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import { FailureType, namingField, rootMessage } from '../failures.js';
+import type { z } from 'zod';
 import { RotateOidcClientInput } from '../schemas/rotate-oidc-secrets.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
@@ -8,11 +9,12 @@ import { OperatorControls } from './shared/controls.js';
 import { retryStepCommand } from './shared/messages.js';
 import { ProgressTracker } from './shared/progress.js';
 import { inputFixedAtStart } from './shared/input.js';
+import { operationMetrics } from './shared/metrics.js';
 
 // Keycloak and Infisical answer in well under a second: a dead worker's call is retried within 30 s.
 const { preflightOidcRotation, readExternalSecret, regenerateAndStoreSecret, verifyClientSecret, revokeRotatedSecret, restartWorkload } =
-  proxyActivities<Activities>({ ...QUICK_CALLS, startToCloseTimeout: '30 seconds' });
-const { syncExternalSecret, waitForRollout } = proxyActivities<Activities>({ ...WATCHES, heartbeatTimeout: '20 seconds' });
+  proxyRunbookActivities({ ...QUICK_CALLS, startToCloseTimeout: '30 seconds' });
+const { syncExternalSecret, waitForRollout } = proxyRunbookActivities({ ...WATCHES, heartbeatTimeout: '20 seconds' });
 
 export const STEPS = ['preflight', 'regenerate', 'sync', 'restart', 'verify', 'soak', 'revoke'] as const;
 type Step = (typeof STEPS)[number];
@@ -38,7 +40,21 @@ export interface RotateOidcClientResult {
  * regeneration never leads to a revoke: the run reports and waits for `retry` (that step again) or `abort`.
  */
 export async function rotateOidcClient(rawInput: RotateOidcClientInput): Promise<RotateOidcClientResult> {
-  const { client, policy } = await inputFixedAtStart(RotateOidcClientInput, rawInput);
+  const input = await inputFixedAtStart(RotateOidcClientInput, rawInput);
+  const counted = (outcome: string) => operationMetrics.rotation({ client: input.client.clientId, outcome });
+  return rotate(input).then(
+    (result) => {
+      counted(result.outcome);
+      return result;
+    },
+    (error: unknown) => {
+      counted(isCancellation(error) ? 'cancelled' : 'failed');
+      throw error;
+    },
+  );
+}
+
+async function rotate({ client, policy }: z.output<typeof RotateOidcClientInput>): Promise<RotateOidcClientResult> {
   const { workflowId } = workflowInfo();
   const progress = new ProgressTracker('rotate-oidc-client', [...STEPS]);
   const controls = new OperatorControls(progress);

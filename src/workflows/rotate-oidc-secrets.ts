@@ -1,5 +1,6 @@
 import { ApplicationFailure, executeChild, getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import { RotateOidcSecretsInput, rotateOidcClientId } from '../schemas/rotate-oidc-secrets.js';
+import { rotateOidcClientMetadata } from '../schemas/run-metadata.js';
 import { OperatorControls } from './shared/controls.js';
 import { FailureType, rootMessage } from '../failures.js';
 import { handleCommand } from './shared/commands.js';
@@ -72,10 +73,8 @@ export async function rotateOidcSecrets(rawInput: RotateOidcSecretsInput): Promi
       progress.step(clientId, 'running', `child ${childId}`);
       running.add(childId);
       try {
-        return await executeChild(rotateOidcClient, {
-          workflowId: childId,
-          args: [{ client: selected.find((c) => c.clientId === clientId)!, policy: input.policy }],
-        });
+        const child = { client: selected.find((c) => c.clientId === clientId)!, policy: input.policy };
+        return await executeChild(rotateOidcClient, { workflowId: childId, args: [child], ...rotateOidcClientMetadata(child) });
       } finally {
         running.delete(childId);
       }

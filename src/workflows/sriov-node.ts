@@ -1,17 +1,16 @@
-import { proxyActivities, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { sleep } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import type { CordonState } from '../domain/node.js';
-import { SriovNodeInput } from '../schemas/sriov-rollout.js';
+import { SRIOV_RESOURCE, SriovNodeInput } from '../schemas/sriov-rollout.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { hookTargets, inputFixedAtStart, unlessChild } from './shared/input.js';
 import { NodeSteps } from './rolling/node-steps.js';
 import { FailureType } from '../failures.js';
 
-export const SRIOV_RESOURCE = 'nvidia.com/cx7_qsfp';
 const RDMA_POLL_MS = 30_000;
 
-const { podsUsingResource, restartDaemonPod } = proxyActivities<Activities>(QUICK_CALLS);
-const { waitForNode, waitForDaemonPod } = proxyActivities<Activities>(WATCHES);
+const { podsUsingResource, restartDaemonPod } = proxyRunbookActivities(QUICK_CALLS);
+const { waitForNode, waitForDaemonPod } = proxyRunbookActivities(WATCHES);
 
 export interface SriovNodeResult extends CordonState {
   node: string;

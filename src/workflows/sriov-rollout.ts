@@ -1,24 +1,25 @@
-import { ApplicationFailure, condition, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, condition, executeChild, workflowInfo } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import type { VfConfig } from '../domain/sriov-config.js';
 import { FailureType } from '../failures.js';
-import { SriovRolloutInput } from '../schemas/sriov-rollout.js';
+import { SRIOV_RESOURCE, SriovRolloutInput } from '../schemas/sriov-rollout.js';
 import { RollingRun } from './rolling/run.js';
 import type { NodeReport as RollingNodeReport } from './rolling/run.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
 import { badReason, handleCommand } from './shared/commands.js';
 import { approveCommand, rollbackCommand } from './shared/messages.js';
 import { hookTargets, inputFixedAtStart, nodeTargets } from './shared/input.js';
-import { sriovNodeReconfigure, SRIOV_RESOURCE } from './sriov-node.js';
+import { sriovNodeMetadata, sriovNodePlan } from '../schemas/run-metadata.js';
+import { sriovNodeReconfigure } from './sriov-node.js';
 
 const MERGE_POLL = '30 seconds';
 
 // Cloning the GitOps repo on a fresh worker can take longer than a quick call.
-const { listNodes, readVfConfig, proposeVfChange, getPullRequest, requestReconcile } = proxyActivities<Activities>({
+const { listNodes, readVfConfig, proposeVfChange, getPullRequest, requestReconcile } = proxyRunbookActivities({
   ...QUICK_CALLS,
   startToCloseTimeout: '5 minutes',
 });
-const { waitForAppliedRevision } = proxyActivities<Activities>(WATCHES);
+const { waitForAppliedRevision } = proxyRunbookActivities(WATCHES);
 
 export interface RolloutPlan {
   nodes: string[];
@@ -109,14 +110,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
       maxUnavailable: input.maxUnavailable,
       steps: run.planNodes(
         nodes,
-        {
-          precheck: `Ready; pods using ${SRIOV_RESOURCE}: ${input.node.rdmaPods}`,
-          drainTimeoutSeconds: input.node.drainTimeoutSeconds,
-          ownSteps: [
-            `restart the SR-IOV plugin pod (${input.node.daemonSet.namespace}/${input.node.daemonSet.name})`,
-            `verify ${SRIOV_RESOURCE} = ${input.numVfs}`,
-          ],
-        },
+        sriovNodePlan(input.node, input.numVfs),
         `${nodes.join(', ')}: ${from.numVfs} → ${to.numVfs} VFs, MTU ${from.mtu} → ${to.mtu}`,
       ),
     };
@@ -198,6 +192,7 @@ export async function sriovRollout(rawInput: SriovRolloutInput): Promise<SriovRo
           executeChild(sriovNodeReconfigure, {
             workflowId: run.childId(node, suffix),
             args: [{ node, numVfs: target.numVfs, policy: input.node, hooks: input.hooks, drainPods: input.drainPods }],
+            ...sriovNodeMetadata({ node, numVfs: target.numVfs, policy: input.node, hooks: input.hooks, drainPods: input.drainPods }),
           }),
       });
 

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, ScheduleNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
@@ -144,5 +145,22 @@ export async function devServerWorker(taskQueue: string, deps: ActivityDeps): Pr
       await connection.close();
       await client.connection.close();
     },
+  };
+}
+
+/** What the Temporal UI shows as a run's current details (the workflow metadata query the UI sends). */
+export async function currentDetails(handle: WorkflowHandle): Promise<string> {
+  const metadata = await handle.query<temporal.api.sdk.v1.IWorkflowMetadata>('__temporal_workflow_metadata');
+  return metadata.currentDetails ?? '';
+}
+
+/** The summaries the run's timeline shows, in history order: each activity's and each timer's. */
+export async function timelineSummaries(handle: WorkflowHandle): Promise<{ activities: string[]; timers: string[] }> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const summaryOf = (event: temporal.api.history.v1.IHistoryEvent) =>
+    event.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(event.userMetadata.summary) : '(none)';
+  return {
+    activities: events.filter((e) => e.activityTaskScheduledEventAttributes).map(summaryOf),
+    timers: events.filter((e) => e.timerStartedEventAttributes).map(summaryOf),
   };
 }

@@ -5,7 +5,8 @@ import type { Progress } from '../../src/schemas/progress.js';
 import { drainNode } from '../../src/workflows/drain-node.js';
 import type { DrainNodeResult } from '../../src/workflows/drain-node.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
-import { timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { startWorkflow } from '../../src/client/client.js';
+import { currentDetails, timeSkippingEnvironment, timelineSummaries, withWorker } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
@@ -87,6 +88,40 @@ test('a PodDisruptionBudget that never allows eviction times the drain out; the 
 });
 
 const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as { type?: string; message: string };
+
+test("started the CLI's way, a run shows in the Temporal UI its summary, its plan, where it is, and each step as the runbook says it", async () => {
+  const node = await cluster.addNode();
+  await cluster.addPod(node, 'ui-app');
+  await cluster.addPod(node, 'ui-guarded', { app: 'ui-guarded' });
+  await cluster.addBlockingPdb('ui-guarded');
+
+  const { description, details, timeline, error } = await withWorker(env, { kube: cluster.kube }, async (taskQueue) => {
+    const handle = await startWorkflow(env.client, taskQueue, 'drainNode', { node, timeoutSeconds: 7, uncordonAfter: true }, uniqueName('drain-ui'));
+    const error = await handle.result().catch((e: unknown) => e);
+    return { description: await handle.describe(), details: await currentDetails(handle), timeline: await timelineSummaries(handle), error };
+  });
+  expect(failureOf(error).type).toBe(FailureType.DrainTimedOut);
+  expect(await description.staticSummary()).toBe(`drain ${node}`);
+  const plan = await description.staticDetails();
+  expect(plan).toMatch(new RegExp(`^\\*\\*Drain ${node}\\*\\*\\n\\n1\\. plan: `));
+  expect(plan).toContain(`2. cordon ${node}`);
+  expect(plan).toContain('PDBs respected, timeout 7s');
+  expect(plan).toContain('4. uncordon once drained, only if this run cordoned it');
+  // The run's last current details: where it stopped, and each step's outcome.
+  expect(details).toMatch(/^\*\*now:\*\* timed-out\n\n- plan: done — /);
+  expect(details).toContain('- cordon: done — cordoned');
+  expect(details).toMatch(/- drain: failed — \d+ evicted, \d+ deleted, 1 blocked/);
+  // Passes 5 s apart until the 7 s deadline (0 s, 5 s, 7 s), each named; the waits between them too.
+  expect(timeline.activities).toEqual([
+    'check that 1 input target(s) exist',
+    `plan the drain of ${node}`,
+    `cordon ${node}`,
+    `drain ${node} (pass 1)`,
+    `drain ${node} (pass 2)`,
+    `drain ${node} (pass 3)`,
+  ]);
+  expect(timeline.timers).toEqual([`wait before drain pass 2 of ${node}`, `wait before drain pass 3 of ${node}`]);
+});
 
 test('a pod the policy refuses fails the drain before the cordon, naming the pod and the field to change', async () => {
   const node = await cluster.addNode();

@@ -13,7 +13,15 @@ import { sriovRolloutId } from '../../src/schemas/sriov-rollout.js';
 import type { NodeMaintenanceResult } from '../../src/workflows/node-maintenance.js';
 import { brokenManifest, createSuspendedKustomization, startFluxRepoWorld } from '../helpers/flux.js';
 import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
-import { commandsReady, rejectionOf, timeSkippingEnvironment, withWorker, workflowTaskFailures } from '../helpers/temporal.js';
+import {
+  commandsReady,
+  currentDetails,
+  rejectionOf,
+  timeSkippingEnvironment,
+  timelineSummaries,
+  withWorker,
+  workflowTaskFailures,
+} from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
 
 let env: TestWorkflowEnvironment;
@@ -90,6 +98,11 @@ test('maintenance waits for done on each node, then verifies and uncordons it; d
       `${first} in maintenance`,
     );
     expect(await unschedulable(first)).toBe(true);
+    // The Temporal UI's current details say which node, which step, and what the run waits for.
+    const firstOnHold = await currentDetails(handle);
+    expect(firstOnHold).toMatch(new RegExp(`^\\*\\*now:\\*\\* node ${first}\\n`));
+    expect(firstOnHold).toContain(`- **node ${first}**: running — maintenance: Talos upgrade: drained; send done when finished`);
+    expect(firstOnHold).toContain(`- node ${second}: pending`);
     expect(await rejectionOf(handle, 'done', 'no-such-node')).toBe(`done rejected: no-such-node is not in this run (${first}, ${second})`);
     expect(await rejectionOf(handle, 'done', second)).toBe(`done rejected: ${second} is not on hold now`);
     expect(await rejectionOf(handle, 'done', 42)).toBe('done rejected: the node must be a name');
@@ -102,8 +115,31 @@ test('maintenance waits for done on each node, then verifies and uncordons it; d
       async () => (await progressOf(handle)).steps.find((s) => s.name === `node ${second}`)?.message?.startsWith('maintenance: Talos upgrade: drained'),
       `${second} in maintenance`,
     );
+    const secondOnHold = await currentDetails(handle);
+    expect(secondOnHold).toMatch(new RegExp(`^\\*\\*now:\\*\\* node ${second}\\n`));
+    expect(secondOnHold).toMatch(new RegExp(`- node ${first}: done — maintained for \\d+s, uncordoned`));
+    expect(secondOnHold).toContain(`- **node ${second}**: running — maintenance: Talos upgrade: drained; send done when finished`);
     expect(await handle.executeUpdate<string, []>('done')).toBe(`ending the maintenance of ${second}`);
   });
+  // Each node's child and its drain carry their own summary; their timelines read like the runbook.
+  const child = env.client.workflow.getHandle(`${handle.workflowId}/${first}`);
+  expect(await (await child.describe()).staticSummary()).toBe(`maintenance of ${first} (Talos upgrade)`);
+  expect(await (await env.client.workflow.getHandle(`${handle.workflowId}/${first}/drain`).describe()).staticSummary()).toBe(`drain ${first}`);
+  expect((await timelineSummaries(child)).activities).toEqual([
+    `wait for ${first} Ready=True`,
+    `record the identity of ${first}`,
+    `check ${first} is the same node`,
+    `check ${first} is the same node`,
+    `check ${first} is the same node`,
+    `wait for ${first} Ready=True`,
+    `check ${first} is the same node`,
+    `check ${first} is the same node`,
+    `uncordon ${first}`,
+  ]);
+  const parentActivities = (await timelineSummaries(handle)).activities;
+  expect(parentActivities[0]).toBe(`check that 2 input target(s) exist`);
+  expect(parentActivities[1]).toMatch(/^take the rolling lock of lab-\S+ for node-maintenance$/);
+  expect(parentActivities.at(-1)).toMatch(/^release the rolling lock of lab-\S+$/);
   expect(await workflowTaskFailures(handle)).toBe(0);
   expect(result?.outcome).toBe('completed');
   expect(result?.nodes.map((n) => [n.node, n.status, n.leftCordoned])).toEqual(nodes.map((n) => [n, 'maintained', false]));

@@ -1,14 +1,15 @@
-import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
+import { ApplicationFailure, condition } from '@temporalio/workflow';
 import { describeWindow, msUntilWindowOpens } from '../../domain/maintenance-window.js';
 import { FailureType } from '../../failures.js';
 import type { RollingPolicy } from '../../schemas/rolling.js';
 import { QUICK_CALLS } from '../shared/activity-options.js';
+import { proxyRunbookActivities } from '../shared/activity-summaries.js';
+import { operationMetrics } from '../shared/metrics.js';
 import type { ProgressTracker } from '../shared/progress.js';
 
 const RECHECK_MS = 30_000;
 
-const { listNodes, failingKustomizations, promQueryViolations } = proxyActivities<Activities>(QUICK_CALLS);
+const { listNodes, failingKustomizations, promQueryViolations } = proxyRunbookActivities(QUICK_CALLS);
 
 /**
  * The gates a careful operator keeps between nodes: a maintenance window before a node starts, and after
@@ -32,7 +33,7 @@ export class RollingGates {
       const wait = msUntilWindowOpens(Date.now(), window);
       if (wait === 0) return !this.stopRequested();
       this.progress.phase = `waiting for the maintenance window (${describeWindow(window)}) before ${node}`;
-      if (await condition(this.stopRequested, wait)) return false;
+      if (await condition(this.stopRequested, wait, { summary: `wait for the maintenance window before ${node}` })) return false;
     }
   }
 
@@ -41,10 +42,22 @@ export class RollingGates {
    * Throws a non-retryable failure naming every problem when the cluster is not healthy in time.
    */
   async settleAndCheck(node: string, stillVerified: () => Promise<string[]>): Promise<void> {
+    const started = Date.now();
+    const gated = (outcome: 'done' | 'failed') => operationMetrics.nodePhase({ phase: 'gate', node, outcome }, started);
+    await this.settleThenCheck(node, stillVerified).then(
+      () => gated('done'),
+      (error: unknown) => {
+        gated('failed');
+        throw error;
+      },
+    );
+  }
+
+  private async settleThenCheck(node: string, stillVerified: () => Promise<string[]>): Promise<void> {
     const { settleSeconds, healthGate } = this.policy;
     if (settleSeconds > 0) {
       this.progress.phase = `settling ${node} for ${settleSeconds}s`;
-      if (await condition(this.stopRequested, settleSeconds * 1000)) return;
+      if (await condition(this.stopRequested, settleSeconds * 1000, { summary: `settle ${node} for ${settleSeconds}s` })) return;
     }
     const nodeProblems = await stillVerified();
     if (nodeProblems.length > 0) {
@@ -62,28 +75,14 @@ export class RollingGates {
         );
       }
       this.progress.phase = `health gate after ${node}: ${problems.join('; ')}`;
-      if (await condition(this.stopRequested, Math.min(RECHECK_MS, Math.max(deadline - Date.now(), 1)))) return;
+      const recheck = Math.min(RECHECK_MS, Math.max(deadline - Date.now(), 1));
+      if (await condition(this.stopRequested, recheck, { summary: `health gate after ${node}: check again` })) return;
     }
   }
 
   /** The nodes unschedulable right now: what the report calls left cordoned. */
   async cordonedNow(): Promise<Set<string>> {
     return new Set((await listNodes({})).filter((n) => n.unschedulable).map((n) => n.name));
-  }
-
-  /** A plan line per gate, for the dry run. */
-  describe(): string[] {
-    const { window, settleSeconds, healthGate } = this.policy;
-    const checks = [
-      healthGate.nodesReady ? 'all nodes in scope Ready' : undefined,
-      healthGate.fluxNamespace ? `no failing Flux Kustomization in ${healthGate.fluxNamespace}` : undefined,
-      healthGate.prometheus ? `PromQL ${healthGate.prometheus.query} returns 0 at ${healthGate.prometheus.url}` : undefined,
-    ].filter((c): c is string => c !== undefined);
-    return [
-      window ? `window: start a node only inside ${describeWindow(window)}` : 'window: none (any time)',
-      `settle: ${settleSeconds}s, the node must stay Ready and verified`,
-      `health gate before the next node (up to ${healthGate.timeoutSeconds}s): ${checks.length ? checks.join(', ') : 'none'}`,
-    ];
   }
 
   private async clusterProblems(): Promise<string[]> {

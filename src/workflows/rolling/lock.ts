@@ -1,9 +1,9 @@
-import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
+import { CancellationScope, workflowInfo } from '@temporalio/workflow';
+import { proxyRunbookActivities } from '../shared/activity-summaries.js';
 import { asRunFailure, FailureType } from '../../failures.js';
 import { QUICK_CALLS } from '../shared/activity-options.js';
 
-const { acquireRollingLock, releaseRollingLock } = proxyActivities<Activities>(QUICK_CALLS);
+const { acquireRollingLock, releaseRollingLock } = proxyRunbookActivities(QUICK_CALLS);
 
 /**
  * One rolling operation per cluster, whatever its kind: the run holds the cluster's Lease (a Kubernetes

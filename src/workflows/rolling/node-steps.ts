@@ -1,13 +1,17 @@
-import { ApplicationFailure, executeChild, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
+import { ApplicationFailure, executeChild, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { DrainPodPolicy } from '../../domain/drain.js';
 import type { CordonState, NodeIdentity } from '../../domain/node.js';
 import { failureTypeIn, FailureType, NODE_LOST_TYPES, rootMessage } from '../../failures.js';
+import { DrainNodeInput } from '../../schemas/drain-node.js';
+import { HOOK_POINTS } from '../../schemas/rolling.js';
 import type { HookPoint, RollingPolicy } from '../../schemas/rolling.js';
+import { drainNodeMetadata } from '../../schemas/run-metadata.js';
 // Types only: the drain is a child workflow started by its name, so the rolling engine does not import
 // a sibling workflow.
 import type { drainNode, DrainNodeResult } from '../drain-node.js';
 import { QUICK_CALLS, WATCHES } from '../shared/activity-options.js';
+import { proxyRunbookActivities } from '../shared/activity-summaries.js';
+import { operationMetrics } from '../shared/metrics.js';
 import { nodeProgressSignal, progressQuery } from '../shared/messages.js';
 import type { NodeProgressUpdate } from '../shared/messages.js';
 import { ProgressTracker } from '../shared/progress.js';
@@ -16,8 +20,8 @@ const READY_TIMEOUT_S = 120;
 /** Failure types kept as they are, so the run's report says what happened to the node. */
 const KEPT_TYPES = [...NODE_LOST_TYPES, FailureType.HookFailed];
 /** Hook Jobs, like watches, take as long as their own timeout says; they heartbeat while they wait. */
-const { runHookJob, waitForNode } = proxyActivities<Activities>(WATCHES);
-const { nodeIdentity, uncordonNode } = proxyActivities<Activities>(QUICK_CALLS);
+const { runHookJob, waitForNode } = proxyRunbookActivities(WATCHES);
+const { nodeIdentity, uncordonNode } = proxyRunbookActivities(QUICK_CALLS);
 
 /**
  * The steps every per-node child of a rolling operation shares, around the operation's own steps:
@@ -73,13 +77,23 @@ export class NodeSteps {
   /** Runs `work` as `step`: a failure is reported on the step and ends the operation with `type`. */
   async run<T>(step: string, type: FailureType, work: () => Promise<T>, done: (value: T) => string): Promise<T> {
     await this.report(step, 'running');
+    const started = Date.now();
     const value = await work().catch((error) => {
+      this.measure(step, 'failed', started);
       const kept = failureTypeIn(error, KEPT_TYPES);
       const cordoned = this.drained && !this.drained.cordonedByOthers && !NODE_LOST_TYPES.some((t) => t === kept);
       return this.fail(step, kept ?? type, `${this.node}${cordoned ? ' stays cordoned' : ''}: ${rootMessage(error)}`);
     });
+    this.measure(step, 'done', started);
     await this.report(step, 'done', done(value));
     return value;
+  }
+
+  /** Every step's duration, hooks as one phase; the drain child measures its own cordon and drain. */
+  private measure(step: string, outcome: 'done' | 'failed', started: number): void {
+    if (step === 'drain') return;
+    const phase = HOOK_POINTS.some((point) => point === step) ? 'hook' : step;
+    operationMetrics.nodePhase({ phase, node: this.node, outcome }, started);
   }
 
   /** Ready now; records the node's uid and boot ID so a replaced node is noticed at every later step. */
@@ -124,9 +138,13 @@ export class NodeSteps {
       FailureType.DrainFailed,
       async () => {
         await this.sameNode();
+        const args = { node: this.node, owner: this.owner, timeoutSeconds, ...drainPods };
+        // Input the child refuses (InvalidInput, its own report) gets no summary rather than failing here.
+        const parsed = DrainNodeInput.safeParse(args);
         const drained = await executeChild<typeof drainNode>('drainNode', {
           workflowId: `${workflowInfo().workflowId}/drain`,
-          args: [{ node: this.node, owner: this.owner, timeoutSeconds, ...drainPods }],
+          args: [args],
+          ...(parsed.success ? drainNodeMetadata(parsed.data) : {}),
         });
         await this.sameNode();
         return drained;

@@ -1,8 +1,9 @@
-import { ApplicationFailure, isCancellation, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
+import { ApplicationFailure, isCancellation, log, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { proxyRunbookActivities } from '../shared/activity-summaries.js';
 import { unmetExpectations } from '../../domain/node.js';
 import type { CordonState, NodeExpectation } from '../../domain/node.js';
-import { planNodeSteps } from '../../domain/rolling-plan.js';
+import { planRollingNodes } from '../../domain/rolling-plan.js';
+import type { NodePlanSpec } from '../../domain/rolling-plan.js';
 import { FailureType, rootMessage } from '../../failures.js';
 import type { RollingPolicy } from '../../schemas/rolling.js';
 import { QUICK_CALLS } from '../shared/activity-options.js';
@@ -16,7 +17,7 @@ import { RollingGates } from './gates.js';
 import { withClusterLock } from './lock.js';
 import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './search-attributes.js';
 
-const { listNodes } = proxyActivities<Activities>(QUICK_CALLS);
+const { listNodes } = proxyRunbookActivities(QUICK_CALLS);
 
 /** How a rolling run reports each node; `status` values are the operation's own. */
 export interface NodeReport<S extends string> {
@@ -43,14 +44,6 @@ export interface RollingRunSpec {
   alsoStopWhen?: () => boolean;
   /** Told every step a node's child reports (the maintenance run tracks which node is on hold). */
   onNodeProgress?: (update: NodeProgressUpdate) => void;
-}
-
-/** What the plan says of each node, around the steps every rolling operation shares. */
-export interface NodePlanSpec {
-  precheck: string;
-  drainTimeoutSeconds: number;
-  /** The operation's own steps between the drain and the afterReconfigure hook. */
-  ownSteps: string[];
 }
 
 export interface RollSpec<R, S extends string> {
@@ -109,13 +102,7 @@ export class RollingRun<S extends string> {
     const { policy } = this.spec;
     if (nodes.length === 0) throw ApplicationFailure.nonRetryable('no node to work on', FailureType.NoNodes);
     this.gates = new RollingGates(policy, nodes, this.progress, this.stopRequested);
-    const gateLines = this.gates.describe();
-    const steps = Object.fromEntries(
-      nodes.map((name, i) => [
-        name,
-        planNodeSteps({ ...node, drainPods: policy.drainPods, hooks: policy.hooks, gates: gateLines, last: i === nodes.length - 1 }),
-      ]),
-    );
+    const steps = planRollingNodes(nodes, node, policy);
     for (const name of nodes) {
       this.progress.addStep(`node ${name}`);
       this.reports.set(name, { node: name, status: 'not-started', message: '', leftCordoned: false });

@@ -1,4 +1,5 @@
-import { patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { proxyRunbookActivities } from './activity-summaries.js';
 import type { z } from 'zod';
 import type { Activities } from '../../activities/index.js';
 import type { InputTarget } from '../../activities/input-targets.js';
@@ -11,7 +12,7 @@ import { QUICK_CALLS } from './activity-options.js';
 import { progressQuery } from './messages.js';
 
 const { recordParsedInput } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
-const { checkInputTargets } = proxyActivities<Activities>(QUICK_CALLS);
+const { checkInputTargets } = proxyRunbookActivities(QUICK_CALLS);
 
 /** What a run's input names that must exist before the run changes anything. */
 export type TargetsOf<T> = (input: T) => InputTarget[];

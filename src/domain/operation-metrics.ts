@@ -1,0 +1,39 @@
+/**
+ * The operation metrics the workflows record with the SDK's metric meter, next to the SDK's own
+ * `temporal_*` metrics on the worker's Prometheus endpoint (docs/operations.md, Metrics). The SDK adds
+ * namespace, taskQueue and workflowType to each; the labels listed here are ours.
+ */
+export const OPERATION_METRICS = {
+  nodePhaseSeconds: {
+    name: 'cluster_ops_node_phase_seconds',
+    help: 'How long a phase of a node operation took (cordon, drain, verify, hook, gate, ...), by node and outcome',
+    labels: ['phase', 'node', 'outcome'],
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400],
+  },
+  evictions: {
+    name: 'cluster_ops_evictions_total',
+    help: 'Pods evicted by drain passes, by node',
+    labels: ['node'],
+  },
+  blockedEvictions: {
+    name: 'cluster_ops_evictions_blocked_total',
+    help: 'Evictions a PodDisruptionBudget refused (retried on the next pass), by node',
+    labels: ['node'],
+  },
+  rotations: {
+    name: 'cluster_ops_oidc_rotations_total',
+    help: 'OIDC client secret rotations, by client and outcome (rotated, aborted, failed, cancelled)',
+    labels: ['client', 'outcome'],
+  },
+  kustomizationReconcileSeconds: {
+    name: 'cluster_ops_kustomization_reconcile_seconds',
+    help: 'From our reconcile request to the Kustomization Ready (or failed), by Kustomization and outcome',
+    labels: ['kustomization', 'outcome'],
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
+  },
+} as const;
+
+/** The bucket bounds of our histograms, for the worker's Prometheus exporter (the SDK's default tops out at 10 s). */
+export const OPERATION_HISTOGRAM_BUCKETS: Record<string, number[]> = Object.fromEntries(
+  Object.values(OPERATION_METRICS).flatMap((metric) => ('buckets' in metric ? [[metric.name, [...metric.buckets]]] : [])),
+);
