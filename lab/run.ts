@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import { loadEnv, WorkerEnv } from '../src/config.js';
+import { OPERATION_HISTOGRAM_BUCKETS } from '../src/domain/operation-metrics.js';
 import { createWorker, gitOpsFromEnv, secretRotationFromEnv } from '../src/worker.js';
 import { startExternalSecrets } from './external-secrets.js';
 import { startFluxControllers } from './flux.js';
@@ -13,7 +14,7 @@ import { initialLabSecret, keycloakAvailable, LAB_REALM, startKeycloak } from '.
 import { startLabOidc } from './oidc.js';
 import { installInfra } from './infra/paths.js';
 import { startControlPlane } from './kube/control-plane.js';
-import { ensureNode, WILLINGHAM_NODES } from './kube/nodes.js';
+import { ensureNode, nodeClass, nodeReadiness, WILLINGHAM_NODES } from './kube/nodes.js';
 import { repoRoot } from './repo-root.js';
 import { startTemporalDevServer } from './temporal.js';
 import { startVictoriaMetrics } from './victoria-metrics.js';
@@ -30,14 +31,20 @@ async function main() {
   const temporalPort = Number(process.env.LAB_TEMPORAL_PORT ?? 7233);
   const uiPort = Number(process.env.LAB_UI_PORT ?? 8233);
   const taskQueue = process.env.TASK_QUEUE ?? 'cluster-ops';
+  const workerMetrics = `127.0.0.1:${Number(process.env.LAB_WORKER_METRICS_PORT ?? 9464)}`;
   mkdirSync(dir, { recursive: true });
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  // The worker's Prometheus endpoint as in the cluster; the lab's VictoriaMetrics scrapes it.
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    shutdownSignals: [],
+    telemetryOptions: { metrics: { prometheus: { bindAddress: workerMetrics, histogramBucketOverrides: OPERATION_HISTOGRAM_BUCKETS } } },
+  });
 
   const infra = await installInfra();
   const [temporal, controlPlane, victoriaMetrics] = await Promise.all([
     startTemporalDevServer(join(dir, 'temporal'), infra, { port: temporalPort, uiPort }),
     startControlPlane(join(dir, 'kube'), infra),
-    startVictoriaMetrics(join(dir, 'victoria-metrics'), infra, { port: Number(process.env.LAB_VICTORIA_METRICS_PORT ?? 8428) }),
+    startVictoriaMetrics(join(dir, 'victoria-metrics'), infra, { port: Number(process.env.LAB_VICTORIA_METRICS_PORT ?? 8428), scrape: [workerMetrics] }),
   ]);
   // Keycloak needs a minute to start: awaited only by whoever uses it. Launched once the other servers hold
   // their ports, so the free port it picks for its management interface cannot be one of theirs.
@@ -126,6 +133,18 @@ async function main() {
 
   const kubeconfig = relative(process.cwd(), controlPlane.kubeconfig) || controlPlane.kubeconfig;
   const kubectl = join(infra.kubeBin, 'kubectl');
+  // The nodes as the API server has them now: name, kind of machine, readiness.
+  const nodes = (await kube.core.listNode()).items.map((node) => ({ name: node.metadata!.name!, kind: nodeClass(node), ready: nodeReadiness(node) }));
+  nodes.sort((a, b) => a.name.localeCompare(b.name));
+  const [nameWidth, kindWidth] = [Math.max(...nodes.map((n) => n.name.length)), Math.max(...nodes.map((n) => n.kind.length))];
+  const nodeLines = nodes.map((n, i) => `${(i === 0 ? '  Nodes' : '').padEnd(19)}${n.name.padEnd(nameWidth + 2)}${n.kind.padEnd(kindWidth + 2)}${n.ready}`);
+  const cli = 'node dist/src/client/cli.js';
+  // Started as docs/workflows shows: with the summary and plan the Temporal UI displays for the run.
+  const temporalStart = (type: string, workflowId: string, input: string) => `  input='${input}'
+  ${infra.temporal} workflow start --address ${temporal.address} --task-queue ${taskQueue} \\
+      --type ${type} --workflow-id ${workflowId} --input "$input" \\
+      --static-summary "$(${cli} describe ${type} --input "$input" --summary)" \\
+      --static-details "$(${cli} describe ${type} --input "$input")"`;
   console.log(`
 cluster-ops lab is up (real: Temporal, Kubernetes control plane, Flux source- and kustomize-controller,
 External Secrets Operator v0.20.4, Keycloak, VictoriaMetrics; simulated: kubelets (KWOK), the SR-IOV device plugin,
@@ -134,26 +153,27 @@ NCCL job pods; fakes: GitHub, Infisical)
   Temporal UI      ${temporal.uiUrl}
   Temporal gRPC    ${temporal.address}   task queue: ${taskQueue}
   Kubernetes API   ${controlPlane.server}
+${nodeLines.join('\n')}
   GitOps repo      ${gitops.bareRepo} (branch ${GITOPS_BRANCH}), served to Flux at ${gitops.url}
   Flux             ${kubectl} --kubeconfig ${kubeconfig} get kustomizations -n flux-system (logs: ${join(dir, 'flux')})
   External Secrets ${kubectl} --kubeconfig ${kubeconfig} get externalsecrets -A (real ESO; log: ${externalSecrets.controller.logFile})
   GitHub (fake)    ${gitops.github.url}  token ${gitops.github.token}
-  VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results)
+  VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results, and the worker's metrics it scrapes from ${workerMetrics})
+  Grafana          none in the lab: the dashboard's queries (manifests/grafana) run on VictoriaMetrics, e.g.
+                   ${victoriaMetrics.url}/api/v1/query?query=cluster_ops_runs_started_total
   Keycloak         ${keycloak ? `${keycloak.url}/admin (admin / ${keycloak.admin.password}; realm ${LAB_REALM}; starting, ~1 min)` : 'not started: no Java/Keycloak (bash lab/infra/install.sh)'}
   Infisical (fake) ${oidc.infisical.url}  (${oidc.clients.length} OIDC client secrets, synced by the real ESO)
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
   kubectl          ${kubectl} --kubeconfig ${kubeconfig} get nodes
 
 Try:
-  ${infra.temporal} workflow start --address ${temporal.address} --task-queue ${taskQueue} \\
-      --type drainNode --workflow-id drain-node-talos-7aj-lwl --input '{"node":"talos-7aj-lwl","dryRun":true}'
+${temporalStart('drainNode', 'drain-node-talos-7aj-lwl', '{"node":"talos-7aj-lwl","dryRun":true}')}
   ${infra.temporal} workflow list --address ${temporal.address}
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js list
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start drainNode --input '{"node":"talos-ysi-4k0","uncordonAfter":true}'
 
 SR-IOV: 4 → 8 VFs on both DGX Sparks, one at a time (opens a pull request on the fake GitHub):
-  ${infra.temporal} workflow start --address ${temporal.address} --task-queue ${taskQueue} \\
-      --type sriovRollout --workflow-id sriov-rollout-willingham-k8s --input '{"numVfs":8}'
+${temporalStart('sriovRollout', 'sriov-rollout-willingham-k8s', '{"numVfs":8}')}
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js progress sriov-rollout-willingham-k8s --watch
   merge the pull request as a reviewer would:
   curl -X PUT -H 'authorization: token ${gitops.github.token}' ${gitops.github.url}/repos/${gitops.github.owner}/${gitops.github.repo}/pulls/1/merge

@@ -106,3 +106,21 @@ export async function startKubelet(core: CoreV1Api, name: string): Promise<void>
     await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 });
   }
 }
+
+/**
+ * What kind of machine a node is, from what the API server says of it (the banner's node list):
+ * `amd64 + RTX 5070 Ti`, `DGX Spark + 4 VFs`. The GB10 is the DGX Spark's own chip; VFs are the node's
+ * allocatable ConnectX-7 virtual functions right now.
+ */
+export function nodeClass(node: V1Node): string {
+  const labels = node.metadata?.labels ?? {};
+  const gpu = labels['nvidia.com/gpu.product'];
+  const machine =
+    gpu === 'NVIDIA-GB10'
+      ? 'DGX Spark'
+      : [labels['kubernetes.io/arch'], gpu?.replace(/^NVIDIA-(GeForce-)?/, '').replaceAll('-', ' ')].filter(Boolean).join(' + ');
+  const vfs = Number(node.status?.allocatable?.['nvidia.com/cx7_qsfp'] ?? 0);
+  return vfs > 0 ? `${machine} + ${vfs} VFs` : machine;
+}
+
+export const nodeReadiness = (node: V1Node): string => (node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady');

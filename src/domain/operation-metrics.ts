@@ -25,6 +25,16 @@ export const OPERATION_METRICS = {
     help: 'OIDC client secret rotations, by client and outcome (rotated, aborted, failed, cancelled)',
     labels: ['client', 'outcome'],
   },
+  lastRotation: {
+    name: 'cluster_ops_oidc_last_rotation_timestamp_seconds',
+    help: 'When the client secret was last rotated successfully (Unix seconds), by client: the dashboard shows its age',
+    labels: ['client'],
+  },
+  runsStarted: {
+    name: 'cluster_ops_runs_started_total',
+    help: 'Runs started (the SDK adds workflowType); with the SDK ended-run counters, the runs in progress on this worker',
+    labels: [],
+  },
   kustomizationReconcileSeconds: {
     name: 'cluster_ops_kustomization_reconcile_seconds',
     help: 'From our reconcile request to the Kustomization Ready (or failed), by Kustomization and outcome',

@@ -3,7 +3,10 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { kubeClients, loadKubeConfig } from '../../src/activities/kube/clients.js';
+import { DrainNodeInput } from '../../src/schemas/drain-node.js';
+import { drainNodeMetadata } from '../../src/schemas/run-metadata.js';
 import { freePort } from '../../lab/process.js';
 import { testEnv } from '../helpers/env.js';
 import { eventually } from '../helpers/kube.js';
@@ -21,7 +24,7 @@ function isAlive(pid: number): boolean {
 
 test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves nothing behind when stopped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lab-'));
-  const [temporalPort, uiPort, metricsPort, keycloakPort, gitPort, fluxStoragePort] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [temporalPort, uiPort, metricsPort, keycloakPort, gitPort, fluxStoragePort, workerMetricsPort] = await Promise.all(Array.from({ length: 7 }, freePort));
   const address = `127.0.0.1:${temporalPort}`;
   const lab = spawn(process.execPath, ['dist/lab/run.js'], {
     env: {
@@ -33,6 +36,7 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
       LAB_KEYCLOAK_PORT: String(keycloakPort),
       LAB_GIT_PORT: String(gitPort),
       LAB_FLUX_STORAGE_PORT: String(fluxStoragePort),
+      LAB_WORKER_METRICS_PORT: String(workerMetricsPort),
     },
   });
   let output = '';
@@ -57,6 +61,12 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
       return names.length === 3 && names;
     }, 'three Ready nodes');
     expect(ready).toEqual(['talos-76w-3r0', 'talos-7aj-lwl', 'talos-ysi-4k0']);
+    // The banner lists them as the API server had them when it printed: kind of machine and readiness.
+    expect(output).toMatch(/^ {2}Nodes +talos-76w-3r0 +amd64 \+ RTX 5070 Ti +Ready$/m);
+    expect(output).toMatch(/^ {19}talos-7aj-lwl +DGX Spark \+ 4 VFs +Ready$/m);
+    expect(output).toMatch(/^ {19}talos-ysi-4k0 +DGX Spark \+ 4 VFs +Ready$/m);
+    expect(output).toContain(`Grafana          none in the lab`);
+    expect(output).not.toMatch(/jaeger/i);
     // The VFs appear once the real Flux has applied namespaces → crds → base (its own pace: a 30 s
     // dependency requeue per level) and the SR-IOV plugin pod runs. The node registers with 4 already, so
     // the plugin's DaemonSet is waited for too: the rollout below looks it up before anything else.
@@ -107,6 +117,32 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     expect(temporalList.stdout).toMatch(/Completed\s+lab-dry-run\s+drainNode/);
     const ours = await run(process.execPath, ['dist/src/client/cli.js', 'list'], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
     expect(ours.stdout).toMatch(/lab-dry-run\s+drainNode\s+COMPLETED/);
+
+    // The banner's own `temporal workflow start`, pasted into a shell: the run gets the summary and plan the
+    // Temporal UI shows, as docs/workflows starts it.
+    const pasted = output.slice(output.indexOf('Try:')).match(/^ {2}input='.*'\n(?:.*\\\n)+.*$/m)?.[0];
+    expect(pasted).toContain('--static-details');
+    await run('bash', ['-c', pasted!]);
+    const temporal = new Client({ connection: await Connection.connect({ address }) });
+    try {
+      const description = await temporal.workflow.getHandle('drain-node-talos-7aj-lwl').describe();
+      const expected = drainNodeMetadata(DrainNodeInput.parse({ node: 'talos-7aj-lwl', dryRun: true }));
+      expect([await description.staticSummary(), await description.staticDetails()]).toEqual([expected.staticSummary, expected.staticDetails]);
+    } finally {
+      await temporal.connection.close();
+    }
+    // The lab's VictoriaMetrics scrapes the worker (every 10 s): the drains above are counted there.
+    const runsStarted = new URLSearchParams({ query: 'sum(cluster_ops_runs_started_total{workflowType="drainNode"})' });
+    await eventually(
+      async () => {
+        const answer = (await (await fetch(`http://127.0.0.1:${metricsPort}/api/v1/query?${runsStarted}`)).json()) as {
+          data: { result: { value: [number, string] }[] };
+        };
+        return Number(answer.data.result[0]?.value[1] ?? 0) >= 2;
+      },
+      'both drains counted in the worker metrics VictoriaMetrics scraped',
+      60_000,
+    );
 
     // The documented rollout start (docs/workflows/sriov-rollout.md), here pushing straight to the branch.
     await temporalStart('sriovRollout', 'sriov-rollout-willingham-k8s', '{"numVfs":8,"gitops":{"mode":"push"}}');

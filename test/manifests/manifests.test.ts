@@ -20,12 +20,13 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => cluster.close());
 
-test('the base renders to the expected objects, in temporal-system but for the NCCL jobs and the OIDC rotation bindings', () => {
+test('the base renders to the expected objects, in temporal-system but for the NCCL jobs, the OIDC rotation bindings and the Grafana dashboard', () => {
   expect(documents.map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort()).toEqual(
     [
       'ClusterRole//cluster-ops',
       'ClusterRole//cluster-ops-oidc-rotation',
       'ClusterRoleBinding//cluster-ops',
+      'ConfigMap/vmks/cluster-ops-dashboard',
       'Deployment/temporal-system/cluster-ops-worker',
       'ExternalSecret/temporal-system/cluster-ops-github',
       'ExternalSecret/temporal-system/cluster-ops-oidc-rotation',

@@ -10,6 +10,7 @@ import type { RollingPolicy } from '../../schemas/rolling.js';
 import { parseWorkflowInput } from '../../schemas/validate.js';
 import { QUICK_CALLS } from './activity-options.js';
 import { progressQuery } from './messages.js';
+import { operationMetrics } from './metrics.js';
 
 const { recordParsedInput } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 const { checkInputTargets } = proxyRunbookActivities(QUICK_CALLS);
@@ -26,6 +27,9 @@ export type TargetsOf<T> = (input: T) => InputTarget[];
  * instead of after a lock, a commit or a cordon. (Runs started before either existed replay as they ran.)
  */
 export async function inputFixedAtStart<S extends z.ZodType>(schema: S, raw: unknown, targetsOf?: TargetsOf<z.output<S>>): Promise<z.output<S>> {
+  // Before parsing: a run with bad input also ends (failed) in the SDK's counters, which the dashboard's
+  // runs-in-progress panel subtracts from this one.
+  operationMetrics.runStarted();
   const parsed = parseWorkflowInput(schema, raw);
   if (!patched('input-fixed-at-start')) return parsed;
   // Decided before the local activity: a replay knows a patch only in the workflow task that recorded it,

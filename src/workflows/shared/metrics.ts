@@ -22,6 +22,13 @@ export const operationMetrics = {
   },
   rotation(tags: Tags<typeof OPERATION_METRICS.rotations>): void {
     count(OPERATION_METRICS.rotations, tags, 1);
+    if (tags.outcome === 'rotated') {
+      const { name, help } = OPERATION_METRICS.lastRotation;
+      metricMeter.createGauge(name, 'float', 's', help).set(Date.now() / 1000, { client: tags.client });
+    }
+  },
+  runStarted(): void {
+    count(OPERATION_METRICS.runsStarted, {}, 1);
   },
 };
 
