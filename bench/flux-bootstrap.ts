@@ -23,13 +23,12 @@ import { applyObjects } from '../lab/kube/apply.js';
 import { startControlPlane } from '../lab/kube/control-plane.js';
 import { installCrds } from '../lab/kube/crds.js';
 import { ensureNode, WILLINGHAM_NODES } from '../lab/kube/nodes.js';
-import { repoRoot } from '../lab/repo-root.js';
 import { startTemporalDevServer } from '../lab/temporal.js';
 import { fluxReconcileMs, RECONCILE_REQUESTED_AT } from '../src/activities/flux/kustomizations.js';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import type { KubeClients } from '../src/activities/kube/clients.js';
 import { buildGraph, criticalPath, toKustomization } from '../src/domain/flux-graph.js';
-import { createWorker } from '../src/worker.js';
+import { builtBundleWorker } from './built-worker.js';
 import type { BootstrapClusterResult } from '../src/workflows/bootstrap-cluster.js';
 
 const NAMESPACE = 'flux-system';
@@ -148,13 +147,7 @@ async function main() {
       let run = 0;
       const workflow = await trial('workflow', infra, spec, async (kube) => {
         const taskQueue = `bench-${++run}-${Date.now()}`;
-        const worker = await createWorker({
-          connection,
-          namespace: 'default',
-          taskQueue,
-          deps: { kube },
-          workflowBundlePath: join(repoRoot(), 'dist/workflow-bundle.js'),
-        });
+        const worker = await builtBundleWorker(connection, taskQueue, kube);
         const result = (await worker.runUntil(
           client.workflow.execute('bootstrapCluster', { taskQueue, workflowId: taskQueue, args: [{ namespace: NAMESPACE, parallelism: PARALLELISM }] }),
         )) as BootstrapClusterResult;

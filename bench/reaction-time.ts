@@ -17,11 +17,10 @@ import protos from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { installInfra } from '../lab/infra/paths.js';
 import { startControlPlane } from '../lab/kube/control-plane.js';
-import { repoRoot } from '../lab/repo-root.js';
 import { startTemporalDevServer } from '../lab/temporal.js';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import type { Progress } from '../src/schemas/progress.js';
-import { createWorker } from '../src/worker.js';
+import { builtBundleWorker } from './built-worker.js';
 
 const SAMPLES = 100;
 const GOAL_P99_MS = 1_000;
@@ -109,13 +108,7 @@ async function main() {
   const connection = await NativeConnection.connect({ address: temporal.address });
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   const taskQueue = `bench-react-${Date.now()}`;
-  const worker = await createWorker({
-    connection,
-    namespace: 'default',
-    taskQueue,
-    deps: { kube },
-    workflowBundlePath: join(repoRoot(), 'dist/workflow-bundle.js'),
-  });
+  const worker = await builtBundleWorker(connection, taskQueue, kube);
   try {
     const reactions = await worker.runUntil(async () => {
       const measured: number[] = [];

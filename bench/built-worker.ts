@@ -1,0 +1,10 @@
+import { join } from 'node:path';
+import type { NativeConnection } from '@temporalio/worker';
+import { repoRoot } from '../lab/repo-root.js';
+import type { KubeClients } from '../src/activities/kube/clients.js';
+import { createWorker } from '../src/worker.js';
+
+/** A worker in the bench's own process on the prebuilt bundle (`npm run build`), as production loads it. */
+export function builtBundleWorker(connection: NativeConnection, taskQueue: string, kube: KubeClients) {
+  return createWorker({ connection, namespace: 'default', taskQueue, deps: { kube }, workflowBundlePath: join(repoRoot(), 'dist/workflow-bundle.js') });
+}
