@@ -71,7 +71,7 @@ async function main() {
     });
   }
   const fixture = (name: string) => readFileSync(join(root, 'test/fixtures/nccl', name), 'utf8');
-  const ncclRunner = new SimulatedNcclRunner(kube.core, 'nccl', {
+  const ncclRunner = new SimulatedNcclRunner(kube, 'nccl', join(dir, 'nccl'), {
     kind: 'complete',
     log: fixture('nccl-debug-2xDGX-Spark.log') + fixture('all_gather-2xDGX-Spark-degraded.txt'),
   });
@@ -109,7 +109,6 @@ async function main() {
       kube,
       gitops: gitOpsFromEnv(workerEnv),
       metrics: { url: workerEnv.VICTORIA_METRICS_URL! },
-      nccl: { logs: ncclRunner.logs, checkpoints: ncclRunner.checkpoints },
       ...secretRotationFromEnv(workerEnv),
     },
     workflowBundlePath: join(root, 'dist/workflow-bundle.js'),

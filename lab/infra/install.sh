@@ -33,7 +33,8 @@ KEYCLOAK_JAVA_HOME=${KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 temporal_dir=$cache/temporal-$TEMPORAL_CLI_VERSION-ts-$TEMPORAL_TEST_SERVER_VERSION
 kube_dir=$cache/kubernetes-$K8S_VERSION
 etcd_dir=$cache/etcd-$ETCD_VERSION
-kwok_dir=$cache/kwok-$KWOK_VERSION
+# "-logs": the folder holds KWOK's Logs CRD too; a machine that cached it without the CRD builds it anew.
+kwok_dir=$cache/kwok-$KWOK_VERSION-logs
 victoria_metrics_dir=$cache/victoria-metrics-${VICTORIA_METRICS_DEB_VERSION//+/-}
 keycloak_dir=$cache/keycloak-$KEYCLOAK_VERSION
 flux_dir=$cache/flux-kc-${FLUX_KUSTOMIZE_CONTROLLER##*@}-sc-${FLUX_SOURCE_CONTROLLER##*@}
@@ -107,8 +108,12 @@ install_etcd() {
 
 install_kwok() {
   (cd "$here/go/kwok" && go build -trimpath -ldflags "-s -w" -o "$1/kwok" sigs.k8s.io/kwok/cmd/kwok)
-  cp -r "$(module_dir "$KWOK_MODULE")/kustomize/stage" "$1/stage"
-  chmod -R u+w "$1/stage"
+  local dir
+  dir=$(module_dir "$KWOK_MODULE")
+  cp -r "$dir/kustomize/stage" "$1/stage"
+  # KWOK serves a pod's log from the file a Logs object names (--enable-crds=Logs needs the CRD served first).
+  mkdir "$1/crd" && cp "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$1/crd/"
+  chmod -R u+w "$1/stage" "$1/crd"
 }
 
 # Flux's controllers refuse `go install` (their go.mod replaces ./api): wrapper modules hold upstream's
@@ -166,6 +171,7 @@ export CLUSTER_OPS_KUBE_BIN=$kube_dir
 export CLUSTER_OPS_ETCD=$etcd_dir/etcd
 export CLUSTER_OPS_KWOK=$kwok_dir/kwok
 export CLUSTER_OPS_KWOK_STAGES=$kwok_dir/stage
+export CLUSTER_OPS_KWOK_CRDS=$kwok_dir/crd
 export CLUSTER_OPS_CRDS=$crd_dir
 export CLUSTER_OPS_VICTORIA_METRICS=$victoria_metrics_dir/victoria-metrics
 export CLUSTER_OPS_KEYCLOAK=$keycloak_dir/dist

@@ -11,6 +11,8 @@ export interface InfraPaths {
   etcd: string;
   kwok: string;
   kwokStages: string;
+  /** The CRD of KWOK's Logs objects (a file served as a pod's log). */
+  kwokCrds: string;
   crds: string;
   victoriaMetrics: string;
   /** The unpacked Keycloak distribution (pristine: copy it before running it). */
@@ -40,6 +42,7 @@ export async function installInfra(): Promise<InfraPaths> {
     etcd: get('CLUSTER_OPS_ETCD'),
     kwok: get('CLUSTER_OPS_KWOK'),
     kwokStages: get('CLUSTER_OPS_KWOK_STAGES'),
+    kwokCrds: get('CLUSTER_OPS_KWOK_CRDS'),
     crds: get('CLUSTER_OPS_CRDS'),
     victoriaMetrics: get('CLUSTER_OPS_VICTORIA_METRICS'),
     keycloak: get('CLUSTER_OPS_KEYCLOAK'),

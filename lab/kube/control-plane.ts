@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { NCCL_JOB_LABEL } from '../../src/activities/nccl/manifests.js';
 import type { InfraPaths } from '../infra/paths.js';
 import { freePort, httpsStatus, killLeftovers, launch, waitReady } from '../process.js';
 import type { ManagedProcess } from '../process.js';
+import { installCrds } from './crds.js';
 import { ensurePki } from './pki.js';
 
 /** KWOK's stage files we use (kwok module's kustomize/stage, Apache-2.0): nodes come up and beat, pods run. */
@@ -83,6 +85,12 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
       // A loopback advertise address makes the default endpoint reconciler log errors every 10 s.
       '--endpoint-reconciler-type=none',
       '--allow-privileged=true',
+      // Pod logs come from KWOK, which plays every node's kubelet on one loopback port (TLS, a throwaway
+      // certificate: with no --kubelet-certificate-authority the API server does not verify it). The port is
+      // given here (--kubelet-port: deprecated, still honoured by 1.33), not in each node's daemonEndpoints: it
+      // is new each start, and a Ready node's status keeps the old one until its next heartbeat.
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-port=${kwokPort}`,
     ]);
   const apiServerReady = (proc: ManagedProcess) => waitReady(proc, async () => (await httpsStatus(`${server}/readyz`, { ca: pki.caCert, token })) === 200);
 
@@ -136,12 +144,17 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
     processes.push(controllerManager, scheduler);
     const stagesFile = join(dir, 'kwok-stages.yaml');
     writeFileSync(stagesFile, KWOK_STAGES.map((file) => labStage(file, readFileSync(join(infra.kwokStages, file), 'utf8'))).join('\n---\n'));
+    // KWOK watches Logs objects (a file served as a pod's log) only if their CRD is served when it starts.
+    const admin = new KubeConfig();
+    admin.loadFromFile(kubeconfig);
+    await installCrds(admin, infra.kwokCrds);
     const kwok = launch(dir, 'kwok', infra.kwok, [
       `--kubeconfig=${kubeconfig}`,
       `--config=${stagesFile}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       `--server-address=127.0.0.1:${kwokPort}`,
+      '--enable-crds=Logs',
     ]);
     processes.push(kwok);
     const healthy = (url: string) => async () => (await httpsStatus(url)) === 200;

@@ -52,6 +52,13 @@ export function nodeManifest(node: SimulatedNode): V1Node {
       },
     },
     status: {
+      // Where the API server reaches the node's kubelet (KWOK's server on loopback, for pod logs). Both types,
+      // as a kubelet reports them: with either missing, KWOK's node-initialize stage rewrites the addresses
+      // each time the node comes back Ready, and leaves none.
+      addresses: [
+        { type: 'InternalIP', address: '127.0.0.1' },
+        { type: 'Hostname', address: node.name },
+      ],
       capacity: node.resources,
       allocatable: node.resources,
       nodeInfo: {

@@ -1,27 +1,28 @@
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { ATTEMPT_LABEL, NCCL_JOB_LABEL } from '../../src/activities/nccl/manifests.js';
-import type { CheckpointLister, PodLogSource } from '../../src/activities/nccl/sources.js';
+import { ATTEMPT_LABEL, MANAGED_BY, NCCL_JOB_LABEL } from '../../src/activities/nccl/manifests.js';
 import { setNodeNotReady } from '../kube/nodes.js';
+import { PodLogFiles } from '../kube/pod-logs.js';
 
 /**
  * SIMULATOR of what runs inside NCCL job pods. The lab has no GPUs and KWOK's pods run nothing, so this
  * runner plays each attempt's ending, chosen per job by the test or the lab user:
- *  - complete: rank 0 "prints" a recorded log (use a real nccl-tests output), then the launcher
+ *  - complete: rank 0 prints a recorded log (use a real nccl-tests output), then the launcher
  *    (benchmark) or every rank (training) exits 0;
  *  - fail: rank 0 prints a log and exits with the given code;
  *  - hang: rank 0 prints part of a log and then nothing, the pods keep running;
  *  - node-loss: rank 0 prints part of a log, then the node of one rank stops reporting Ready (KWOK's
  *    node-not-ready stage) and comes back after recoverAfterMs.
- * Limits: the "log" lives in a pod annotation (SIM_LOG_ANNOTATION; real pods have real logs, read through
- * the core API), checkpoints are names listed in an annotation of the claim (no files), each job's claim
- * is bound to a PersistentVolume the runner makes and that stores nothing, pods reach Running only
- * through KWOK, and nothing checks the GPU, the VF, Multus or the ssh secret.
+ * Rank 0's output is its pod's log, served by KWOK through the API server (lab/kube/pod-logs.ts). Each job's
+ * claim is bound to a hostPath PersistentVolume the runner makes, a real directory under `dataDir`;
+ * checkpoints are empty files there. The runner also plays the checkpoint lister's pod (any other
+ * cluster-ops pod in the namespace): it lists the directory behind the pod's claim into the pod's log and
+ * exits 0. Limits: pods reach Running only through KWOK, no command in them runs, and nothing checks the
+ * GPU, the VF, Multus or the ssh secret.
  */
-export const SIM_LOG_ANNOTATION = 'sim.cluster-ops.wcloud.sh/log';
-export const SIM_CHECKPOINTS_ANNOTATION = 'sim.cluster-ops.wcloud.sh/checkpoints';
-
 export type SimulatedOutcome =
   | { kind: 'complete'; log: string; checkpoints?: string[] }
   | { kind: 'fail'; log: string; exitCode: number }
@@ -39,6 +40,10 @@ export interface PlayedAttempt {
 }
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const MANAGED_BY_SELECTOR = Object.entries(MANAGED_BY)
+  .map(([key, value]) => `${key}=${value}`)
+  .join(',');
+const claimOf = (pod: V1Pod) => pod.spec!.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
 const COMPLETION_INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
 const POLL_MS = 200;
 
@@ -49,13 +54,22 @@ export class SimulatedNcclRunner {
   private readonly volumes: string[] = [];
   private stopped = false;
   private readonly loop: Promise<void>;
+  private readonly core: CoreV1Api;
+  /** The pods' logs: write one to make rank 0 print it. */
+  readonly logs: PodLogFiles;
 
-  /** `defaultOutcome` ends the attempts of jobs nobody scripted (the lab: complete with a recorded log). */
+  /**
+   * `dataDir` holds the pods' log files and the claims' volumes; `defaultOutcome` ends the attempts of jobs
+   * nobody scripted (the lab: complete with a recorded log).
+   */
   constructor(
-    private readonly core: CoreV1Api,
+    kube: { core: CoreV1Api; custom: CustomObjectsApi },
     private readonly namespace: string,
+    private readonly dataDir: string,
     private readonly defaultOutcome?: SimulatedOutcome,
   ) {
+    this.core = kube.core;
+    this.logs = new PodLogFiles(kube.core, kube.custom, join(dataDir, 'logs'));
     this.loop = this.run();
   }
 
@@ -64,22 +78,11 @@ export class SimulatedNcclRunner {
     this.scripts.set(job, [...outcomes]);
   }
 
-  /** The rank 0 "log" (SIMULATED: the annotation the runner writes). */
-  readonly logs: PodLogSource = {
-    read: async (namespace, name) => (await this.core.readNamespacedPod({ namespace, name })).metadata?.annotations?.[SIM_LOG_ANNOTATION] ?? '',
-  };
-
-  /** The claim's checkpoints (SIMULATED: names the runner listed on the claim). */
-  readonly checkpoints: CheckpointLister = {
-    list: async ({ namespace, claim }) => {
-      const pvc = await this.core.readNamespacedPersistentVolumeClaim({ namespace, name: claim });
-      return JSON.parse(pvc.metadata?.annotations?.[SIM_CHECKPOINTS_ANNOTATION] ?? '[]') as string[];
-    },
-  };
-
-  /** A PersistentVolume pre-bound to the claim, so pods that mount it can be scheduled (nothing is stored). */
+  /** A hostPath PersistentVolume pre-bound to the claim: a directory of `dataDir`, so pods that mount it can be scheduled. */
   private async provideVolume(claim: string, size: string): Promise<void> {
     const name = `${this.namespace}-${claim}`.slice(0, 63);
+    const path = join(this.dataDir, 'volumes', this.namespace, claim);
+    mkdirSync(path, { recursive: true });
     this.volumes.push(name);
     await this.core.createPersistentVolume({
       body: {
@@ -88,7 +91,7 @@ export class SimulatedNcclRunner {
           capacity: { storage: size },
           accessModes: ['ReadWriteMany'],
           persistentVolumeReclaimPolicy: 'Delete',
-          hostPath: { path: `/sim/${this.namespace}/${claim}` },
+          hostPath: { path },
           claimRef: { namespace: this.namespace, name: claim },
         },
       },
@@ -122,6 +125,13 @@ export class SimulatedNcclRunner {
           this.seen.add(key);
           void this.play(attemptPods).catch((error: unknown) => console.error(`nccl runner: ${key}:`, error));
         }
+        const listers = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${MANAGED_BY_SELECTOR},!${NCCL_JOB_LABEL}` });
+        for (const pod of listers.items) {
+          const key = `lister/${pod.metadata!.uid}`;
+          if (this.seen.has(key) || !this.allRunning([pod])) continue;
+          this.seen.add(key);
+          void this.listClaim(pod).catch((error: unknown) => console.error(`nccl runner: ${pod.metadata!.name}:`, error));
+        }
       } catch (error) {
         if (!this.stopped) console.error('nccl runner:', error);
       }
@@ -150,10 +160,11 @@ export class SimulatedNcclRunner {
 
     const lines = outcome.log.split(/(?<=\n)/);
     const half = lines.slice(0, Math.ceil(lines.length / 2)).join('');
-    await this.writeLog(byRank[0]!, half);
+    await this.logs.write(byRank[0]!, half);
     await delay(300);
     const checkpoints = 'checkpoints' in outcome ? outcome.checkpoints : undefined;
-    if (checkpoints?.length) await this.saveCheckpoints(byRank[0]!, checkpoints);
+    const claim = claimOf(byRank[0]!);
+    if (checkpoints?.length && claim) await this.saveCheckpoints(claim, checkpoints);
     switch (outcome.kind) {
       case 'hang':
         return;
@@ -165,11 +176,11 @@ export class SimulatedNcclRunner {
         return;
       }
       case 'fail':
-        await this.writeLog(byRank[0]!, outcome.log);
+        await this.logs.write(byRank[0]!, outcome.log);
         await this.exit(byRank[0]!, outcome.exitCode);
         return;
       case 'complete': {
-        await this.writeLog(byRank[0]!, outcome.log);
+        await this.logs.write(byRank[0]!, outcome.log);
         const training = env.some((e) => e.name === 'CHECKPOINT_DIR');
         for (const pod of training ? byRank : byRank.slice(0, 1)) await this.exit(pod, 0);
         return;
@@ -177,24 +188,27 @@ export class SimulatedNcclRunner {
     }
   }
 
-  private async writeLog(pod: V1Pod, log: string) {
-    await this.core.patchNamespacedPod(
-      { name: pod.metadata!.name!, namespace: this.namespace, body: { metadata: { annotations: { [SIM_LOG_ANNOTATION]: log } } } },
-      mergePatch,
-    );
+  /** Writes empty checkpoint files (names sort by step: ckpt-000100) into the directory behind the claim. */
+  async saveCheckpoints(claim: string, names: string[]): Promise<void> {
+    const dir = await this.volumePath(claim);
+    for (const name of names) writeFileSync(join(dir, name), '');
   }
 
-  private async saveCheckpoints(pod: V1Pod, names: string[]) {
-    const container = pod.spec!.containers[0]!;
-    const dir = container.env?.find((e) => e.name === 'CHECKPOINT_DIR')?.value ?? '/checkpoints';
-    const claim = pod.spec!.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
+  /** The host directory of the claim's PersistentVolume, found as the API server binds them. */
+  private async volumePath(claim: string): Promise<string> {
+    const pvc = await this.core.readNamespacedPersistentVolumeClaim({ namespace: this.namespace, name: claim });
+    const path = pvc.spec?.volumeName && (await this.core.readPersistentVolume({ name: pvc.spec.volumeName })).spec?.hostPath?.path;
+    if (!path) throw new Error(`claim ${claim} is not bound to a hostPath volume`);
+    return path;
+  }
+
+  /** Plays the checkpoint lister's `ls -1 <mount> | sort`: the directory behind its claim, sorted, as its log. */
+  private async listClaim(pod: V1Pod): Promise<void> {
+    const claim = claimOf(pod);
     if (!claim) return;
-    const existing = await this.checkpoints.list({ namespace: this.namespace, claim, dir });
-    const all = [...new Set([...existing, ...names.map((n) => `${dir}/${n}`)])].sort();
-    await this.core.patchNamespacedPersistentVolumeClaim(
-      { name: claim, namespace: this.namespace, body: { metadata: { annotations: { [SIM_CHECKPOINTS_ANNOTATION]: JSON.stringify(all) } } } },
-      mergePatch,
-    );
+    const entries = readdirSync(await this.volumePath(claim)).sort();
+    await this.logs.write(pod, entries.map((entry) => `${entry}\n`).join(''));
+    await this.exit(pod, 0);
   }
 
   private async exit(pod: V1Pod, exitCode: number) {

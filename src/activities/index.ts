@@ -22,8 +22,6 @@ import { createInputActivities } from './temporal/input.js';
 import { createMetricsActivities } from './metrics/victoria-metrics.js';
 import { createNcclJobActivities } from './nccl/jobs.js';
 import { createQuarantineActivities } from './nccl/quarantine.js';
-import type { NcclSources } from './nccl/jobs.js';
-import { kubePodLogs, podCheckpointLister } from './nccl/sources.js';
 import type { MetricsDeps } from './metrics/victoria-metrics.js';
 
 /** Everything activities talk to, injected so tests and the lab point them at local servers. */
@@ -33,8 +31,6 @@ export interface ActivityDeps {
   gitops?: GitOpsDeps;
   /** VictoriaMetrics for NCCL results; absent: pushing results fails for good, saying so. */
   metrics?: MetricsDeps;
-  /** Rank 0 logs and checkpoint listings: from pods by default; the lab's simulated pods need its own. */
-  nccl?: Partial<NcclSources>;
   /** Keycloak's admin API; absent on a worker that does not rotate OIDC client secrets. */
   keycloak?: KeycloakDeps;
   /** Infisical (machine identity); absent likewise. */
@@ -58,10 +54,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInputActivities(),
     ...createInputTargetActivities(deps.kube, deps.keycloak),
     ...createMetricsActivities(deps.metrics),
-    ...createNcclJobActivities(deps.kube, {
-      logs: deps.nccl?.logs ?? kubePodLogs(deps.kube.core),
-      checkpoints: deps.nccl?.checkpoints ?? podCheckpointLister(deps.kube.core),
-    }),
+    ...createNcclJobActivities(deps.kube),
     ...createQuarantineActivities(deps.kube),
     ...createRolloutActivities(deps.kube),
     ...createExternalSecretActivities(deps.kube),

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedNcclRunner } from '../../lab/sim/nccl-runner.js';
 import type { ActivityDeps } from '../../src/activities/index.js';
@@ -18,12 +19,9 @@ export const NCCL_FAILURE_LOG =
 export async function ncclTestCluster(prefix: string) {
   const cluster = await TestCluster.create(prefix);
   const nodes = [await cluster.addNode(), await cluster.addNode()];
-  const runner = new SimulatedNcclRunner(cluster.kube.core, cluster.namespace);
-  const deps: ActivityDeps = {
-    kube: cluster.kube,
-    metrics: { url: testEnv('victoriaMetrics') },
-    nccl: { logs: runner.logs, checkpoints: runner.checkpoints },
-  };
+  const dataDir = mkdtempSync(join(tmpdir(), 'nccl-runner-'));
+  const runner = new SimulatedNcclRunner(cluster.kube, cluster.namespace, dataDir);
+  const deps: ActivityDeps = { kube: cluster.kube, metrics: { url: testEnv('victoriaMetrics') } };
   /** Jobs, Services and pods of a job still in the namespace. */
   const leftovers = async (name: string) => {
     const labelSelector = `${NCCL_JOB_LABEL}=${name}`;
@@ -43,6 +41,7 @@ export async function ncclTestCluster(prefix: string) {
     close: async () => {
       await runner.stop();
       await cluster.close();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

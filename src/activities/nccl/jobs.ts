@@ -13,16 +13,11 @@ import type { KubeClients } from '../kube/clients.js';
 import { ATTEMPT_LABEL, attemptName, checkpointClaimManifest, jobManifest, NCCL_JOB_LABEL, serviceManifest } from './manifests.js';
 import type { AttemptSpec } from './manifests.js';
 import { quarantineOf } from './quarantine.js';
-import type { CheckpointLister, PodLogSource } from './sources.js';
+import { kubePodLogs, podCheckpointLister } from './sources.js';
 
 const COMPLETION_INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
 /** What the result and history keep of rank 0's log; the whole log stays with the pod (or its archive). */
 const LOG_TAIL_CHARS = 4_000;
-
-export interface NcclSources {
-  logs: PodLogSource;
-  checkpoints: CheckpointLister;
-}
 
 type JobRef = Pick<NcclJobSpec, 'namespace' | 'name'>;
 
@@ -77,12 +72,24 @@ export function observePod(pod: V1Pod): ObservedPod {
 const tail = (text: string) => (text.length > LOG_TAIL_CHARS ? text.slice(-LOG_TAIL_CHARS) : text);
 const lineCount = (text: string) => text.split('\n').filter(Boolean).length;
 
-export function createNcclJobActivities({ core, batch }: KubeClients, sources: NcclSources) {
+export function createNcclJobActivities({ core, batch }: KubeClients) {
+  const logs = kubePodLogs(core);
+  const checkpoints = podCheckpointLister(core, logs);
   const attemptSelector = (ref: JobRef, attempt: number) => `${NCCL_JOB_LABEL}=${ref.name},${ATTEMPT_LABEL}=${attempt}`;
   const attemptPods = async (ref: JobRef, attempt: number) =>
     (await core.listNamespacedPod({ namespace: ref.namespace, labelSelector: attemptSelector(ref, attempt) })).items;
   const rank0Pod = (pods: V1Pod[]) => pods.find((p) => p.metadata?.labels?.[COMPLETION_INDEX_LABEL] === '0');
-  const readLog = async (ref: JobRef, pod: V1Pod | undefined) => (pod ? sources.logs.read(ref.namespace, pod.metadata!.name!).catch(() => '') : '');
+  /**
+   * Rank 0's log so far: empty while the container has none yet (not started, or its node gone). A refusal
+   * is no such moment: it fails the watch naming the verb and resource the worker lacks.
+   */
+  const readLog = async (ref: JobRef, pod: V1Pod | undefined) =>
+    pod
+      ? logs.read(ref.namespace, pod.metadata!.name!).catch((error: unknown) => {
+          if (isApiStatus(error, 403)) throw error;
+          return '';
+        })
+      : '';
 
   async function observeNodes(names: string[]): Promise<ObservedNode[]> {
     return Promise.all(
@@ -214,7 +221,7 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
     async summarizeBenchmark({ ref, attempt, lineRateGBps, baseline }: SummarizeInput): Promise<{ summary: NcclSummary }> {
       const pod = rank0Pod(await attemptPods(ref, attempt));
       if (!pod) throw new Error(`no rank 0 pod for ${attemptName(ref.name, attempt)}`);
-      const log = await sources.logs.read(ref.namespace, pod.metadata!.name!);
+      const log = await logs.read(ref.namespace, pod.metadata!.name!);
       const summary = failForGoodOn(
         NcclParseError,
         FailureType.NcclParseFailed,
@@ -266,8 +273,8 @@ export function createNcclJobActivities({ core, batch }: KubeClients, sources: N
         if (isApiStatus(error, 404)) return { count: 0 };
         throw error;
       }
-      const checkpoints = await sources.checkpoints.list({ namespace: ref.namespace, claim, dir });
-      return { newest: checkpoints.at(-1), count: checkpoints.length };
+      const found = await checkpoints.list({ namespace: ref.namespace, claim, dir });
+      return { newest: found.at(-1), count: found.length };
     },
   };
 }

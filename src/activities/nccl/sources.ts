@@ -3,7 +3,7 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import { isApiStatus } from '../kube/clients.js';
 import { MANAGED_BY } from './manifests.js';
 
-/** Where rank 0's output comes from: the pod's log on a real cluster (the lab's simulated pods have none). */
+/** Where rank 0's output comes from: its pod's log, through the API server. */
 export interface PodLogSource {
   read(namespace: string, pod: string): Promise<string>;
 }
