@@ -105,11 +105,10 @@ async function resetNodes() {
   }
 }
 
-test('one rollout per cluster: a second start is refused, and so is a start under another id; approve and rollback are refused where they do not apply', async () => {
+test('one rollout per cluster: a second start is refused, and so is a start under another id; rollback and malformed commands are refused', async () => {
   const prsBefore = gitops.lab.github.pulls.length;
   const { result } = await rollout({ numVfs: 8, approval: 'once' }, async ({ handle, input }) => {
     await commandsReady(handle);
-    expect(await rejectionOf(handle, 'approve')).toMatch(/^approve rejected: nothing is waiting for approval/);
     await eventually(async () => (await progressOf(handle)).phase.startsWith('awaiting approval'), 'approval gate');
     await expect(env.client.workflow.start(sriovRollout, { taskQueue: 'unused', workflowId: handle.workflowId, args: [input] })).rejects.toBeInstanceOf(
       WorkflowExecutionAlreadyStartedError,
@@ -137,7 +136,7 @@ test('one rollout per cluster: a second start is refused, and so is a start unde
   expect(gitops.lab.github.pulls).toHaveLength(prsBefore);
 });
 
-test('pause holds the rollout before the next node, resume releases it, approval gates each node', async () => {
+test('pause holds the rollout before the next node (an approval then has nothing to approve), resume releases it, approval gates each node', async () => {
   const numVfs = await nextVfs();
   const [first, second] = gitops.dgxNodes as [string, string];
   // No settle time: this test polls progress, and polling does not skip time the way awaiting a result does.
@@ -147,6 +146,8 @@ test('pause holds the rollout before the next node, resume releases it, approval
     const paused = await progressOf(handle);
     expect(paused.paused).toBe(true);
     expect(nodeStep(paused, first)?.phase).toBe('pending');
+    // Held by the pause, before the first node's gate: an approval now has nothing to approve.
+    expect(await rejectionOf(handle, 'approve')).toMatch(/^approve rejected: nothing is waiting for approval/);
     await handle.signal('resume');
     await eventually(async () => (await progressOf(handle)).phase === `awaiting approval: node ${first}`, 'approval for the first node');
     expect(await unschedulable(first)).toBe(false);
