@@ -60,19 +60,25 @@ export async function provisionInfisicalStore(kube: KubeClients, infisical: Fake
         apiVersion: `${ESO_GROUP}/${ESO_VERSION}`,
         kind: 'ClusterSecretStore',
         metadata: { name: store.name },
-        spec: {
-          provider: {
-            infisical: {
-              hostAPI: infisical.url,
-              auth: { universalAuthCredentials: { clientId: ref('clientId'), clientSecret: ref('clientSecret') } },
-              secretsScope: { projectSlug: store.projectId, environmentSlug: store.environment, secretsPath: '/' },
-            },
-          },
-        },
+        spec: { provider: infisicalProvider(infisical.url, store, ref) },
       },
     }),
   );
   await storeReady(kube, store.name);
+}
+
+/**
+ * ESO's Infisical provider (universal auth) for a store on the fake Infisical: the machine identity's
+ * clientId and clientSecret are read from the Secret keys `ref` names.
+ */
+export function infisicalProvider(hostAPI: string, scope: { projectId: string; environment: string }, ref: (key: string) => object) {
+  return {
+    infisical: {
+      hostAPI,
+      auth: { universalAuthCredentials: { clientId: ref('clientId'), clientSecret: ref('clientSecret') } },
+      secretsScope: { projectSlug: scope.projectId, environmentSlug: scope.environment, secretsPath: '/' },
+    },
+  };
 }
 
 /** Polls (startup only) until ESO reports the ClusterSecretStore Ready; fails with ESO's condition after a minute. */

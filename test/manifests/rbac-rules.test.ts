@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthorizationV1Api } from '@kubernetes/client-node';
+import { AuthorizationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { provisionOidcClient } from '../../lab/oidc.js';
+import { infisicalProvider, provisionOidcClient } from '../../lab/oidc.js';
 import { ESO_GROUP, ESO_VERSION } from '../../src/activities/eso/external-secrets.js';
 import { fingerprint } from '../../src/activities/fingerprint.js';
 import { createActivities } from '../../src/activities/index.js';
@@ -243,6 +243,12 @@ async function setUpProbes(activities: ReturnType<typeof createActivities>): Pro
       // A node of its own each round, with a pod to evict and a finished one to delete.
       prepare: async (round) => {
         const fresh = await cluster.addNode(WILLINGHAM_NODES[0]!);
+        // Only its own pods (bound by name): the scheduler must not place another probe's pod here, such as
+        // the checkpoint lister's, which the drain would refuse as unmanaged.
+        await cluster.kube.core.patchNode(
+          { name: fresh, body: { spec: { taints: [{ key: 'cluster-ops.wcloud.sh/rbac-drain-probe', effect: 'NoSchedule' }] } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
         await cluster.addPod(fresh, `app-${round}`);
         await cluster.addFinishedJob(fresh, `done-${round}`);
         drainNodes[round] = fresh;
@@ -434,13 +440,7 @@ async function externalSecretOnOwnStore(kind: 'SecretStore' | 'ClusterSecretStor
   const name = uniqueName(kind.toLowerCase());
   await cluster.kube.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData: identity } });
   const ref = (key: string) => ({ name, key, ...(kind === 'ClusterSecretStore' ? { namespace } : {}) });
-  const provider = {
-    infisical: {
-      hostAPI: bed.infisical.url,
-      auth: { universalAuthCredentials: { clientId: ref('clientId'), clientSecret: ref('clientSecret') } },
-      secretsScope: { projectSlug: TEST_PROJECT, environmentSlug: 'prod', secretsPath: '/' },
-    },
-  };
+  const provider = infisicalProvider(bed.infisical.url, { projectId: TEST_PROJECT, environment: 'prod' }, ref);
   const body = { apiVersion: `${ESO_GROUP}/${ESO_VERSION}`, kind, metadata: { name }, spec: { provider } };
   if (kind === 'SecretStore')
     await cluster.kube.custom.createNamespacedCustomObject({ group: ESO_GROUP, version: ESO_VERSION, namespace, plural: 'secretstores', body });
