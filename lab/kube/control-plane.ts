@@ -127,9 +127,9 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
       `--cluster-signing-cert-file=${pki.caCert}`,
       `--cluster-signing-key-file=${pki.caKey}`,
-      // KWOK heartbeats about every 25 s, later when the machine is busy, and does not re-ready pods
-      // after a node flapped: a long grace keeps simulated nodes from going Unknown under load.
-      // Failures are simulated on purpose instead (lab/kube/nodes.ts setNodeNotReady).
+      // KWOK renews each node's Lease (--node-lease-duration-seconds below), later when the machine is
+      // busy, and does not re-ready pods after a node flapped: a long grace keeps simulated nodes from
+      // going Unknown under load. Failures are simulated on purpose instead (lab/kube/nodes.ts setNodeNotReady).
       '--node-monitor-period=2s',
       '--node-monitor-grace-period=300s',
       `--secure-port=${controllerPort}`,
@@ -153,6 +153,10 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
       `--config=${stagesFile}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      // The node heartbeat, as a kubelet's: without a Lease, the only heartbeat is the status stage's, every
+      // 10 to 20 minutes, so after the 300 s grace the node controller marked each node Unknown (KWOK made it
+      // Ready again at once) and its pods NotReady for good.
+      '--node-lease-duration-seconds=40',
       `--server-address=127.0.0.1:${kwokPort}`,
       '--enable-crds=Logs',
     ]);
