@@ -148,6 +148,11 @@ export function planDrain(input: PlanDrainInput): DrainPlan {
 export type PodOutcome =
   { pod: string; outcome: 'evicted' | 'deleted' } | { pod: string; outcome: 'blocked'; reason: string } | { pod: string; outcome: 'failed'; message: string };
 
+/** Nothing but ignored pods left: nothing to evict or delete, none terminating, none refused. */
+export function isDrained(plan: DrainPlan): boolean {
+  return plan.evict.length + plan.delete.length + plan.deleting.length + plan.refused.length === 0;
+}
+
 export function summarizePass(node: string, plan: DrainPlan, outcomes: PodOutcome[]): DrainPassResult {
   const evicted: string[] = [];
   const deleted: string[] = [];
@@ -161,7 +166,7 @@ export function summarizePass(node: string, plan: DrainPlan, outcomes: PodOutcom
   const failed = [...failures.entries()].map(([message, pods]) => ({ message, pods })).sort((a, b) => byText(a.message, b.message));
   return {
     node,
-    drained: plan.evict.length + plan.delete.length + plan.deleting.length + plan.refused.length === 0,
+    drained: isDrained(plan),
     evicted,
     deleted,
     blocked,

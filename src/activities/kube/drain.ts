@@ -1,5 +1,6 @@
 import { heartbeat } from '@temporalio/activity';
-import { daemonSetControllers, planDrain, podKey, summarizePass } from '../../domain/drain.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { daemonSetControllers, isDrained, planDrain, podKey, summarizePass } from '../../domain/drain.js';
 import type { DrainPassResult, DrainPlan, DrainPodPolicy, PodOutcome } from '../../domain/drain.js';
 import { apiMessage, isApiStatus, podFacts, unlessNotFound } from './clients.js';
 import type { KubeClients } from './clients.js';
@@ -13,6 +14,14 @@ export interface PlanNodeDrainInput {
 export interface DrainPassInput extends PlanNodeDrainInput {
   gracePeriodSeconds?: number;
 }
+
+/**
+ * How long a pass waits for the pods it removed to be gone before it returns, as kubectl drain waits for
+ * deletions: most pods end within their grace period, so the drain then finishes in this pass instead of
+ * after the workflow's pause before the next. Well inside the activity's heartbeat timeout.
+ */
+const GONE_WAIT_MS = 10_000;
+const GONE_POLL_MS = 250;
 
 export function createDrainActivities({ core, apps }: KubeClients) {
   /** The node's pods sorted by the policy, and each pod's UID (a finished pod is deleted only as it was read). */
@@ -68,9 +77,27 @@ export function createDrainActivities({ core, apps }: KubeClients) {
           outcomes.push(await evict(pod, gracePeriodSeconds));
         }
       }
-      return summarizePass(node, plan, outcomes);
+      const pass = summarizePass(node, plan, outcomes);
+      const onlyRemovals = pass.blocked.length === 0 && pass.failed.length === 0 && pass.refused.length === 0;
+      if (pass.drained || !onlyRemovals) return pass;
+      const left = await untilGone({ node, policy });
+      return left ? { ...pass, drained: true, deleting: [], ignored: left.ignored } : pass;
     },
   };
+
+  /** The node's plan once only ignored pods are left, or undefined if that takes longer than GONE_WAIT_MS. */
+  async function untilGone(input: PlanNodeDrainInput): Promise<DrainPlan | undefined> {
+    const deadline = Date.now() + GONE_WAIT_MS;
+    while (Date.now() < deadline) {
+      await delay(GONE_POLL_MS);
+      const { plan } = await planFor(input);
+      heartbeat({ terminating: plan.deleting.length });
+      if (isDrained(plan)) return plan;
+      // A pod that showed up meanwhile (or one now refused) is the next pass's to handle.
+      if (plan.evict.length + plan.delete.length + plan.refused.length > 0) return undefined;
+    }
+    return undefined;
+  }
 
   async function evict(pod: string, gracePeriodSeconds?: number): Promise<PodOutcome> {
     const [namespace, name] = pod.split('/') as [string, string];
