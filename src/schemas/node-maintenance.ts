@@ -26,6 +26,11 @@ export const NodeMaintenanceInput = z
     /** What is being done, for the progress view and the report, e.g. "Talos v1.11.5 upgrade". */
     reason: oneLine(200),
     maxUnavailable: z.number().int().min(1).max(10).default(1),
+    /**
+     * A long run (a fleet) continues as new past this many history events, carrying what it did; the nodes
+     * in progress finish first. Temporal warns at 10,240 events and ends a run at 51,200. About 30 per node.
+     */
+    historyEventsPerRun: z.number().int().min(100).max(10_000).default(5_000),
     ...MaintenanceEnd.shape,
     ...RollingPolicy.shape,
     /** Return the per-node plan and change nothing. */

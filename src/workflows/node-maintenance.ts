@@ -1,10 +1,10 @@
-import { executeChild, getExternalWorkflowHandle } from '@temporalio/workflow';
+import { continueAsNew, executeChild, getExternalWorkflowHandle } from '@temporalio/workflow';
 import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import { NodeMaintenanceInput } from '../schemas/node-maintenance.js';
 import { maintenanceNode } from './maintenance-node.js';
 import type { MaintenanceNodeResult } from './maintenance-node.js';
 import { RollingRun } from './rolling/run.js';
-import type { NodeReport } from './rolling/run.js';
+import type { NodeReport, RollingCarry } from './rolling/run.js';
 import { QUICK_CALLS } from './shared/activity-options.js';
 import { handleCommand } from './shared/commands.js';
 import { endMaintenanceSignal, maintenanceDoneCommand } from './shared/messages.js';
@@ -24,9 +24,10 @@ export interface NodeMaintenanceResult {
  * cordon and drain, hold the node until the operator sends `done` (or a set time passes), check it is
  * Ready and the same node, uncordon; with the rolling options (hooks, settle, health gate, window). `done`
  * goes to this run, naming the node (or not, when only one node is on hold); it is rejected for a node
- * that is not on hold now.
+ * that is not on hold now. A fleet-sized run continues as new past `historyEventsPerRun` events; `continued`
+ * is what the runs before it did (nothing for a run a person starts).
  */
-export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<NodeMaintenanceResult> {
+export async function nodeMaintenance(rawInput: NodeMaintenanceInput, continued?: RollingCarry<'maintained'>): Promise<NodeMaintenanceResult> {
   // Looked up before the lock is taken, a dry run's included.
   const input = await inputFixedAtStart(NodeMaintenanceInput, rawInput, ({ nodes, hooks }) => [...nodeTargets(nodes), ...hookTargets(hooks)]);
   const { nodes } = input;
@@ -39,6 +40,8 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
     policy: input,
     dryRun: input.dryRun,
     steps: [],
+    historyEventsPerRun: input.historyEventsPerRun,
+    continued,
     onNodeProgress: ({ node, step, phase }) => {
       if (step !== 'maintenance') return;
       if (phase === 'running') onHold.add(node);
@@ -90,6 +93,8 @@ export async function nodeMaintenance(rawInput: NodeMaintenanceInput): Promise<N
     });
     if (run.controls.aborted) return { ...run.result('aborted'), plan };
     if (stopReason) throw run.stopped(stopReason);
+    // Inside the lock: the next run of this workflow id takes the Lease over from this one.
+    if (run.rolledOver) await continueAsNew<typeof nodeMaintenance>(rawInput, run.carry());
     return { ...run.result('completed'), plan };
   });
 }

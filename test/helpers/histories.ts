@@ -53,7 +53,10 @@ export function recordRuns(client: Client): { save(): Promise<void> } {
   };
 }
 
-/** A run's history and those of its children, grandchildren and so on (found in the histories), the run's first. */
+/**
+ * A run's history and those of its children, grandchildren and so on (found in the histories), and of the runs
+ * that continue any of them as new; the run's first.
+ */
 export async function runTreeHistories(
   client: Client,
   workflowId: string,
@@ -68,6 +71,8 @@ export async function runTreeHistories(
     for (const event of history.events ?? []) {
       const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
       if (child?.workflowId) queue.push([child.workflowId, child.runId ?? undefined]);
+      const next = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (next) queue.push([id, next]);
     }
   }
   return runs;

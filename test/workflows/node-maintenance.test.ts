@@ -23,6 +23,9 @@ import {
   workflowTaskFailures,
 } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
+import { rollingLeaseName } from '../../src/activities/kube/lease.js';
+import { TEST_LEASE_NAMESPACE } from '../helpers/env.js';
+import { runTreeHistories } from '../helpers/histories.js';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
@@ -234,6 +237,26 @@ test('a node deleted mid-run fails its step clearly, stops the run, and leaves n
   expect(await unschedulable(next)).toBe(false);
   // The run is closed, and it let the cluster's lock go.
   expect((await handle.describe()).status.name).toBe('FAILED');
+});
+
+test('a run past historyEventsPerRun continues as new: the Lease passes on, every node is maintained once, all reported', async () => {
+  const nodes = await Promise.all(Array.from({ length: 6 }, () => cluster.addNode()));
+  const { result, handle } = await maintain({ nodes, maxUnavailable: 2, historyEventsPerRun: 100 });
+  expect(result?.outcome).toBe('completed');
+  expect(result?.nodes.map((n) => [n.node, n.status, n.leftCordoned])).toEqual(nodes.map((n) => [n, 'maintained', false]));
+
+  const runs = (await runTreeHistories(env.client, handle.workflowId, handle.firstExecutionRunId)).filter((r) => r.workflowId === handle.workflowId);
+  expect(runs.length).toBeGreaterThanOrEqual(2);
+  for (const run of runs) expect(run.history.events!.length).toBeLessThan(200);
+  const childrenStarted = runs.flatMap((r) => r.history.events!.flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []));
+  expect(childrenStarted.sort()).toEqual(nodes.map((n) => `${handle.workflowId}/${n}`).sort());
+  // The Lease passed from run to run (one transition per hand-over), and the last run let it go.
+  const lease = await cluster.kube.coordination.readNamespacedLease({
+    name: rollingLeaseName(handle.workflowId.replace(/^node-maintenance-/, '')),
+    namespace: TEST_LEASE_NAMESPACE,
+  });
+  expect(lease.spec?.holderIdentity).toBeUndefined();
+  expect(lease.spec?.leaseTransitions).toBe(runs.length - 1);
 });
 
 test('dry run lists, per node, the steps, hooks, gates and window, and changes nothing', async () => {

@@ -22,6 +22,8 @@ export interface RollingLockRun {
 export interface AcquireRollingLockInput extends RollingLockRun {
   /** The workflow type, e.g. sriovRollout, for whoever finds the cluster busy. */
   operation: string;
+  /** The run this one continues (continue-as-new): its hold passes to this run. */
+  continuedFrom?: string;
 }
 
 export interface AcquireRollingLockResult {
@@ -67,7 +69,8 @@ export function rollingLeaseName(cluster: string): string {
  * Temporal workflow run does not crash with its worker, it resumes on another one, so a time-based expiry
  * would only free the lock under a run that is still rolling (a long maintenance can take days). The hold
  * ends when the holder releases it, or when Temporal records the holder's run as closed (completed, failed,
- * terminated, timed out, or gone past retention): the next contender then takes the Lease over. Every worker
+ * terminated, timed out, or gone past retention): the next contender then takes the Lease over. A run that
+ * continued as new still holds through the run that continues it, which takes the Lease over at once. Every worker
  * sharing these Leases must therefore use one Temporal namespace, where the holders' runs are found.
  */
 export function createRollingLockActivities({ coordination }: KubeClients, namespace: string) {
@@ -119,7 +122,7 @@ export function createRollingLockActivities({ coordination }: KubeClients, names
      * Takes the cluster's rolling lock for this workflow run, or fails for good with ClusterBusy naming the
      * run in progress that holds it. Taking it again from the same run (a retried activity) succeeds.
      */
-    async acquireRollingLock({ cluster, holder, runId, operation }: AcquireRollingLockInput): Promise<AcquireRollingLockResult> {
+    async acquireRollingLock({ cluster, holder, runId, operation, continuedFrom }: AcquireRollingLockInput): Promise<AcquireRollingLockResult> {
       const name = rollingLeaseName(cluster);
       const acquired = { acquired: true as const, lease: leaseRef(name) };
       const takeFrom = (previous?: V1Lease) =>
@@ -141,11 +144,12 @@ export function createRollingLockActivities({ coordination }: KubeClients, names
         if (!lease) return (await takeFrom()) === LOST_RACE ? LOST_RACE : acquired;
         const current = holderOf(lease);
         if (current?.holder === holder && current.runId === runId) return acquired;
-        if (current && (await isRunInProgress(Context.current().client, current.holder, current.runId))) {
+        const handedOver = current?.holder === holder && current.runId !== undefined && current.runId === continuedFrom;
+        if (current && !handedOver && (await isRunInProgress(Context.current().client, current.holder, current.runId))) {
           throw busy(cluster, leaseRef(name), current);
         }
         if ((await takeFrom(lease)) === LOST_RACE) return LOST_RACE;
-        return current ? { ...acquired, tookOverFrom: current.holder } : acquired;
+        return current && !handedOver ? { ...acquired, tookOverFrom: current.holder } : acquired;
       });
     },
 

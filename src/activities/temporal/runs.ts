@@ -3,7 +3,8 @@ import type { Client } from '@temporalio/client';
 
 /**
  * Whether this run (the workflow id's latest run when runId is absent) is in progress. A run Temporal does
- * not know (never started, or closed and past retention) is not.
+ * not know (never started, or closed and past retention) is not; a run that continued as new is, while the
+ * workflow id's latest run is.
  */
 export async function isRunInProgress(client: Client, workflowId: string, runId?: string): Promise<boolean> {
   const description = await client.workflow
@@ -13,5 +14,6 @@ export async function isRunInProgress(client: Client, workflowId: string, runId?
       if (error instanceof WorkflowNotFoundError) return undefined;
       throw error;
     });
+  if (description?.status.name === 'CONTINUED_AS_NEW' && runId !== undefined) return isRunInProgress(client, workflowId);
   return description?.status.name === 'RUNNING';
 }

@@ -20,6 +20,11 @@ export interface RollingOptions<R> {
   stopRequested: () => boolean;
   /** Told each node's outcome the moment it is known (progress rows), before any gate runs. */
   onOutcome?: (outcome: NodeOutcome<R>) => void;
+  /**
+   * Turning true stops starting nodes so that the run can continue as new with the rest: the nodes in
+   * progress finish (and pass their gates) first.
+   */
+  rollOver?: () => boolean;
 }
 
 export interface RollingResult<R> {
@@ -27,6 +32,8 @@ export interface RollingResult<R> {
   notStarted: string[];
   /** The gate that stopped the run after `node` had been changed successfully. */
   gateFailure?: { node: string; error: unknown };
+  /** Stopped for rollOver: `notStarted` is left to the run that continues this one. */
+  rolledOver?: boolean;
 }
 
 export async function rollNodes<R>(nodes: string[], options: RollingOptions<R>, runNode: (node: string) => Promise<R>): Promise<RollingResult<R>> {
@@ -48,6 +55,11 @@ export async function rollNodes<R>(nodes: string[], options: RollingOptions<R>, 
   while (active.size > 0 || mayStart()) {
     while (active.size < options.maxUnavailable && mayStart()) {
       const node = queue[0]!;
+      // Before the node's own gates, so that nothing they consumed (an approval) is lost to the next run.
+      if (options.rollOver?.()) {
+        stopped = result.rolledOver = true;
+        break;
+      }
       if (!(await options.beforeNode(node)) || failed()) {
         stopped = true;
         break;

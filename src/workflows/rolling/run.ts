@@ -1,4 +1,4 @@
-import { ApplicationFailure, isCancellation, log, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, log, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { proxyRunbookActivities } from '../shared/activity-summaries.js';
 import { unmetExpectations } from '../../domain/node.js';
 import type { CordonState, NodeExpectation } from '../../domain/node.js';
@@ -44,7 +44,24 @@ export interface RollingRunSpec {
   alsoStopWhen?: () => boolean;
   /** Told every step a node's child reports (the maintenance run tracks which node is on hold). */
   onNodeProgress?: (update: NodeProgressUpdate) => void;
+  /**
+   * Past this many history events (or when the server suggests it), the run stops starting nodes, lets the
+   * ones in progress finish, and `rolledOver` says so: the workflow then continues as new with `carry()`.
+   * Unset: one run, however long.
+   */
+  historyEventsPerRun?: number;
+  /** What the run this one continues had done. */
+  continued?: RollingCarry<string>;
 }
+
+/** What a rolling run hands to the run that continues it: the nodes it finished, and whether it was paused. */
+export interface RollingCarry<S extends string> {
+  reports: NodeReport<S>[];
+  paused: boolean;
+}
+
+/** Runs started before it never continued as new. */
+const ROLL_OVER_PATCH = 'rolling-continue-as-new';
 
 export interface RollSpec<R, S extends string> {
   /** The status and report line of a node whose child succeeded. */
@@ -69,6 +86,8 @@ export class RollingRun<S extends string> {
   readonly stopRequested: () => boolean;
   private readonly reports = new Map<string, NodeReport<S>>();
   private gates: RollingGates | undefined;
+  /** Set when the roll stopped to continue as new. */
+  rolledOver = false;
 
   constructor(private readonly spec: RollingRunSpec) {
     this.progress = new ProgressTracker(spec.operation, ['plan', ...spec.steps]);
@@ -107,6 +126,12 @@ export class RollingRun<S extends string> {
       this.progress.addStep(`node ${name}`);
       this.reports.set(name, { node: name, status: 'not-started', message: '', leftCordoned: false });
     }
+    for (const report of (this.spec.continued?.reports ?? []) as NodeReport<S>[]) {
+      if (!this.reports.has(report.node)) continue;
+      this.reports.set(report.node, report);
+      this.progress.step(`node ${report.node}`, report.status === 'failed' ? 'failed' : 'done', `${report.message} (an earlier run)`);
+    }
+    if (this.spec.continued?.paused) this.controls.stayPaused();
     upsertSearchAttributes([
       { key: OPERATION_ATTRIBUTE, value: this.spec.operation },
       { key: NODES_ATTRIBUTE, value: nodes },
@@ -128,10 +153,12 @@ export class RollingRun<S extends string> {
   async roll<R extends CordonState>(nodes: string[], spec: RollSpec<R, S>): Promise<string | undefined> {
     const gates = this.gates!;
     const rolled = await rollNodes<R>(
-      nodes,
+      // A continued run starts where the last one stopped.
+      nodes.filter((node) => this.reports.get(node)?.status === 'not-started'),
       {
         maxUnavailable: this.spec.policy.maxUnavailable,
         stopRequested: this.stopRequested,
+        rollOver: this.rollOverCheck(),
         onOutcome: (outcome) => this.record(outcome, spec.succeeded),
         beforeNode: async (node) => {
           if ((await this.controls.checkpoint()) || this.stopRequested()) return false;
@@ -148,7 +175,8 @@ export class RollingRun<S extends string> {
     // Whether a node is left cordoned comes from the cluster, not from guesses.
     const cordonedNow = await gates.cordonedNow();
     for (const report of this.reports.values()) report.leftCordoned = cordonedNow.has(report.node);
-    for (const node of rolled.notStarted) this.progress.step(`node ${node}`, 'skipped', 'not started');
+    this.rolledOver = rolled.rolledOver === true && !this.stopRequested();
+    if (!this.rolledOver) for (const node of rolled.notStarted) this.progress.step(`node ${node}`, 'skipped', 'not started');
     if (rolled.gateFailure) {
       const report = this.reports.get(rolled.gateFailure.node)!;
       report.message += `; then the gate before the next node failed: ${rootMessage(rolled.gateFailure.error)}`;
@@ -157,6 +185,20 @@ export class RollingRun<S extends string> {
     }
     const failed = nodes.map((node) => this.reports.get(node)!).find((r) => r.status === 'failed');
     return failed ? `node ${failed.node} failed` : undefined;
+  }
+
+  /** For the run that continues this one (continue-as-new). */
+  carry(): RollingCarry<S> {
+    return { reports: [...this.reports.values()].filter((r) => r.status !== 'not-started'), paused: this.controls.paused };
+  }
+
+  private rollOverCheck(): (() => boolean) | undefined {
+    const limit = this.spec.historyEventsPerRun;
+    if (limit === undefined || !patched(ROLL_OVER_PATCH)) return undefined;
+    return () => {
+      const { historyLength, continueAsNewSuggested } = workflowInfo();
+      return historyLength >= limit || continueAsNewSuggested;
+    };
   }
 
   /** The nodes a roll started (what a rollback must revisit). */

@@ -61,6 +61,11 @@ export class OperatorControls {
     return scope.run(wait);
   }
 
+  /** A run continued as new from a paused one stays paused. */
+  stayPaused(): void {
+    this.setPaused(true, '');
+  }
+
   private setPaused(paused: boolean, answer: string): string {
     this.paused = paused;
     this.progress.paused = paused;
