@@ -15,12 +15,19 @@ export interface JaegerServer {
 /**
  * A real Jaeger v2 (v1.75.0: an OpenTelemetry collector with Jaeger's storage and query built in) on loopback,
  * keeping traces in memory, as the cluster's Jaeger does behind its OpenTelemetry collector. Every port is
- * explicit: the upstream all-in-one defaults (4317, 16686, 8888...) may be taken by another lab or test run.
+ * explicit, free ones unless given: the upstream all-in-one defaults (4317, 16686, 8888...) may be taken by
+ * another lab or test run.
  */
-export async function startJaeger(dir: string, infra: InfraPaths): Promise<JaegerServer> {
+export async function startJaeger(dir: string, infra: InfraPaths, options: { queryPort?: number; otlpGrpcPort?: number } = {}): Promise<JaegerServer> {
   mkdirSync(dir, { recursive: true });
   killLeftovers(dir);
-  const [otlpGrpc, otlpHttp, queryHttp, queryGrpc, health] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [otlpGrpc, otlpHttp, queryHttp, queryGrpc, health] = await Promise.all([
+    options.otlpGrpcPort ?? freePort(),
+    freePort(),
+    options.queryPort ?? freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const loopback = (port: number) => ({ endpoint: `127.0.0.1:${port}` });
   const config = {
     service: {
