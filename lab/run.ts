@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import { loadEnv, WorkerEnv } from '../src/config.js';
 import { OPERATION_HISTOGRAM_BUCKETS } from '../src/domain/operation-metrics.js';
+import { startTracing } from '../src/tracing.js';
 import { createWorker, gitOpsFromEnv, secretRotationFromEnv } from '../src/worker.js';
 import { startExternalSecrets } from './external-secrets.js';
 import { startFluxControllers } from './flux.js';
@@ -13,6 +14,7 @@ import { installCrds } from './kube/crds.js';
 import { initialLabSecret, keycloakAvailable, LAB_REALM, startKeycloak } from './keycloak.js';
 import { startLabOidc } from './oidc.js';
 import { installInfra } from './infra/paths.js';
+import { startJaeger } from './jaeger.js';
 import { startControlPlane } from './kube/control-plane.js';
 import { ensureNode, nodeClass, nodeReadiness, WILLINGHAM_NODES } from './kube/nodes.js';
 import { repoRoot } from './repo-root.js';
@@ -41,10 +43,14 @@ async function main() {
   });
 
   const infra = await installInfra();
-  const [temporal, controlPlane, victoriaMetrics] = await Promise.all([
+  const [temporal, controlPlane, victoriaMetrics, jaeger] = await Promise.all([
     startTemporalDevServer(join(dir, 'temporal'), infra, { port: temporalPort, uiPort }),
     startControlPlane(join(dir, 'kube'), infra),
     startVictoriaMetrics(join(dir, 'victoria-metrics'), infra, { port: Number(process.env.LAB_VICTORIA_METRICS_PORT ?? 8428), scrape: [workerMetrics] }),
+    startJaeger(join(dir, 'jaeger'), infra, {
+      queryPort: Number(process.env.LAB_JAEGER_PORT ?? 16686),
+      otlpGrpcPort: Number(process.env.LAB_JAEGER_OTLP_PORT ?? 4317),
+    }),
   ]);
   // Keycloak needs a minute to start: awaited only by whoever uses it. Launched once the other servers hold
   // their ports, so the free port it picks for its management interface cannot be one of theirs.
@@ -87,6 +93,7 @@ async function main() {
     GITHUB_TOKEN: gitops.github.token,
     GITHUB_API_URL: gitops.github.url,
     VICTORIA_METRICS_URL: victoriaMetrics.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpGrpcUrl,
     INFISICAL_URL: oidc.infisical.url,
     INFISICAL_CLIENT_ID: oidc.infisical.identity.clientId,
     INFISICAL_CLIENT_SECRET: oidc.infisical.identity.clientSecret,
@@ -100,6 +107,7 @@ async function main() {
       : {}),
   });
 
+  const tracing = startTracing('cluster-ops-worker', workerEnv.OTEL_EXPORTER_OTLP_ENDPOINT);
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await createWorker({
     connection,
@@ -112,6 +120,7 @@ async function main() {
       ...secretRotationFromEnv(workerEnv),
     },
     workflowBundlePath: join(root, 'dist/workflow-bundle.js'),
+    tracing,
   });
   const running = worker.run();
 
@@ -123,8 +132,9 @@ async function main() {
     worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
+    await tracing?.shutdown();
     await Promise.all([gitops.stop(), oidc.stop(), ncclRunner.stop(), flux.stop(), externalSecrets.stop(), git.close()]);
-    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak?.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), jaeger.stop(), keycloak?.stop()]);
     console.log('lab stopped');
     process.exit(0);
   };
@@ -146,7 +156,7 @@ async function main() {
       --static-details "$(${cli} describe ${type} --input "$input")"`;
   console.log(`
 cluster-ops lab is up (real: Temporal, Kubernetes control plane, Flux source- and kustomize-controller,
-External Secrets Operator v0.20.4, Keycloak, VictoriaMetrics; simulated: kubelets (KWOK), the SR-IOV device plugin,
+External Secrets Operator v0.20.4, Keycloak, VictoriaMetrics, Jaeger; simulated: kubelets (KWOK), the SR-IOV device plugin,
 NCCL job pods; fakes: GitHub, Infisical)
 
   Temporal UI      ${temporal.uiUrl}
@@ -160,6 +170,8 @@ ${nodeLines.join('\n')}
   VictoriaMetrics  ${victoriaMetrics.url}  (real; NCCL results, and the worker's metrics it scrapes from ${workerMetrics})
   Grafana          none in the lab: the dashboard's queries (manifests/grafana) run on VictoriaMetrics, e.g.
                    ${victoriaMetrics.url}/api/v1/query?query=cluster_ops_runs_started_total
+  Jaeger           ${jaeger.queryUrl}/api/traces?service=cluster-ops-worker  (real Jaeger v2, in memory: the query API;
+                   its UI is a placeholder, a module-proxy build has no UI assets); OTLP gRPC ${jaeger.otlpGrpcUrl}
   Keycloak         ${keycloak ? `${keycloak.url}/admin (admin / ${keycloak.admin.password}; realm ${LAB_REALM}; starting, ~1 min)` : 'not started: no Java/Keycloak (bash lab/infra/install.sh)'}
   Infisical (fake) ${oidc.infisical.url}  (${oidc.clients.length} OIDC client secrets, synced by the real ESO)
   kubeconfig       export KUBECONFIG=${controlPlane.kubeconfig}
@@ -170,6 +182,9 @@ ${temporalStart('drainNode', 'drain-node-talos-7aj-lwl', '{"node":"talos-7aj-lwl
   ${infra.temporal} workflow list --address ${temporal.address}
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js list
   TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start drainNode --input '{"node":"talos-ysi-4k0","uncordonAfter":true}'
+  traced from the CLI on (its start span is the trace's root):
+  OTEL_EXPORTER_OTLP_ENDPOINT=${jaeger.otlpGrpcUrl} TEMPORAL_ADDRESS=${temporal.address} node dist/src/client/cli.js start drainNode --input '{"node":"talos-7aj-lwl","dryRun":true}' --id traced-dry-run
+  curl '${jaeger.queryUrl}/api/traces?service=cluster-ops-cli'
 
 SR-IOV: 4 → 8 VFs on both DGX Sparks, one at a time (opens a pull request on the fake GitHub):
 ${temporalStart('sriovRollout', 'sriov-rollout-willingham-k8s', '{"numVfs":8}')}

@@ -43,7 +43,11 @@ function requireCertAndKeyTogether(env: { TEMPORAL_TLS_CERT?: string; TEMPORAL_T
 /** Cross-field rules run even when single fields failed, so one message lists every problem. */
 const always = { when: () => true };
 
-export const TemporalEnv = z.object(temporalFields).check(z.superRefine(requireCertAndKeyTogether, always));
+/** Where traces go: an OTLP gRPC endpoint (the cluster's OpenTelemetry collector); unset: no tracing. */
+const tracingFields = { OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional() };
+
+/** The CLI's environment. */
+export const TemporalEnv = z.object({ ...temporalFields, ...tracingFields }).check(z.superRefine(requireCertAndKeyTogether, always));
 export type TemporalEnv = z.output<typeof TemporalEnv>;
 
 /** The kubectl whose `kubectl kustomize` renders Flux Kustomizations read from Git (flux plan, graphSource git). */
@@ -59,6 +63,7 @@ export const KubeEnv = z.object({ KUBECONFIG: z.string().min(1) });
 export const WorkerEnv = z
   .object({
     ...temporalFields,
+    ...tracingFields,
     /** A kubeconfig file; absent means the pod's in-cluster service account. */
     KUBECONFIG: optionalPath,
     KUBERNETES_SERVICE_HOST: z.string().optional(),

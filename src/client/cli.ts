@@ -153,7 +153,9 @@ async function run(argv: string[]): Promise<void> {
   const env = loadEnv(TemporalEnv);
   // Loaded only past the checks above: a refused command returns without loading the Temporal client.
   const { connectClient, sendCommand, startWorkflow } = await import('./client.js');
-  const client = await connectClient(env);
+  const { startTracing } = await import('../tracing.js');
+  const tracing = startTracing('cluster-ops-cli', env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const client = await connectClient(env, tracing);
   try {
     switch (command) {
       case 'start': {
@@ -211,6 +213,8 @@ async function run(argv: string[]): Promise<void> {
     }
   } finally {
     await client.connection.close();
+    // Sends the spans still in the batch: the process exits right after.
+    await tracing?.shutdown();
   }
 }
 

@@ -4,6 +4,8 @@ import type { TemporalEnv } from '../config.js';
 import { rootMessage } from '../failures.js';
 import type { WorkflowName } from '../schemas/workflows.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
+import { clientTracingInterceptors } from '../tracing.js';
+import type { Tracing } from '../tracing.js';
 import { validateStart } from './usage.js';
 
 /** The run refused an operator command (it does not apply now, or the run has no such command). */
@@ -25,9 +27,15 @@ export async function sendCommand(client: Client, workflowId: string, command: s
   }
 }
 
-export async function connectClient(env: TemporalEnv): Promise<Client> {
+/** With `tracing`, each start, signal, update and query is a span that the run it reaches continues. */
+export async function connectClient(env: TemporalEnv, tracing?: Tracing): Promise<Client> {
   const connection = await Connection.connect({ ...temporalConnectionOptions(env), connectTimeout: '5 seconds' });
-  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv(env) });
+  return new Client({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    dataConverter: dataConverterFromEnv(env),
+    interceptors: { workflow: clientTracingInterceptors(tracing) },
+  });
 }
 
 export async function startWorkflow(client: Client, taskQueue: string, workflow: string, rawInput: unknown, workflowId?: string) {

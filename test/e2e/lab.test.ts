@@ -24,7 +24,9 @@ function isAlive(pid: number): boolean {
 
 test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves nothing behind when stopped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lab-'));
-  const [temporalPort, uiPort, metricsPort, keycloakPort, gitPort, fluxStoragePort, workerMetricsPort] = await Promise.all(Array.from({ length: 7 }, freePort));
+  const [temporalPort, uiPort, metricsPort, keycloakPort, gitPort, fluxStoragePort, workerMetricsPort, jaegerPort, jaegerOtlpPort] = await Promise.all(
+    Array.from({ length: 9 }, freePort),
+  );
   const address = `127.0.0.1:${temporalPort}`;
   const lab = spawn(process.execPath, ['dist/lab/run.js'], {
     env: {
@@ -37,6 +39,8 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
       LAB_GIT_PORT: String(gitPort),
       LAB_FLUX_STORAGE_PORT: String(fluxStoragePort),
       LAB_WORKER_METRICS_PORT: String(workerMetricsPort),
+      LAB_JAEGER_PORT: String(jaegerPort),
+      LAB_JAEGER_OTLP_PORT: String(jaegerOtlpPort),
     },
   });
   let output = '';
@@ -66,7 +70,7 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     expect(output).toMatch(/^ {19}talos-7aj-lwl +DGX Spark \+ 4 VFs +Ready$/m);
     expect(output).toMatch(/^ {19}talos-ysi-4k0 +DGX Spark \+ 4 VFs +Ready$/m);
     expect(output).toContain(`Grafana          none in the lab`);
-    expect(output).not.toMatch(/jaeger/i);
+    expect(output).toContain(`Jaeger           http://127.0.0.1:${jaegerPort}/api/traces?service=cluster-ops-worker`);
     // The VFs appear once the real Flux has applied namespaces → crds → base (its own pace: a 30 s
     // dependency requeue per level) and the SR-IOV plugin pod runs. The node registers with 4 already, so
     // the plugin's DaemonSet is waited for too: the rollout below looks it up before anything else.
@@ -115,6 +119,15 @@ test('npm run lab brings up the UI, three Ready nodes and a worker, and leaves n
     await run(testEnv('temporalCli'), ['workflow', 'result', '--address', address, '--workflow-id', 'lab-dry-run']);
     const temporalList = await run(testEnv('temporalCli'), ['workflow', 'list', '--address', address]);
     expect(temporalList.stdout).toMatch(/Completed\s+lab-dry-run\s+drainNode/);
+    // The lab's worker traces the run into the lab's Jaeger: the run's span, naming its node, over its activities'.
+    const traced = new URLSearchParams({ service: 'cluster-ops-worker', operation: 'RunWorkflow:drainNode', tags: '{"cluster_ops.node":"talos-ysi-4k0"}' });
+    const trace = await eventually(async () => {
+      const { data } = (await (await fetch(`http://127.0.0.1:${jaegerPort}/api/traces?${traced}`)).json()) as {
+        data: { spans: { operationName: string }[] }[];
+      };
+      return data[0];
+    }, 'the dry run in Jaeger');
+    expect(trace.spans.map((span) => span.operationName)).toContain('RunActivity:planNodeDrain');
     const ours = await run(process.execPath, ['dist/src/client/cli.js', 'list'], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
     expect(ours.stdout).toMatch(/lab-dry-run\s+drainNode\s+COMPLETED/);
 

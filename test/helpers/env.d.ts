@@ -7,6 +7,8 @@ export declare const TEST_ENV: Record<
   | 'crds'
   | 'bundle'
   | 'victoriaMetrics'
+  | 'jaegerOtlp'
+  | 'jaegerQuery'
   | 'keycloakUrl'
   | 'keycloakAdmin'
   | 'keycloakLog'

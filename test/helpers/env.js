@@ -8,6 +8,10 @@ export const TEST_ENV = {
   crds: 'CLUSTER_OPS_TEST_CRDS',
   bundle: 'CLUSTER_OPS_TEST_WORKFLOW_BUNDLE',
   victoriaMetrics: 'CLUSTER_OPS_TEST_VICTORIA_METRICS_URL',
+  /** Jaeger's OTLP gRPC receiver, for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  jaegerOtlp: 'CLUSTER_OPS_TEST_JAEGER_OTLP_URL',
+  /** Jaeger's HTTP query API (/api/traces). */
+  jaegerQuery: 'CLUSTER_OPS_TEST_JAEGER_QUERY_URL',
   keycloakUrl: 'CLUSTER_OPS_TEST_KEYCLOAK_URL',
   /** user:password of Keycloak's bootstrap admin (master realm). */
   keycloakAdmin: 'CLUSTER_OPS_TEST_KEYCLOAK_ADMIN',

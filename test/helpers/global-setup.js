@@ -14,13 +14,14 @@ import { kubeClients, loadKubeConfig } from '../../dist/src/activities/kube/clie
 import { startKeycloak } from '../../dist/lab/keycloak.js';
 import { startTemporalDevServer } from '../../dist/lab/temporal.js';
 import { startVictoriaMetrics } from '../../dist/lab/victoria-metrics.js';
+import { startJaeger } from '../../dist/lab/jaeger.js';
 import { bundleWorkflows } from '../../dist/src/workflow-bundle.js';
 import { TEST_ENV, TEST_LEASE_NAMESPACE } from './env.js';
 
 /**
  * Starts one of each real server for the whole run (control plane with KWOK, Flux's source- and
  * kustomize-controller with a git http server for their repositories, the External Secrets controller, Temporal dev server,
- * VictoriaMetrics, Keycloak) and bundles the workflows once. Keycloak takes about a minute to start: it is
+ * VictoriaMetrics, Jaeger, Keycloak) and bundles the workflows once. Keycloak takes about a minute to start: it is
  * launched first and not awaited, so the other tests run meanwhile; Keycloak tests wait for it
  * (test/helpers/keycloak.ts). Test files get their own namespaces, nodes, task queues and metric labels;
  * each makes its own time-skipping server, because that server's clock is shared by everything connected to it.
@@ -32,10 +33,11 @@ export default async function globalSetup() {
   mkdirSync(dir, { recursive: true });
   const keycloak = await startKeycloak(join(dir, 'keycloak'), infra);
   keycloak.ready.catch(() => undefined); // reported by the tests that wait for it, with its log
-  const [controlPlane, temporal, victoriaMetrics, bundle] = await Promise.all([
+  const [controlPlane, temporal, victoriaMetrics, jaeger, bundle] = await Promise.all([
     startControlPlane(join(dir, 'kube'), infra),
     startTemporalDevServer(join(dir, 'temporal'), infra, { headless: true }),
     startVictoriaMetrics(join(dir, 'victoria-metrics'), infra),
+    startJaeger(join(dir, 'jaeger'), infra),
     bundleWorkflows(),
   ]);
   const kubeConfig = loadKubeConfig(controlPlane.kubeconfig);
@@ -64,6 +66,8 @@ export default async function globalSetup() {
     [TEST_ENV.crds]: infra.crds,
     [TEST_ENV.bundle]: bundlePath,
     [TEST_ENV.victoriaMetrics]: victoriaMetrics.url,
+    [TEST_ENV.jaegerOtlp]: jaeger.otlpGrpcUrl,
+    [TEST_ENV.jaegerQuery]: jaeger.queryUrl,
     [TEST_ENV.keycloakUrl]: keycloak.url,
     [TEST_ENV.keycloakAdmin]: `${keycloak.admin.username}:${keycloak.admin.password}`,
     [TEST_ENV.keycloakLog]: keycloak.logFile,
@@ -73,7 +77,7 @@ export default async function globalSetup() {
   });
   globalThis.clusterOpsStop = async () => {
     await Promise.all([flux.stop(), git.close(), externalSecrets.stop()]);
-    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), keycloak.stop()]);
+    await Promise.all([temporal.stop(), controlPlane.stop(), victoriaMetrics.stop(), jaeger.stop(), keycloak.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
 }
@@ -87,7 +91,7 @@ function removeDeadRuns() {
     const pid = Number(entry.slice(RUN_PREFIX.length));
     if (isAlive(pid)) continue;
     const dir = join(tmpdir(), entry);
-    for (const server of ['kube', 'flux', 'external-secrets', 'temporal', 'victoria-metrics', 'keycloak']) killLeftovers(join(dir, server));
+    for (const server of ['kube', 'flux', 'external-secrets', 'temporal', 'victoria-metrics', 'jaeger', 'keycloak']) killLeftovers(join(dir, server));
     rmSync(dir, { recursive: true, force: true });
   }
 }

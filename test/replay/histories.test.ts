@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
+import { droppedWorkflowSpans } from '../../src/tracing.js';
 import { testEnv } from '../helpers/env.js';
 import { readHistoryFile } from '../helpers/histories.js';
 
@@ -25,7 +26,7 @@ test('every recorded history replays on the current workflow code', async () => 
   });
   const failures: string[] = [];
   let replayed = 0;
-  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: testEnv('bundle') } }, histories)) {
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: testEnv('bundle') }, sinks: droppedWorkflowSpans }, histories)) {
     replayed += 1;
     if (result.error) failures.push(`${files.get(result.workflowId)}: ${result.error.message}`);
   }

@@ -6,6 +6,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import webpack from 'webpack';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeClients, loadKubeConfig } from '../../src/activities/kube/clients.js';
+import { droppedWorkflowSpans } from '../../src/tracing.js';
 import { bundleOptions, workflowsPath } from '../../src/workflow-bundle.js';
 import { testEnv } from '../helpers/env.js';
 import { readHistoryFile } from '../helpers/histories.js';
@@ -32,7 +33,7 @@ async function replayOn(variant: 'guarded' | 'unguarded') {
 
 function replay({ code }: { code: string }) {
   const { workflowId, history } = readHistoryFile(readFileSync(recorded, 'utf8'));
-  return Worker.runReplayHistory({ workflowBundle: { code } }, history, workflowId).then(
+  return Worker.runReplayHistory({ workflowBundle: { code }, sinks: droppedWorkflowSpans }, history, workflowId).then(
     () => 'replayed',
     (error: Error) => `${error.name}: ${error.message}`,
   );
@@ -90,7 +91,7 @@ test('a run whose input recording ends its workflow task replays: its patches ar
   const client = new Client({ connection: await Connection.connect({ address: testEnv('temporalAddress') }) });
   const taskQueue = uniqueName('input-recording');
   const activities = createActivities({ kube: kubeClients(loadKubeConfig(testEnv('kubeconfig'))) });
-  const worker = await Worker.create({ connection, taskQueue, workflowBundle: { codePath: testEnv('bundle') }, activities });
+  const worker = await Worker.create({ connection, taskQueue, workflowBundle: { codePath: testEnv('bundle') }, activities, sinks: droppedWorkflowSpans });
   try {
     // A drain of a node that does not exist: recorded input, then the input check, which refuses it.
     const workflowId = uniqueName('drain-no-such-node');
@@ -99,7 +100,8 @@ test('a run whose input recording ends its workflow task replays: its patches ar
       await handle.result().catch(() => undefined);
       return handle.fetchHistory();
     });
-    const replay = (h: temporal.api.history.v1.IHistory) => Worker.runReplayHistory({ workflowBundle: { codePath: testEnv('bundle') } }, h, workflowId);
+    const replay = (h: temporal.api.history.v1.IHistory) =>
+      Worker.runReplayHistory({ workflowBundle: { codePath: testEnv('bundle') }, sinks: droppedWorkflowSpans }, h, workflowId);
     await expect(replay(history)).resolves.toBeUndefined();
     await expect(replay(taskEndedAfterInputRecording(history))).resolves.toBeUndefined();
   } finally {
