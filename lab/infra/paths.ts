@@ -21,6 +21,8 @@ export interface InfraPaths {
   fluxSourceController: string;
   fluxKustomizeController: string;
   externalSecrets: string;
+  /** Debian's chromium, for puppeteer-core (which downloads no browser). */
+  chromium: string;
 }
 
 /** Installs whatever is missing (instant when cached) and returns the paths. */
@@ -50,5 +52,6 @@ export async function installInfra(): Promise<InfraPaths> {
     fluxSourceController: get('CLUSTER_OPS_FLUX_SOURCE_CONTROLLER'),
     fluxKustomizeController: get('CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER'),
     externalSecrets: get('CLUSTER_OPS_EXTERNAL_SECRETS'),
+    chromium: get('CLUSTER_OPS_CHROMIUM'),
   };
 }
