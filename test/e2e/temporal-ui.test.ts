@@ -224,7 +224,7 @@ test(
       expect(metadata).not.toContain('fan swap');
       await screenshot(plain, SCREENSHOTS, '7-encrypted-user-metadata');
 
-      // Input and result are the ciphertext, shown as base64 data; the event history cannot decode a summary.
+      // Input and result are the ciphertext, shown as base64 data.
       await openRun(plain, maintenance.id);
       const payloads = await seeText(plain, [/Input\s+"[A-Za-z0-9+/]{40,}={0,2}"\s+Result\s+"[A-Za-z0-9+/]{40,}={0,2}"/]);
       expect(payloads).not.toContain('fan swap');
