@@ -69,7 +69,7 @@ const sandboxGlobals = [
 ];
 
 export default defineConfig(
-  { ignores: ['dist/', 'coverage/', '.lab/'] },
+  { ignores: ['dist/', 'coverage/', '.lab/', 'test-output/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -37,7 +37,8 @@ export async function startTemporalDevServer(
     '--log-level',
     'warn',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
+    // The UI's news feed would come from temporal.io: the lab and the tests reach nothing outside the machine.
+    ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
   ];
   const server = launch(dir, 'temporal', infra.temporal, args);
   await waitReady(server, async () => {

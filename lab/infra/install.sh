@@ -4,7 +4,8 @@
 # kustomize-controller, the External Secrets Operator controller and Jaeger (built from the Go module proxy), VictoriaMetrics (Debian package), the CRDs the
 # manifests need (read from Go module zips) and the Keycloak server distribution (Maven Central). Everything is pinned, verified and cached by version under
 # $CLUSTER_OPS_CACHE (default ~/.cache/cluster-ops), so a second run is instant
-# and later clones reuse the builds. Prints `export` lines for the paths when asked with --print-env.
+# and later clones reuse the builds; Debian's chromium (the browser test's) is a system package, installed as root.
+# Prints `export` lines for the paths when asked with --print-env.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +31,9 @@ KEYCLOAK_SHA256=04823c336b797a7e18889a44262a7a64e6bf624cbbcc518c85e2622176ff2eee
 MAVEN_CENTRAL=${MAVEN_CENTRAL:-https://repo.maven.apache.org/maven2}
 # Keycloak 26 wants Java 21+; the machine's Temurin 25 runs it with less memory than Java 17.
 KEYCLOAK_JAVA_HOME=${KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+# Debian 12's security update; puppeteer-core drives it and downloads no browser of its own.
+CHROMIUM_DEB_VERSION=156.0.8078.114-1~deb12u1
+CHROMIUM=/usr/bin/chromium
 
 temporal_dir=$cache/temporal-$TEMPORAL_CLI_VERSION-ts-$TEMPORAL_TEST_SERVER_VERSION
 kube_dir=$cache/kubernetes-$K8S_VERSION
@@ -174,6 +178,22 @@ install_keycloak() {
   rm "$out/dist.tar.gz"
 }
 
+# A system package, not cached: chromium needs its libraries and fonts installed, so this takes root (or sudo
+# without a password). Already there at the pinned version: nothing runs.
+install_chromium() {
+  [ -x "$CHROMIUM" ] && [ "$(dpkg-query -W -f='${Version}' chromium 2>/dev/null)" = "$CHROMIUM_DEB_VERSION" ] && return 0
+  local as_root=()
+  if [ "$(id -u)" != 0 ]; then
+    sudo -n true 2>/dev/null || { log "chromium $CHROMIUM_DEB_VERSION is missing and installing it needs root: run 'apt-get install -y chromium=$CHROMIUM_DEB_VERSION' as root"; return 1; }
+    as_root=(sudo -n)
+  fi
+  local started=$SECONDS
+  apt-cache show "chromium=$CHROMIUM_DEB_VERSION" >/dev/null 2>&1 || "${as_root[@]}" apt-get update -q >/dev/null
+  # Another apt-get (a second checkout installing at the same time) holds dpkg's lock: wait for it.
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "chromium=$CHROMIUM_DEB_VERSION" >/dev/null
+  log "chromium $CHROMIUM_DEB_VERSION installed in $((SECONDS - started)) s"
+}
+
 print_env() {
   cat <<ENV
 export CLUSTER_OPS_TEMPORAL=$temporal_dir/temporal
@@ -191,6 +211,7 @@ export CLUSTER_OPS_FLUX_SOURCE_CONTROLLER=$flux_dir/source-controller
 export CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER=$flux_dir/kustomize-controller
 export CLUSTER_OPS_EXTERNAL_SECRETS=$external_secrets_dir/external-secrets
 export CLUSTER_OPS_JAEGER=$jaeger_dir/jaeger
+export CLUSTER_OPS_CHROMIUM=$CHROMIUM
 ENV
 }
 
@@ -206,6 +227,7 @@ main() {
   once "$external_secrets_dir" install_external_secrets
   once "$jaeger_dir" install_jaeger
   once "$keycloak_dir" install_keycloak
+  install_chromium
   if [ "${1:-}" = --print-env ]; then print_env; fi
 }
 

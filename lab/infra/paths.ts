@@ -23,6 +23,8 @@ export interface InfraPaths {
   externalSecrets: string;
   /** Jaeger v2 (all-in-one: OTLP receivers, storage, query API). */
   jaeger: string;
+  /** Debian's chromium, for puppeteer-core (which downloads no browser). */
+  chromium: string;
 }
 
 /** Installs whatever is missing (instant when cached) and returns the paths. */
@@ -53,5 +55,6 @@ export async function installInfra(): Promise<InfraPaths> {
     fluxKustomizeController: get('CLUSTER_OPS_FLUX_KUSTOMIZE_CONTROLLER'),
     externalSecrets: get('CLUSTER_OPS_EXTERNAL_SECRETS'),
     jaeger: get('CLUSTER_OPS_JAEGER'),
+    chromium: get('CLUSTER_OPS_CHROMIUM'),
   };
 }
