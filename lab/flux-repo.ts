@@ -36,6 +36,64 @@ export function seedGraph(): FluxRepoSpec['graph'] {
     });
 }
 
+/** Relative level sizes of syntheticGraph: a few roots, infrastructure, then wide application levels that narrow again. */
+const SYNTHETIC_LEVEL_WEIGHTS = [3, 12, 25, 45, 70, 90, 90, 80, 55, 30];
+/** The roots: everything else hangs off them, and these three are the hubs many Kustomizations name. */
+const SYNTHETIC_HUBS = ['crds', 'namespaces', 'cluster-config'];
+
+/** mulberry32: a small deterministic PRNG, so a seed gives the same graph on every machine. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * A synthetic graph of `count` Kustomizations in 10 levels (fewer when count is small), shaped like a
+ * large GitOps repository: three roots (crds, namespaces, cluster-config) as hubs, an infrastructure
+ * level, then application levels that widen and narrow again. Each Kustomization past level 0 depends on
+ * one Kustomization of the level right above it (which fixes its level) and on up to two more of any
+ * earlier level, a hub with probability 0.4: 1-3 dependencies each, fan-out from the hubs and the infra
+ * level, fan-in everywhere. Deterministic for a given count and seed.
+ */
+export function syntheticGraph(count = 500, seed = 17): FluxRepoSpec['graph'] {
+  const random = seededRandom(seed);
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const weights = SYNTHETIC_LEVEL_WEIGHTS.slice(0, Math.max(1, Math.min(SYNTHETIC_LEVEL_WEIGHTS.length, Math.floor(count / 3))));
+  // Level 0 holds the hubs; every other level gets one, then the rest in proportion to the weights, and what
+  // rounding leaves over goes to the widest levels.
+  const sizes = weights.map((_, level) => (level === 0 ? Math.min(SYNTHETIC_HUBS.length, count) : 1));
+  const spare = count - sizes.reduce((a, b) => a + b, 0);
+  const total = weights.slice(1).reduce((a, b) => a + b, 0);
+  for (let level = 1; level < sizes.length; level++) sizes[level]! += Math.floor((spare * weights[level]!) / total);
+  const widest = [...sizes.keys()].slice(1).sort((a, b) => weights[b]! - weights[a]! || a - b);
+  for (let i = 0, left = count - sizes.reduce((a, b) => a + b, 0); left > 0; i++, left--) sizes[widest[i % widest.length]!]! += 1;
+  const levels: string[][] = sizes.map((size, level) =>
+    Array.from({ length: size }, (_, i) => {
+      if (level === 0) return SYNTHETIC_HUBS[i]!;
+      const index = String(i).padStart(3, '0');
+      return level === 1 ? `infra-${index}` : `app-${level}-${index}`;
+    }),
+  );
+  const graph: FluxRepoSpec['graph'] = levels[0]!.map((name) => ({ name, dependsOn: [] }));
+  levels.forEach((names, level) => {
+    if (level === 0) return;
+    const earlier = levels.slice(0, level).flat();
+    for (const name of names) {
+      const dependsOn = new Set([pick(levels[level - 1]!)]);
+      const extra = Math.floor(random() * 3);
+      for (let i = 0; i < extra; i++) dependsOn.add(random() < 0.4 ? pick(levels[0]!) : pick(earlier));
+      graph.push({ name, dependsOn: [...dependsOn] });
+    }
+  });
+  return graph;
+}
+
 export const layerPath = (name: string) => `apps/${name}/manifest.yaml`;
 
 /** The one object a Kustomization applies, as YAML. */

@@ -7,6 +7,8 @@ import type { ManagedProcess } from './process.js';
 export interface FluxControllers {
   sourceController: ManagedProcess;
   kustomizeController: ManagedProcess;
+  /** kustomize-controller's Prometheus endpoint (controller-runtime's reconcile and work queue metrics). */
+  kustomizeMetricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -75,5 +77,5 @@ export async function startFluxControllers(
     await stop();
     throw error;
   }
-  return { sourceController, kustomizeController, stop };
+  return { sourceController, kustomizeController, kustomizeMetricsUrl: `http://127.0.0.1:${kustomizeMetrics}/metrics`, stop };
 }
