@@ -34,11 +34,17 @@ export async function startFluxControllers(
 ): Promise<FluxControllers> {
   // source-controller refuses a storage path that does not exist yet.
   mkdirSync(join(dir, 'artifacts'), { recursive: true });
+  // A temporary directory of this pair's own: kustomize-controller extracts each artifact into
+  // $TMPDIR/kustomization-*, and at start it deletes every such directory it finds there as a leftover of an
+  // earlier process, so a second controller started on the machine (another test run, the next bench trial)
+  // deleted the directories of reconciles in flight ("kustomize build failed: ... lstat /tmp/kustomization-...:
+  // no such file or directory").
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
   killLeftovers(dir);
   const [sourceMetrics, sourceHealth, kustomizeMetrics, kustomizeHealth] = await Promise.all(Array.from({ length: 4 }, freePort));
   const storagePort = options.storagePort ?? (await freePort());
   // The controllers take no --kubeconfig flag; RUNTIME_NAMESPACE is where they would put their events.
-  const env = { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: 'flux-system' };
+  const env = { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: 'flux-system', TMPDIR: join(dir, 'tmp') };
   const common = ['--log-level=info', '--log-encoding=json', '--watch-all-namespaces=true'];
   const sourceController = launch(
     dir,
