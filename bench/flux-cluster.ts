@@ -21,6 +21,7 @@ import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import type { KubeClients } from '../src/activities/kube/clients.js';
 import { buildGraph, criticalPath, toKustomization } from '../src/domain/flux-graph.js';
 import type { BootstrapClusterResult } from '../src/workflows/bootstrap-cluster.js';
+import { progressQuery } from '../src/workflows/shared/messages.js';
 import { builtBundleWorker } from './built-worker.js';
 
 export const NAMESPACE = 'flux-system';
@@ -141,14 +142,33 @@ export async function trial<T = void>(
   }
 }
 
-/** bootstrapCluster on the built bundle, a worker of its own on a fresh task queue; throws unless it completes. */
+/**
+ * bootstrapCluster on the built bundle, a worker of its own on a fresh task queue; throws unless it completes.
+ * A run that stops to wait for the operator (a Kustomization failed) is terminated and reported, not waited on.
+ */
 export async function runBootstrapCluster(connection: NativeConnection, client: Client, kube: KubeClients, parallelism: number, label: string) {
   const taskQueue = `bench-${label}-${Date.now()}`;
   const worker = await builtBundleWorker(connection, taskQueue, kube);
   const started = Date.now();
-  const result = (await worker.runUntil(
-    client.workflow.execute('bootstrapCluster', { taskQueue, workflowId: taskQueue, args: [{ namespace: NAMESPACE, parallelism }] }),
-  )) as BootstrapClusterResult;
+  const result = (await worker.runUntil(async () => {
+    const handle = await client.workflow.start('bootstrapCluster', { taskQueue, workflowId: taskQueue, args: [{ namespace: NAMESPACE, parallelism }] });
+    let settled = false;
+    const stuck = (async () => {
+      while (!settled) {
+        await delay(5000);
+        const phase = settled ? '' : (await handle.query(progressQuery)).phase;
+        if (phase.startsWith('waiting for the operator')) {
+          await handle.terminate('bench: a Kustomization failed');
+          throw new Error(`bootstrapCluster stopped: ${phase}`);
+        }
+      }
+    })();
+    try {
+      return await Promise.race([handle.result(), stuck]);
+    } finally {
+      settled = true;
+    }
+  })) as BootstrapClusterResult;
   if (result.outcome !== 'completed') throw new Error(`bootstrapCluster ended ${result.outcome}`);
   return { workflowId: taskQueue, result, runMs: Date.now() - started };
 }
