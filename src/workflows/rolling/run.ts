@@ -15,7 +15,7 @@ import { rollNodes } from './engine.js';
 import type { NodeOutcome } from './engine.js';
 import { RollingGates } from './gates.js';
 import { withClusterLock } from './lock.js';
-import { NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './search-attributes.js';
+import { fitsSearchAttribute, NODES_ATTRIBUTE, OPERATION_ATTRIBUTE } from './search-attributes.js';
 
 const { listNodes } = proxyRunbookActivities(QUICK_CALLS);
 
@@ -88,6 +88,8 @@ export class RollingRun<S extends string> {
   private gates: RollingGates | undefined;
   /** Set when the roll stopped to continue as new. */
   rolledOver = false;
+  /** The nodes being worked on now, when the search attribute lists those rather than all (a fleet). */
+  private attributeNodes: Set<string> | undefined;
 
   constructor(private readonly spec: RollingRunSpec) {
     this.progress = new ProgressTracker(spec.operation, ['plan', ...spec.steps]);
@@ -132,9 +134,11 @@ export class RollingRun<S extends string> {
       this.progress.step(`node ${report.node}`, report.status === 'failed' ? 'failed' : 'done', `${report.message} (an earlier run)`);
     }
     if (this.spec.continued?.paused) this.controls.stayPaused();
+    // Too many nodes for one attribute value: it lists the nodes in progress instead, as they change.
+    if (!fitsSearchAttribute(nodes)) this.attributeNodes = new Set();
     upsertSearchAttributes([
       { key: OPERATION_ATTRIBUTE, value: this.spec.operation },
-      { key: NODES_ATTRIBUTE, value: nodes },
+      { key: NODES_ATTRIBUTE, value: this.attributeNodes ? [] : nodes },
     ]);
     this.progress.step('plan', 'done', summary);
     return steps;
@@ -169,7 +173,8 @@ export class RollingRun<S extends string> {
       },
       (node) => {
         this.progress.phase = `node ${node}`;
-        return spec.runNode(node);
+        this.listInAttribute(node, true);
+        return spec.runNode(node).finally(() => this.listInAttribute(node, false));
       },
     );
     // Whether a node is left cordoned comes from the cluster, not from guesses.
@@ -190,6 +195,13 @@ export class RollingRun<S extends string> {
   /** For the run that continues this one (continue-as-new). */
   carry(): RollingCarry<S> {
     return { reports: [...this.reports.values()].filter((r) => r.status !== 'not-started'), paused: this.controls.paused };
+  }
+
+  private listInAttribute(node: string, inProgress: boolean): void {
+    if (!this.attributeNodes) return;
+    if (inProgress) this.attributeNodes.add(node);
+    else this.attributeNodes.delete(node);
+    upsertSearchAttributes([{ key: NODES_ATTRIBUTE, value: [...this.attributeNodes] }]);
   }
 
   private rollOverCheck(): (() => boolean) | undefined {
