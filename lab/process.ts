@@ -73,8 +73,10 @@ export function logTail(proc: ManagedProcess, lines = 20): string {
 export async function waitReady(proc: ManagedProcess, probe: () => Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) {
-      throw new Error(`${proc.name} exited with code ${proc.child.exitCode}:\n${logTail(proc)}`);
+    // A process killed by a signal (stopped while still starting, as Keycloak at the end of a short run) has
+    // no exit code: without the signal check, the wait polled on to its deadline and kept jest alive.
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+      throw new Error(`${proc.name} exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${logTail(proc)}`);
     }
     if (await probe().catch(() => false)) return;
     await delay(200);
