@@ -40,10 +40,19 @@ export interface WorkerSetup {
  */
 export type WorkerTuning = Pick<WorkerOptions, 'interceptors' | 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions'>;
 
+/**
+ * Slots and cache, from bench/ (docs/operations.md, Worker sizing): the largest runs measured keep 21 workflows
+ * open (a 200-node maintenance at maxUnavailable 10: each node's child and its drain, and the run) and 32
+ * activities in flight (a 500-Kustomization bootstrap at parallelism 32); these leave room for both at once
+ * and bound the worker's memory and its load on the API server.
+ */
+const SIZING = { maxCachedWorkflows: 100, maxConcurrentActivityTaskExecutions: 64 };
+
 /** Every workflow and activity on one task queue. Tests and the lab call this with their own clients. */
 export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter, tracing, tuning }: WorkerSetup) {
   const traced = workerTracing(tracing);
   return Worker.create({
+    ...SIZING,
     ...tuning,
     connection,
     dataConverter,
