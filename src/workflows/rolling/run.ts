@@ -88,6 +88,8 @@ export class RollingRun<S extends string> {
   private gates: RollingGates | undefined;
   /** Set when the roll stopped to continue as new. */
   rolledOver = false;
+  /** The nodes the runs this one continues finished: no roll starts them again. */
+  private readonly doneEarlier = new Set<string>();
   /** The nodes being worked on now, when the search attribute lists those rather than all (a fleet). */
   private attributeNodes: Set<string> | undefined;
 
@@ -131,6 +133,7 @@ export class RollingRun<S extends string> {
     for (const report of (this.spec.continued?.reports ?? []) as NodeReport<S>[]) {
       if (!this.reports.has(report.node)) continue;
       this.reports.set(report.node, report);
+      this.doneEarlier.add(report.node);
       this.progress.step(`node ${report.node}`, report.status === 'failed' ? 'failed' : 'done', `${report.message} (an earlier run)`);
     }
     if (this.spec.continued?.paused) this.controls.stayPaused();
@@ -157,8 +160,8 @@ export class RollingRun<S extends string> {
   async roll<R extends CordonState>(nodes: string[], spec: RollSpec<R, S>): Promise<string | undefined> {
     const gates = this.gates!;
     const rolled = await rollNodes<R>(
-      // A continued run starts where the last one stopped.
-      nodes.filter((node) => this.reports.get(node)?.status === 'not-started'),
+      // A continued run starts where the last one stopped (a rollback's second pass revisits failed nodes).
+      nodes.filter((node) => !this.doneEarlier.has(node)),
       {
         maxUnavailable: this.spec.policy.maxUnavailable,
         stopRequested: this.stopRequested,
