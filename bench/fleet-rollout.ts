@@ -224,7 +224,8 @@ async function main() {
   const infra = await installInfra();
   const dir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
   const temporal = await startTemporalDevServer(join(dir, 'temporal'), infra, { headless: true });
-  const controlPlane = await startControlPlane(join(dir, 'kube'), infra);
+  // Node Leases: the bench runs past the 300 s after which KWOK's nodes would otherwise lose their pods' Ready.
+  const controlPlane = await startControlPlane(join(dir, 'kube'), infra, { nodeLeases: true });
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;

@@ -33,6 +33,17 @@ function labStage(file: string, text: string): string {
   return stringify(stage);
 }
 
+export interface ControlPlaneOptions {
+  /**
+   * KWOK renews a Lease per node, a kubelet's heartbeat. Without it the only heartbeat is KWOK's status stage,
+   * every 10 to 20 minutes: 300 s after a node was made, the node controller marks it Unknown (KWOK makes it
+   * Ready again at once) and its pods NotReady for good, so PDBs refuse every eviction. With it, KWOK does not
+   * take over a node annotated after it was created (lab/kube/nodes.ts startKubelet, a joining node), so only
+   * runs longer than 300 s that need no joining node use it (the fleet bench).
+   */
+  nodeLeases?: boolean;
+}
+
 /** Nodes carrying this annotation get a simulated kubelet from KWOK. */
 export const KWOK_NODE_ANNOTATION = { 'kwok.x-k8s.io/node': 'fake' };
 
@@ -54,7 +65,7 @@ export interface ControlPlane {
  * kube-controller-manager, kube-scheduler, and KWOK as the simulated kubelets of annotated nodes.
  * State lives under `dir`, so the lab keeps its cluster across restarts.
  */
-export async function startControlPlane(dir: string, infra: InfraPaths): Promise<ControlPlane> {
+export async function startControlPlane(dir: string, infra: InfraPaths, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   mkdirSync(dir, { recursive: true });
   killLeftovers(dir);
   const pki = await ensurePki(join(dir, 'pki'));
@@ -127,9 +138,9 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
       `--cluster-signing-cert-file=${pki.caCert}`,
       `--cluster-signing-key-file=${pki.caKey}`,
-      // KWOK renews each node's Lease (--node-lease-duration-seconds below), later when the machine is
-      // busy, and does not re-ready pods after a node flapped: a long grace keeps simulated nodes from
-      // going Unknown under load. Failures are simulated on purpose instead (lab/kube/nodes.ts setNodeNotReady).
+      // KWOK's heartbeat comes late when the machine is busy, and KWOK does not re-ready pods after a node
+      // flapped: a long grace keeps simulated nodes from going Unknown under load. Failures are simulated on
+      // purpose instead (lab/kube/nodes.ts setNodeNotReady).
       '--node-monitor-period=2s',
       '--node-monitor-grace-period=300s',
       `--secure-port=${controllerPort}`,
@@ -153,10 +164,7 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
       `--config=${stagesFile}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      // The node heartbeat, as a kubelet's: without a Lease, the only heartbeat is the status stage's, every
-      // 10 to 20 minutes, so after the 300 s grace the node controller marked each node Unknown (KWOK made it
-      // Ready again at once) and its pods NotReady for good.
-      '--node-lease-duration-seconds=40',
+      ...(options.nodeLeases ? ['--node-lease-duration-seconds=40'] : []),
       `--server-address=127.0.0.1:${kwokPort}`,
       '--enable-crds=Logs',
     ]);
