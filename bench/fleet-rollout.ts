@@ -11,7 +11,7 @@
 //   - the worker's peak RSS.
 // Asserts nothing. FLEET_NODES, FLEET_KUBECTL_NODES and FLEET_HOLD_SECONDS change the sizes.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +29,7 @@ import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import type { KubeClients } from '../src/activities/kube/clients.js';
 import type { NodeMaintenanceInput } from '../src/schemas/node-maintenance.js';
 import { nodeMaintenanceId } from '../src/schemas/node-maintenance.js';
+import { memoryMb } from './built-worker.js';
 
 const { EventType } = protos.temporal.api.enums.v1;
 const NODES = Number(process.env.FLEET_NODES ?? 200);
@@ -104,14 +105,6 @@ async function createFleet(kube: KubeClients) {
   const pdbs = (await kube.policy.listNamespacedPodDisruptionBudget({ namespace: NAMESPACE })).items;
   await until(async () => pdbs.length === deployments, 'PDBs');
   return { deployments, pods: deployments * REPLICAS };
-}
-
-/** A /proc/<pid>/status field in MB (VmRSS: now; VmHWM: the peak so far). */
-function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${field}:`));
-  return Number(line?.split(/\s+/)[1] ?? NaN) / 1024;
 }
 
 /** The production worker process, as a pod runs it (INFO logs: the SDK says RUNNING at that level). */

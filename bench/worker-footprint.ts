@@ -4,7 +4,7 @@
 // pollers are open then), and the resident set after 30 idle seconds; then the medians against the goals
 // (start ≤ 3 s, idle RSS ≤ 250 MB). Asserts nothing.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,19 +14,12 @@ import { startControlPlane } from '../lab/kube/control-plane.js';
 import { freePort } from '../lab/process.js';
 import { repoRoot } from '../lab/repo-root.js';
 import { startTemporalDevServer } from '../lab/temporal.js';
+import { memoryMb } from './built-worker.js';
 
 const STARTS = 5;
 const IDLE_MS = 30_000;
 const START_GOAL_MS = 3_000;
 const IDLE_RSS_GOAL_MB = 250;
-
-/** A /proc/<pid>/status field in MB (VmRSS: now; VmHWM: the peak so far). */
-function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${field}:`));
-  return Number(line?.split(/\s+/)[1] ?? NaN) / 1024;
-}
 
 async function startOnce(env: NodeJS.ProcessEnv, idleMs: number) {
   const started = performance.now();
