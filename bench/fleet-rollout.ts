@@ -14,7 +14,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import protos from '@temporalio/proto';
@@ -29,7 +28,7 @@ import { kubeClients, loadKubeConfig } from '../src/activities/kube/clients.js';
 import type { KubeClients } from '../src/activities/kube/clients.js';
 import type { NodeMaintenanceInput } from '../src/schemas/node-maintenance.js';
 import { nodeMaintenanceId } from '../src/schemas/node-maintenance.js';
-import { memoryMb } from './built-worker.js';
+import { startWorkerProcess } from './built-worker.js';
 
 const { EventType } = protos.temporal.api.enums.v1;
 const NODES = Number(process.env.FLEET_NODES ?? 200);
@@ -105,26 +104,6 @@ async function createFleet(kube: KubeClients) {
   const pdbs = (await kube.policy.listNamespacedPodDisruptionBudget({ namespace: NAMESPACE })).items;
   await until(async () => pdbs.length === deployments, 'PDBs');
   return { deployments, pods: deployments * REPLICAS };
-}
-
-/** The production worker process, as a pod runs it (INFO logs: the SDK says RUNNING at that level). */
-async function startWorker(env: NodeJS.ProcessEnv) {
-  const worker = spawn(process.execPath, [join(repoRoot(), 'dist/src/worker.js')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was RUNNING`)));
-    createInterface({ input: worker.stdout! }).on('line', (line) => {
-      if (line.includes('"message":"Worker state changed"') && line.includes('"state":"RUNNING"')) resolve();
-      else if (line.includes(`"level":"ERROR"`) || line.includes(`"level":"WARN"`)) console.error(line);
-    });
-  });
-  return {
-    peakMb: () => memoryMb(worker.pid!, 'VmHWM'),
-    stop: async () => {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 function maintenance(cluster: string, nodes: string[], maxUnavailable: number): NodeMaintenanceInput {
@@ -221,20 +200,26 @@ async function main() {
   const controlPlane = await startControlPlane(join(dir, 'kube'), infra, { nodeLeases: true });
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
   try {
     const fleet = await createFleet(kube);
     console.log(
       `fleet: ${NODES} KWOK nodes, ${fleet.pods} pods in ${fleet.deployments} Deployments of ${REPLICAS}, each with a PDB of maxUnavailable ${PDB_MAX_UNAVAILABLE}`,
     );
-    worker = await startWorker({
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: temporal.address,
-      TASK_QUEUE,
-      KUBECONFIG: controlPlane.kubeconfig,
-      WORKFLOW_BUNDLE: join(repoRoot(), 'dist/workflow-bundle.js'),
-      METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
-    });
+    worker = await startWorkerProcess(
+      {
+        PATH: process.env.PATH,
+        TEMPORAL_ADDRESS: temporal.address,
+        TASK_QUEUE,
+        KUBECONFIG: controlPlane.kubeconfig,
+        WORKFLOW_BUNDLE: join(repoRoot(), 'dist/workflow-bundle.js'),
+        METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+      },
+      // What the worker warns of or fails on shows beside the bench's figures (INFO logs: the SDK says RUNNING at that level).
+      (line) => {
+        if (line.includes('"level":"ERROR"') || line.includes('"level":"WARN"')) console.error(line);
+      },
+    );
 
     const singles: number[] = [];
     for (let i = 0; i < SINGLE_NODE_SAMPLES; i++) singles.push((await timedRun(client, maintenance(`single-${i}`, [nodeName(i)], 1))).ms);
@@ -244,7 +229,7 @@ async function main() {
     const nodes = Array.from({ length: NODES }, (_, i) => nodeName(i));
     const fleetRun = await timedRun(client, maintenance('fleet', nodes, MAX_UNAVAILABLE));
     const ideal = Math.ceil(NODES / MAX_UNAVAILABLE) * single;
-    const peakMb = worker.peakMb();
+    const peakMb = worker.memoryMb('VmHWM');
     console.log(
       `fleet: ${NODES} nodes, maxUnavailable ${MAX_UNAVAILABLE}: ${s(fleetRun.ms)}; ideal ${Math.ceil(NODES / MAX_UNAVAILABLE)} × ${s(single)} = ${s(ideal)}`,
     );

@@ -3,18 +3,16 @@
 // control plane. Prints, per start: the time from spawn to the SDK's "Worker state changed: RUNNING" (its
 // pollers are open then), and the resident set after 30 idle seconds; then the medians against the goals
 // (start ≤ 3 s, idle RSS ≤ 250 MB). Asserts nothing.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { installInfra } from '../lab/infra/paths.js';
 import { startControlPlane } from '../lab/kube/control-plane.js';
 import { freePort } from '../lab/process.js';
 import { repoRoot } from '../lab/repo-root.js';
 import { startTemporalDevServer } from '../lab/temporal.js';
-import { memoryMb } from './built-worker.js';
+import { startWorkerProcess } from './built-worker.js';
 
 const STARTS = 5;
 const IDLE_MS = 30_000;
@@ -22,23 +20,13 @@ const START_GOAL_MS = 3_000;
 const IDLE_RSS_GOAL_MB = 250;
 
 async function startOnce(env: NodeJS.ProcessEnv, idleMs: number) {
-  const started = performance.now();
-  const worker = spawn(process.execPath, [join(repoRoot(), 'dist/src/worker.js')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const running = new Promise<number>((resolve, reject) => {
-    worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was RUNNING`)));
-    createInterface({ input: worker.stdout! }).on('line', (line) => {
-      if (line.includes('"message":"Worker state changed"') && line.includes('"state":"RUNNING"')) resolve(performance.now() - started);
-    });
-  });
+  const worker = await startWorkerProcess(env);
   try {
-    const startMs = await running;
-    const atStartMb = memoryMb(worker.pid!, 'VmRSS');
+    const atStartMb = worker.memoryMb('VmRSS');
     await delay(idleMs);
-    return { startMs, atStartMb, idleMb: memoryMb(worker.pid!, 'VmRSS'), peakMb: memoryMb(worker.pid!, 'VmHWM') };
+    return { startMs: worker.startMs, atStartMb, idleMb: worker.memoryMb('VmRSS'), peakMb: worker.memoryMb('VmHWM') };
   } finally {
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    worker.kill('SIGTERM');
-    await exited;
+    await worker.stop();
   }
 }
 
