@@ -41,6 +41,12 @@ export const OPERATION_METRICS = {
     labels: ['kustomization', 'outcome'],
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
   },
+  ncclAttempts: {
+    name: 'cluster_ops_nccl_attempts_total',
+    // nccl_job, not job: a scrape's own job label would overwrite it.
+    help: 'ncclJob attempts as they end, by job, kind, outcome, classified cause (none when it succeeded) and what the failure policy did next',
+    labels: ['nccl_job', 'kind', 'outcome', 'cause', 'action'],
+  },
 } as const;
 
 /** The bucket bounds of our histograms, for the worker's Prometheus exporter (the SDK's default tops out at 10 s). */

@@ -158,3 +158,5 @@ export type NcclJobInput = z.input<typeof NcclJobInput>;
 export type NcclJobSpec = z.output<typeof NcclJobInput>;
 
 export const ncclJobId = (name: string) => `nccl-job-${name}`;
+/** One attempt's Job and Service name: a new name per attempt, so a new one never waits on the old one's deletion. */
+export const attemptName = (name: string, attempt: number) => `${name}-a${attempt}`;

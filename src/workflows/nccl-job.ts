@@ -1,5 +1,4 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { classifyFailure } from '../domain/nccl/failure-classifier.js';
 import type { Classification, FailureCause } from '../domain/nccl/failure-classifier.js';
 import { judgePreflight, preflightEnabled, preflightSpec } from '../domain/nccl/preflight.js';
@@ -10,10 +9,12 @@ import type { NcclSummary } from '../domain/nccl/summary.js';
 import { NcclJobInput } from '../schemas/nccl-job.js';
 import type { NcclJobSpec } from '../schemas/nccl-job.js';
 import { QUICK_CALLS, WATCHES } from './shared/activity-options.js';
+import { proxyRunbookActivities } from './shared/activity-summaries.js';
 import { OperatorControls } from './shared/controls.js';
 import { failureTypeIn, FailureType, rootMessage } from '../failures.js';
 import { ProgressTracker } from './shared/progress.js';
 import { inputFixedAtStart, nodeTargets } from './shared/input.js';
+import { operationMetrics } from './shared/metrics.js';
 
 const STORED_BASELINE_LOOKBACK_SECONDS = 30 * 24 * 3600;
 const CLEANUP_TIMEOUT_SECONDS = 300;
@@ -24,9 +25,9 @@ const PREFLIGHT_PATCH = 'nccl-bandwidth-preflight';
 /** Runs started before bad-node quarantine never taint a node. */
 const QUARANTINE_PATCH = 'nccl-bad-node-quarantine';
 
-const { createJobAttempt, summarizeBenchmark, newestCheckpoint, pushSamples, readLatestSample, quarantineNode } = proxyActivities<Activities>(QUICK_CALLS);
-const { cleanupJob } = proxyActivities<Activities>({ ...QUICK_CALLS, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' });
-const { waitForJobNodes, watchJobAttempt } = proxyActivities<Activities>(WATCHES);
+const { createJobAttempt, summarizeBenchmark, newestCheckpoint, pushSamples, readLatestSample, quarantineNode } = proxyRunbookActivities(QUICK_CALLS);
+const { cleanupJob } = proxyRunbookActivities({ ...QUICK_CALLS, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute' });
+const { waitForJobNodes, watchJobAttempt } = proxyRunbookActivities(WATCHES);
 
 export interface NcclAttemptReport {
   attempt: number;
@@ -136,9 +137,12 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
       } finally {
         await cleanup();
       }
-      if (report.outcome === 'aborted') return finish(result, progress, 'aborted');
-      if (report.outcome === 'succeeded') return finish(result, progress, 'succeeded');
+      if (report.outcome !== 'failed') {
+        countAttempt(spec, report, 'none');
+        return finish(result, progress, report.outcome);
+      }
       const next = budgets ? byPolicy(spec, budgets, report) : byAttemptsCap(spec, report);
+      countAttempt(spec, report, 'fail' in next ? 'fail' : (report.policy?.action ?? 'retryAfterBackoff'));
       if (budgets) {
         result.budgets = budgets.usage;
         progress.step(`attempt ${attempt}`, 'failed', `${report.cause} → ${report.policy!.action} (${report.policy!.reason}): ${report.detail}`);
@@ -161,6 +165,11 @@ export async function ncclJob(rawInput: NcclJobInput): Promise<NcclJobResult> {
     }
     throw error;
   }
+}
+
+/** The attempt on the operation metrics, once decided: its cause, and what came of it (the dashboard's attempts by cause). */
+function countAttempt(spec: NcclJobSpec, report: NcclAttemptReport, action: PolicyAction | 'none') {
+  operationMetrics.ncclAttempt({ nccl_job: spec.name, kind: spec.kind, outcome: report.outcome, cause: report.cause ?? 'none', action });
 }
 
 /** Counts the nodes a failure names; one named quarantineAfterNodeFailures times is quarantined. True when one was. */

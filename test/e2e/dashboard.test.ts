@@ -10,15 +10,15 @@ import { testEnv } from '../helpers/env.js';
 import { createTestClient } from '../helpers/keycloak.js';
 import { eventually, uniqueName } from '../helpers/kube.js';
 import { kubectl } from '../helpers/manifests.js';
-import { ncclTestCluster, SPARK_RUN_LOG } from '../helpers/nccl.js';
+import { NCCL_FAILURE_LOG, ncclTestCluster, SPARK_RUN_LOG } from '../helpers/nccl.js';
 import { startOidcTestBed } from '../helpers/oidc.js';
-import { devServerWorker, spawnBuiltWorker } from '../helpers/temporal.js';
+import { spawnBuiltWorker } from '../helpers/temporal.js';
 import { fileWorld } from '../helpers/world.js';
 
 // The dashboard as deployed (the ConfigMap kustomize renders), its every query run in the real VictoriaMetrics
 // on what a lab-like run leaves there: the built worker's scrape after two drains (one held by a
-// PodDisruptionBudget until its deadline) and a rotation against the real Keycloak, and an NCCL benchmark's
-// results pushed by its run.
+// PodDisruptionBudget until its deadline), a rotation against the real Keycloak, and an NCCL benchmark whose
+// first attempt fails (its attempts by cause in the scrape, its results pushed by the run).
 const world = fileWorld('e2e-dashboard', (cluster) => startOidcTestBed(cluster), 420_000);
 
 interface Target {
@@ -61,11 +61,13 @@ test('every panel query of the Grafana dashboard answers with series in the real
   const run = uniqueName('dashboard');
   const taskQueue = uniqueName('dashboard');
   const metricsPort = await freePort();
-  const worker: ChildProcess = spawnBuiltWorker(taskQueue, { METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, ...bed.workerEnv() });
+  const worker: ChildProcess = spawnBuiltWorker(taskQueue, {
+    METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+    VICTORIA_METRICS_URL: victoriaMetrics,
+    ...bed.workerEnv(),
+  });
   const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
   const nccl = await ncclTestCluster('e2e-dashboard-nccl');
-  const ncclTaskQueue = uniqueName('dashboard-nccl');
-  const ncclWorker = await devServerWorker(ncclTaskQueue, nccl.deps);
   try {
     const keycloakClient = await createTestClient('dash');
     const target = await bed.target(keycloakClient);
@@ -74,7 +76,10 @@ test('every panel query of the Grafana dashboard answers with series in the real
     await cluster.addPod(drained, 'app');
     await cluster.addPod(held, 'guarded', { app: 'guarded' });
     await cluster.addBlockingPdb('guarded');
-    nccl.runner.script(run, [{ kind: 'complete', log: SPARK_RUN_LOG }]);
+    nccl.runner.script(run, [
+      { kind: 'fail', log: NCCL_FAILURE_LOG, exitCode: 3 },
+      { kind: 'complete', log: SPARK_RUN_LOG },
+    ]);
     const benchmark: NcclJobInput = {
       name: run,
       kind: 'benchmark',
@@ -83,6 +88,7 @@ test('every panel query of the Grafana dashboard answers with series in the real
       image: 'registry.invalid/nccl-tests:2.18.3',
       pollSeconds: 1,
       benchmark: { test: 'all_gather_perf' },
+      failurePolicy: [{ causes: ['nccl-error'], action: 'retryNow', retries: 1 }],
     };
     const [drain, heldDrain, rotation, ncclRun] = await Promise.allSettled([
       client.workflow.execute('drainNode', { taskQueue, workflowId: uniqueName('dashboard-drain'), args: [{ node: drained, timeoutSeconds: 30 }] }),
@@ -92,16 +98,24 @@ test('every panel query of the Grafana dashboard answers with series in the real
         workflowId: uniqueName('dashboard-rotate'),
         args: [{ client: target, policy: { soakSeconds: 2, ensureClientPolicy: true, clientPolicy: { graceSeconds: 3600 } } }],
       }),
-      ncclWorker.client.workflow.execute<typeof ncclJob>('ncclJob', { taskQueue: ncclTaskQueue, workflowId: ncclJobId(run), args: [benchmark] }),
+      client.workflow.execute<typeof ncclJob>('ncclJob', { taskQueue, workflowId: ncclJobId(run), args: [benchmark] }),
     ]);
     expect([drain.status, heldDrain.status, rotation.status, ncclRun.status]).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect(rotation.status === 'fulfilled' && rotation.value.outcome).toBe('rotated');
-    expect(ncclRun.status === 'fulfilled' && ncclRun.value.metricsPushed).toBe(true);
+    expect(ncclRun.status === 'fulfilled' && [ncclRun.value.metricsPushed, ncclRun.value.attempts.map((a) => a.cause ?? a.outcome)]).toEqual([
+      true,
+      ['nccl-error', 'succeeded'],
+    ]);
 
     // The worker's scrape once it holds what the runs record, imported as vmagent would store it.
     const scrape = await eventually(async () => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return text.includes('cluster_ops_oidc_last_rotation_timestamp_seconds{') && /temporal_workflow_failed\{[^}]*drainNode/.test(text) && text;
+      return (
+        text.includes('cluster_ops_oidc_last_rotation_timestamp_seconds{') &&
+        /temporal_workflow_failed\{[^}]*drainNode/.test(text) &&
+        /cluster_ops_nccl_attempts_total\{[^}]*cause="nccl-error"/.test(text) &&
+        text
+      );
     }, 'the runs in the worker scrape');
     const imported = await fetch(`${victoriaMetrics}/api/v1/import/prometheus?${new URLSearchParams({ extra_label: `job=${run}` })}`, {
       method: 'POST',
@@ -141,7 +155,6 @@ test('every panel query of the Grafana dashboard answers with series in the real
   } finally {
     worker.kill('SIGTERM');
     await exited;
-    await ncclWorker.stop();
     await nccl.close();
   }
 }, 300_000);

@@ -13,7 +13,7 @@ import type { NcclJobResult } from '../../src/workflows/nccl-job.js';
 import { testEnv } from '../helpers/env.js';
 import { eventually, uniqueName } from '../helpers/kube.js';
 import { NCCL_FAILURE_LOG, ncclFixture, ncclTestCluster, SPARK_RUN_LOG } from '../helpers/nccl.js';
-import { activityRunner, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
+import { activityRunner, timelineSummaries, timeSkippingEnvironment, withWorker } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let lab: Awaited<ReturnType<typeof ncclTestCluster>>;
@@ -56,7 +56,8 @@ function benchmark(
     const timers = (await handle.fetchHistory()).events!.flatMap((e) =>
       e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout!.seconds)] : [],
     );
-    return { ...outcome, progress, timers, name, played: lab.runner.played.filter((p) => p.job === name), leftovers: await lab.leftovers(name) };
+    const { activities } = await timelineSummaries(handle);
+    return { ...outcome, progress, timers, activities, name, played: lab.runner.played.filter((p) => p.job === name), leftovers: await lab.leftovers(name) };
   });
 }
 
@@ -94,6 +95,17 @@ test('success on the first try: results parsed, compared, pushed to VictoriaMetr
     ['attempt 1', 'done'],
     ['results', 'failed'],
     ['cleanup', 'done'],
+  ]);
+  // The Temporal UI's timeline reads as the runbook.
+  const [first, second] = lab.nodes;
+  expect(run.activities).toEqual([
+    'check that 3 input target(s) exist',
+    `wait for ${first}, ${second}: Ready, schedulable, a free GPU and 1 free VF(s) each`,
+    `create Job ${run.name}-a1 on ${first}, ${second}`,
+    `watch Job ${run.name}-a1 to its end`,
+    `read the results in rank 0's log of ${run.name}-a1`,
+    'push 7 samples to VictoriaMetrics',
+    `clean up the Jobs, Services and pods of ${lab.cluster.namespace}/${run.name}`,
   ]);
 });
 

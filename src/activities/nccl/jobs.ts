@@ -6,11 +6,12 @@ import type { AttemptObservation, ObservedNode, ObservedPod } from '../../domain
 import { summarizeNcclLog } from '../../domain/nccl/summary.js';
 import type { NcclSummary } from '../../domain/nccl/summary.js';
 import { NcclParseError } from '../../domain/nccl/tests-output.js';
+import { attemptName } from '../../schemas/nccl-job.js';
 import type { NcclJobSpec } from '../../schemas/nccl-job.js';
 import { failForGoodOn, FailureType } from '../../failures.js';
 import { apiMessage, isApiStatus, unlessNotFound } from '../kube/clients.js';
 import type { KubeClients } from '../kube/clients.js';
-import { ATTEMPT_LABEL, attemptName, checkpointClaimManifest, jobManifest, NCCL_JOB_LABEL, serviceManifest } from './manifests.js';
+import { ATTEMPT_LABEL, checkpointClaimManifest, jobManifest, NCCL_JOB_LABEL, serviceManifest } from './manifests.js';
 import type { AttemptSpec } from './manifests.js';
 import { quarantineOf } from './quarantine.js';
 import { kubePodLogs, podCheckpointLister } from './sources.js';

@@ -1,6 +1,6 @@
 import type { V1Job, V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import { JSON_RESULTS_BEGIN, JSON_RESULTS_END } from '../../domain/nccl/tests-json.js';
-import { DEFAULT_NCCL_ENV } from '../../schemas/nccl-job.js';
+import { attemptName, DEFAULT_NCCL_ENV } from '../../schemas/nccl-job.js';
 import type { NcclJobSpec } from '../../schemas/nccl-job.js';
 
 /** Every object of a job carries these; cleanup and the lab's runner find them by the first two. */
@@ -13,8 +13,6 @@ export const RENDEZVOUS_PORT = 29500;
 /** Where nccl-tests writes its JSON results (`-J`) in the launcher's container, before they go to the log. */
 const JSON_RESULTS_FILE = '/tmp/nccl-tests.json';
 
-/** One attempt's Job and Service name: a new name per attempt, so a new one never waits on the old one's deletion. */
-export const attemptName = (name: string, attempt: number) => `${name}-a${attempt}`;
 /** Rank i's stable DNS name through the headless Service (Indexed Job hostname + subdomain). */
 const rankHost = (job: string, index: number) => `${job}-${index}.${job}`;
 

@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ActivityInterfaceFor, ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
+import { attemptName } from '../../schemas/nccl-job.js';
 
 type Summaries = { [K in keyof Activities]?: (input: Parameters<Activities[K]>[0]) => string };
 
@@ -46,6 +47,19 @@ const SUMMARIES: Summaries = {
   waitForRollout: ({ kind, namespace, name }) => `wait for the rollout of ${kind} ${namespace}/${name}`,
   verifyClientSecret: ({ clientId, version, expect }) => `verify ${clientId} secret v${version} is ${expect}`,
   revokeRotatedSecret: ({ clientId }) => `revoke the old secret of ${clientId}`,
+  waitForJobNodes: ({ nodes, vfsPerPod }) => `wait for ${names(nodes)}: Ready, schedulable, a free GPU and ${vfsPerPod} free VF(s) each`,
+  newestCheckpoint: ({ ref, claim, dir }) => `find the newest checkpoint of ${ref.name} in ${claim}:${dir}`,
+  createJobAttempt: ({ spec, attempt, resumeFrom }) =>
+    `create Job ${attemptName(spec.name, attempt)} on ${names(spec.nodes)}${resumeFrom ? `, resuming from ${resumeFrom}` : ''}`,
+  watchJobAttempt: ({ spec, attempt }) => `watch Job ${attemptName(spec.name, attempt)} to its end`,
+  summarizeBenchmark: ({ ref, attempt }) => `read the results in rank 0's log of ${attemptName(ref.name, attempt)}`,
+  cleanupJob: ({ ref }) => `clean up the Jobs, Services and pods of ${ref.namespace}/${ref.name}`,
+  readLatestSample: ({ name, labels }) =>
+    `read the stored ${name}{${Object.entries(labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',')}}`,
+  pushSamples: ({ samples }) => `push ${samples.length} samples to VictoriaMetrics`,
+  quarantineNode: ({ node }) => `quarantine ${node}`,
 };
 
 /**

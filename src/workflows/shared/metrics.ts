@@ -27,6 +27,9 @@ export const operationMetrics = {
       metricMeter.createGauge(name, 'float', 's', help).set(Date.now() / 1000, { client: tags.client });
     }
   },
+  ncclAttempt(tags: Tags<typeof OPERATION_METRICS.ncclAttempts>): void {
+    count(OPERATION_METRICS.ncclAttempts, tags, 1);
+  },
   runStarted(): void {
     count(OPERATION_METRICS.runsStarted, {}, 1);
   },
