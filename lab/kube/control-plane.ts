@@ -10,10 +10,17 @@ import type { ManagedProcess } from '../process.js';
 import { installCrds } from './crds.js';
 import { ensurePki } from './pki.js';
 
-/** KWOK's stage files we use (kwok module's kustomize/stage, Apache-2.0): nodes come up and beat, pods run. */
+/**
+ * KWOK's stage files we use (kwok module's kustomize/stage, Apache-2.0): nodes come up and beat, pods run.
+ * The heartbeat is the node status every 20 to 45 s, as a kubelet without a Lease reports. The Lease variant
+ * updates the status only every 10 to 20 minutes and needs KWOK's --node-lease-duration-seconds, with which
+ * KWOK does not take over a node annotated after it was created (startKubelet, a joining node); without
+ * either, the node controller marked every node Unknown 300 s after it was made, and KWOK, making it Ready
+ * again, left its pods NotReady for good (every PDB then refused every eviction).
+ */
 const KWOK_STAGES = [
   'node/fast/node-initialize.yaml',
-  'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+  'node/heartbeat/node-heartbeat.yaml',
   'node/chaos/node-not-ready.yaml',
   'pod/fast/pod-ready.yaml',
   'pod/fast/pod-complete.yaml',
@@ -31,17 +38,6 @@ function labStage(file: string, text: string): string {
   const stage = parse(text) as { spec: { selector: { matchExpressions: unknown[] } } };
   stage.spec.selector.matchExpressions.push({ key: `.metadata.labels["${NCCL_JOB_LABEL}"]`, operator: 'DoesNotExist' });
   return stringify(stage);
-}
-
-export interface ControlPlaneOptions {
-  /**
-   * KWOK renews a Lease per node, a kubelet's heartbeat. Without it the only heartbeat is KWOK's status stage,
-   * every 10 to 20 minutes: 300 s after a node was made, the node controller marks it Unknown (KWOK makes it
-   * Ready again at once) and its pods NotReady for good, so PDBs refuse every eviction. With it, KWOK does not
-   * take over a node annotated after it was created (lab/kube/nodes.ts startKubelet, a joining node), so only
-   * runs longer than 300 s that need no joining node use it (the fleet bench).
-   */
-  nodeLeases?: boolean;
 }
 
 /** Nodes carrying this annotation get a simulated kubelet from KWOK. */
@@ -65,7 +61,7 @@ export interface ControlPlane {
  * kube-controller-manager, kube-scheduler, and KWOK as the simulated kubelets of annotated nodes.
  * State lives under `dir`, so the lab keeps its cluster across restarts.
  */
-export async function startControlPlane(dir: string, infra: InfraPaths, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(dir: string, infra: InfraPaths): Promise<ControlPlane> {
   mkdirSync(dir, { recursive: true });
   killLeftovers(dir);
   const pki = await ensurePki(join(dir, 'pki'));
@@ -164,7 +160,6 @@ export async function startControlPlane(dir: string, infra: InfraPaths, options:
       `--config=${stagesFile}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      ...(options.nodeLeases ? ['--node-lease-duration-seconds=40'] : []),
       `--server-address=127.0.0.1:${kwokPort}`,
       '--enable-crds=Logs',
     ]);

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Node, V1Taint } from '@kubernetes/client-node';
 import { FailureType } from '../../failures.js';
-import { isApiStatus } from '../kube/clients.js';
+import { unlessNotFound } from '../kube/clients.js';
 import type { KubeClients } from '../kube/clients.js';
 
 /**
@@ -42,12 +42,9 @@ export function createQuarantineActivities({ core }: KubeClients) {
       mergePatch,
     );
   const readNode = async (name: string) => {
-    try {
-      return await core.readNode({ name });
-    } catch (error) {
-      if (isApiStatus(error, 404)) throw ApplicationFailure.nonRetryable(`node ${name} does not exist`, FailureType.UnknownNode);
-      throw error;
-    }
+    const node = await unlessNotFound(core.readNode({ name }));
+    if (!node) throw ApplicationFailure.nonRetryable(`node ${name} does not exist`, FailureType.UnknownNode);
+    return node;
   };
 
   return {
