@@ -138,6 +138,9 @@ export async function startControlPlane(dir: string, infra: InfraPaths): Promise
       // flapped: a long grace keeps simulated nodes from going Unknown under load. Failures are simulated on
       // purpose instead (lab/kube/nodes.ts setNodeNotReady).
       '--node-monitor-period=2s',
+      // A claim whose PersistentVolume is made after it, pre-bound (the NCCL runner's hostPath volumes), is
+      // bound on the PV controller's next claim resync: 15 s by default, 2 s here.
+      '--pvclaimbinder-sync-period=2s',
       '--node-monitor-grace-period=300s',
       `--secure-port=${controllerPort}`,
       '--bind-address=127.0.0.1',
