@@ -196,7 +196,6 @@ async function main() {
   const infra = await installInfra();
   const dir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
   const temporal = await startTemporalDevServer(join(dir, 'temporal'), infra, { headless: true });
-  // Node Leases: the bench runs past the 300 s after which KWOK's nodes would otherwise lose their pods' Ready.
   const controlPlane = await startControlPlane(join(dir, 'kube'), infra);
   const kube = kubeClients(loadKubeConfig(controlPlane.kubeconfig));
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
