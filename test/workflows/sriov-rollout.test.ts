@@ -170,8 +170,8 @@ test('abort mid-drain stops at once: that node stays cordoned, the next is never
   const { result } = await rollout({ numVfs: await nextVfs(), node: { drainTimeoutSeconds: 3600 } }, async ({ handle }) => {
     const drain = env.client.workflow.getHandle(`${handle.workflowId}/${first}/drain`);
     // Aborted between two drain passes: a pass still running when its run is cancelled completes into no run
-    // (the worker logs "Activity not found on completion"), and the time-skipping test server then never
-    // skips time again, so every later test's timers run in real time.
+    // (the worker logs "Activity not found on completion"), and the time-skipping test server then stopped
+    // skipping time for the rest of the file: every later test's timers ran in real time.
     await eventually(
       async () =>
         nodeStep(await progressOf(handle), first)?.message?.startsWith('drain:') &&
