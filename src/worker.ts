@@ -48,6 +48,13 @@ export type WorkerTuning = Pick<WorkerOptions, 'interceptors' | 'maxCachedWorkfl
  */
 const SIZING = { maxCachedWorkflows: 100, maxConcurrentActivityTaskExecutions: 64 };
 
+/**
+ * A cancellation reaches an activity only in the answer to a heartbeat, and the SDK sends an activity's
+ * heartbeats at most every 80 % of its heartbeat timeout: 24 s for a drain pass, which an aborted rollout
+ * would spend evicting. Once a second bounds that, for at most one small call a second per running activity.
+ */
+const HEARTBEATS_AT_MOST_EVERY = '1 second';
+
 /** Every workflow and activity on one task queue. Tests and the lab call this with their own clients. */
 export async function createWorker({ connection, namespace, taskQueue, deps, workflowBundlePath, dataConverter, tracing, tuning }: WorkerSetup) {
   const traced = workerTracing(tracing);
@@ -69,6 +76,7 @@ export async function createWorker({ connection, namespace, taskQueue, deps, wor
     sinks: traced.sinks,
     ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: workflowsPath(), bundlerOptions: bundleOptions }),
     shutdownGraceTime: '30 seconds',
+    maxHeartbeatThrottleInterval: HEARTBEATS_AT_MOST_EVERY,
   });
 }
 

@@ -1,4 +1,4 @@
-import { ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import { describeLeftovers, describePass, describePlan, describeRefusals } from '../domain/drain.js';
 import type { DrainPassResult, DrainPlan, DrainPodPolicy, PlannedPod } from '../domain/drain.js';
 import type { CordonState } from '../domain/node.js';
@@ -18,10 +18,19 @@ import { inputFixedAtStart, unlessChild } from './shared/input.js';
 const PASS_INTERVALS_MS = [1_000, 2_000, 5_000];
 const passInterval = (passesDone: number) => PASS_INTERVALS_MS[Math.min(passesDone, PASS_INTERVALS_MS.length) - 1]!;
 
-const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyRunbookActivities({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
+const NODE_CALLS = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30 seconds', retry: { maximumAttempts: 5 } } as const;
+const { planNodeDrain, cordonNode, drainPass, uncordonNode } = proxyRunbookActivities(NODE_CALLS);
+
+/**
+ * A drain pass that is cancelled (an aborted rollout cancels its node's drain) is waited for until it has
+ * stopped evicting, so the run ends, and reports itself aborted, only once nothing it started still removes
+ * pods. Older runs left the pass running on its own (the SDK's default, TRY_CANCEL); that changes what a
+ * cancelled run does next, hence the patch.
+ */
+const DRAIN_PASS_STOPS_FIRST_PATCH = 'drain-pass-stops-before-the-run-ends';
+const { drainPass: drainPassStoppingFirst } = proxyRunbookActivities({
+  ...NODE_CALLS,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
 export interface DrainNodeResult extends CordonState {
@@ -89,7 +98,8 @@ export async function drainNode(rawInput: DrainNodeInput): Promise<DrainNodeResu
   for (;;) {
     if (await controls.checkpoint()) return finish('aborted');
     const pass = { node, policy, gracePeriodSeconds: input.gracePeriodSeconds };
-    result.lastPass = await drainPass.executeWithOptions({ summary: `drain ${node} (pass ${result.passes + 1})` }, [pass]);
+    const passActivity = patched(DRAIN_PASS_STOPS_FIRST_PATCH) ? drainPassStoppingFirst : drainPass;
+    result.lastPass = await passActivity.executeWithOptions({ summary: `drain ${node} (pass ${result.passes + 1})` }, [pass]);
     result.passes += 1;
     operationMetrics.evictions({ node }, result.lastPass.evicted.length, result.lastPass.blocked.length);
     progress.step('drain', 'running', describePass(result.lastPass));

@@ -1,8 +1,11 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities/index.js';
 import { DRAIN_BUCKETS } from '../../src/domain/drain.js';
 import type { DrainPlan, DrainPodPolicy } from '../../src/domain/drain.js';
 import { DrainPodPolicyInput } from '../../src/schemas/drain-node.js';
-import { clusterForActivities, eventually, KWOK_FAIL_LABEL } from '../helpers/kube.js';
+import { clusterForActivities, eventually, hookEvictions, KWOK_FAIL_LABEL } from '../helpers/kube.js';
 import { activityRunner } from '../helpers/temporal.js';
 
 const run = activityRunner();
@@ -43,6 +46,23 @@ test('a pass evicts controlled pods, ignores DaemonSet pods, and reports PDB ref
   expect(await k8s.cluster.podNames(node)).toEqual([daemonPod]);
   const last = await run(k8s.activities.drainPass, { node, policy: defaults });
   expect(last).toMatchObject({ drained: true, evicted: [], blocked: [] });
+});
+
+test('a pass that is cancelled removes no further pod: the eviction in flight ends, and the pass reports itself cancelled', async () => {
+  const { cluster } = k8s;
+  const node = await cluster.addNode();
+  for (const pod of ['stop-1', 'stop-2', 'stop-3']) await cluster.addPod(node, pod);
+  const env = new MockActivityEnvironment();
+  const evicting: string[] = [];
+  const cancelledDuringFirst = hookEvictions(cluster.kube, (pod) => {
+    evicting.push(pod);
+    env.cancel();
+  });
+  const { drainPass } = createActivities({ kube: cancelledDuringFirst, leaseNamespace: cluster.namespace });
+
+  await expect(env.run(drainPass, { node, policy: defaults })).rejects.toBeInstanceOf(CancelledFailure);
+  expect(evicting).toEqual([`${cluster.namespace}/stop-1`]);
+  expect(await cluster.podNames(node)).toEqual(expect.arrayContaining(['stop-2', 'stop-3']));
 });
 
 describe('every kind of pod, as the API server has it, under each pod policy', () => {

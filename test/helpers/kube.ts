@@ -213,6 +213,19 @@ export class TestCluster {
  * Leases in the file's namespace), made in beforeAll and removed in afterAll. Read the fields inside tests,
  * after beforeAll has run.
  */
+/**
+ * `kube` whose every eviction first runs `before` with the pod (`namespace/name`): an API call that is slow,
+ * or one the test watches. Every other call goes straight to the real API server.
+ */
+export function hookEvictions(kube: KubeClients, before: (pod: string) => Promise<void> | void): KubeClients {
+  const core = Object.create(kube.core) as KubeClients['core'];
+  core.createNamespacedPodEviction = async (request, options) => {
+    await before(`${request.namespace}/${request.name}`);
+    return kube.core.createNamespacedPodEviction(request, options);
+  };
+  return { ...kube, core };
+}
+
 export function clusterForActivities(prefix: string) {
   const context = {} as { cluster: TestCluster; activities: ReturnType<typeof createActivities> };
   beforeAll(async () => {

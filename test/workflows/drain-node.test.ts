@@ -1,10 +1,15 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Progress } from '../../src/schemas/progress.js';
 import { drainNode } from '../../src/workflows/drain-node.js';
 import type { DrainNodeResult } from '../../src/workflows/drain-node.js';
-import { eventually, TestCluster, uniqueName } from '../helpers/kube.js';
+import { eventually, hookEvictions, TestCluster, uniqueName } from '../helpers/kube.js';
 import { startWorkflow } from '../../src/client/client.js';
 import { currentDetails, timeSkippingEnvironment, timelineSummaries, withWorker } from '../helpers/temporal.js';
 import { FailureType } from '../../src/failures.js';
@@ -158,4 +163,33 @@ test('a refused pod that turns up during the drain stops it; the node stays cord
   });
   expect(await unschedulable(node)).toBe(true);
   expect(progress.steps.find((s) => s.name === 'drain')?.phase).toBe('failed');
+});
+
+test('a drain cancelled mid-pass evicts nothing more, and the run ends only after its pass has stopped', async () => {
+  const node = await cluster.addNode();
+  for (const pod of ['mid-1', 'mid-2', 'mid-3']) await cluster.addPod(node, pod);
+  const evicting: string[] = [];
+  // The first eviction is slow: it returns once the run's cancellation has reached the pass, or after 20 s.
+  const kube = hookEvictions(cluster.kube, async (pod) => {
+    evicting.push(pod);
+    const { cancellationSignal } = Context.current();
+    if (evicting.length === 1 && !cancellationSignal.aborted) await Promise.race([once(cancellationSignal, 'abort'), delay(20_000)]);
+  });
+  const { error, history } = await withWorker(env, { kube }, async (taskQueue) => {
+    const handle = await env.client.workflow.start(drainNode, { taskQueue, workflowId: uniqueName('drain'), args: [{ node }] });
+    await eventually(async () => evicting.length > 0, 'the first eviction');
+    await handle.cancel();
+    const error = await handle.result().catch((e: unknown) => e);
+    return { error, history: await handle.fetchHistory() };
+  });
+
+  expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  expect(evicting).toEqual([`${cluster.namespace}/mid-1`]);
+  expect(await cluster.podNames(node)).toEqual(expect.arrayContaining(['mid-2', 'mid-3']));
+  expect(await unschedulable(node)).toBe(true);
+  // The pass reported itself cancelled before the run ended: nothing of this run goes on after it.
+  const { EventType } = temporal.api.enums.v1;
+  const position = (type: number) => history.events!.findIndex((event) => event.eventType === type);
+  expect(position(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED)).toBeGreaterThan(0);
+  expect(position(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED)).toBeLessThan(position(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED));
 });

@@ -169,9 +169,9 @@ test('abort mid-drain stops at once: that node stays cordoned, the next is never
   let drainStatus = '';
   const { result } = await rollout({ numVfs: await nextVfs(), node: { drainTimeoutSeconds: 3600 } }, async ({ handle }) => {
     const drain = env.client.workflow.getHandle(`${handle.workflowId}/${first}/drain`);
-    // Aborted between two drain passes: a pass still running when its run is cancelled completes into no run
-    // (the worker logs "Activity not found on completion"), and the time-skipping test server then stopped
-    // skipping time for the rest of the file: every later test's timers ran in real time.
+    // Aborted between two drain passes, so the abort always meets the same step. An abort that meets a pass
+    // in flight stops it before the run ends (drain-node.test.ts); before it did, the pass completed into no
+    // run, and the time-skipping test server stopped skipping time for the rest of the file.
     await eventually(
       async () =>
         nodeStep(await progressOf(handle), first)?.message?.startsWith('drain:') &&

@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { setTimeout as delay } from 'node:timers/promises';
 import { daemonSetControllers, isDrained, planDrain, podKey, summarizePass } from '../../domain/drain.js';
 import type { DrainPassResult, DrainPlan, DrainPodPolicy, PodOutcome } from '../../domain/drain.js';
@@ -22,6 +22,11 @@ export interface DrainPassInput extends PlanNodeDrainInput {
  */
 const GONE_WAIT_MS = 10_000;
 const GONE_POLL_MS = 250;
+/**
+ * A cancellation (an abort of the run) reaches an activity only in the answer to one of its heartbeats, so a
+ * pass keeps sending them even while one API call is slow, and checks for it before each pod it removes.
+ */
+const HEARTBEAT_EVERY_MS = 1_000;
 
 export function createDrainActivities({ core, apps }: KubeClients) {
   /** The node's pods sorted by the policy, and each pod's UID (a finished pod is deleted only as it was read). */
@@ -63,35 +68,45 @@ export function createDrainActivities({ core, apps }: KubeClients) {
      * sleeps until the node is drained or its deadline passes.
      */
     async drainPass({ node, policy, gracePeriodSeconds }: DrainPassInput): Promise<DrainPassResult> {
-      // A deleted node has no pods left to list, which would look like a finished drain.
-      await readNodeOrGone(core, node);
-      const { plan, uids } = await planFor({ node, policy });
-      const outcomes: PodOutcome[] = [];
-      if (plan.refused.length === 0) {
-        for (const { pod } of plan.delete) {
-          heartbeat({ deleting: pod });
-          outcomes.push(await deleteFinished(pod, uids.get(pod)!));
+      const context = Context.current();
+      let doing: Record<string, unknown> = { planning: node };
+      const report = (now: Record<string, unknown>) => context.heartbeat((doing = now));
+      const beat = setInterval(() => context.heartbeat(doing), HEARTBEAT_EVERY_MS);
+      try {
+        // A deleted node has no pods left to list, which would look like a finished drain.
+        await readNodeOrGone(core, node);
+        const { plan, uids } = await planFor({ node, policy });
+        const outcomes: PodOutcome[] = [];
+        if (plan.refused.length === 0) {
+          for (const { pod } of plan.delete) {
+            context.cancellationSignal.throwIfAborted();
+            report({ deleting: pod });
+            outcomes.push(await deleteFinished(pod, uids.get(pod)!));
+          }
+          for (const { pod } of plan.evict) {
+            context.cancellationSignal.throwIfAborted();
+            report({ evicting: pod });
+            outcomes.push(await evict(pod, gracePeriodSeconds));
+          }
         }
-        for (const { pod } of plan.evict) {
-          heartbeat({ evicting: pod });
-          outcomes.push(await evict(pod, gracePeriodSeconds));
-        }
+        const pass = summarizePass(node, plan, outcomes);
+        const onlyRemovals = pass.blocked.length === 0 && pass.failed.length === 0 && pass.refused.length === 0;
+        if (pass.drained || !onlyRemovals) return pass;
+        const left = await untilGone({ node, policy }, context.cancellationSignal, report);
+        return left ? { ...pass, drained: true, deleting: [], ignored: left.ignored } : pass;
+      } finally {
+        clearInterval(beat);
       }
-      const pass = summarizePass(node, plan, outcomes);
-      const onlyRemovals = pass.blocked.length === 0 && pass.failed.length === 0 && pass.refused.length === 0;
-      if (pass.drained || !onlyRemovals) return pass;
-      const left = await untilGone({ node, policy });
-      return left ? { ...pass, drained: true, deleting: [], ignored: left.ignored } : pass;
     },
   };
 
   /** The node's plan once only ignored pods are left, or undefined if that takes longer than GONE_WAIT_MS. */
-  async function untilGone(input: PlanNodeDrainInput): Promise<DrainPlan | undefined> {
+  async function untilGone(input: PlanNodeDrainInput, cancelled: AbortSignal, report: (now: Record<string, unknown>) => void): Promise<DrainPlan | undefined> {
     const deadline = Date.now() + GONE_WAIT_MS;
     while (Date.now() < deadline) {
-      await delay(GONE_POLL_MS);
+      await delay(GONE_POLL_MS, undefined, { signal: cancelled });
       const { plan } = await planFor(input);
-      heartbeat({ terminating: plan.deleting.length });
+      report({ terminating: plan.deleting.length });
       if (isDrained(plan)) return plan;
       // A pod that showed up meanwhile (or one now refused) is the next pass's to handle.
       if (plan.evict.length + plan.delete.length + plan.refused.length > 0) return undefined;
