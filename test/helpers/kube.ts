@@ -209,11 +209,6 @@ export class TestCluster {
 }
 
 /**
- * For activity test files: a TestCluster for the file and the activities built on its clients (rolling-lock
- * Leases in the file's namespace), made in beforeAll and removed in afterAll. Read the fields inside tests,
- * after beforeAll has run.
- */
-/**
  * `kube` whose every eviction first runs `before` with the pod (`namespace/name`): an API call that is slow,
  * or one the test watches. Every other call goes straight to the real API server.
  */
@@ -226,6 +221,11 @@ export function hookEvictions(kube: KubeClients, before: (pod: string) => Promis
   return { ...kube, core };
 }
 
+/**
+ * For activity test files: a TestCluster for the file and the activities built on its clients (rolling-lock
+ * Leases in the file's namespace), made in beforeAll and removed in afterAll. Read the fields inside tests,
+ * after beforeAll has run.
+ */
 export function clusterForActivities(prefix: string) {
   const context = {} as { cluster: TestCluster; activities: ReturnType<typeof createActivities> };
   beforeAll(async () => {
